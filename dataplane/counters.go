@@ -1,0 +1,90 @@
+package dataplane
+
+import (
+	"sync/atomic"
+)
+
+// DropReason says why a worker dropped a frame.
+type DropReason uint8
+
+// Drop reasons.
+const (
+	// DropMalformed: shorter than an Ethernet header.
+	DropMalformed DropReason = iota
+	// DropInactive: arrived on a member that does not carry traffic now
+	// (a standby, or a member that has failed over); BASP accepts
+	// inbound frames on the active member only.
+	DropInactive
+	// DropLoop: the source MAC is the team's own, so this is our own
+	// frame reflected by the switch.
+	DropLoop
+	// DropNotForUs: unicast to a MAC that is not the team's.
+	DropNotForUs
+	// DropNoMember: from the kernel while no member can transmit.
+	DropNoMember
+	// DropTxFull: the TX buffer of the chosen queue was full.
+	DropTxFull
+	// NumDropReasons counts the reasons.
+	NumDropReasons
+)
+
+var dropNames = [NumDropReasons]string{"malformed", "inactive_member", "loop", "not_for_us", "no_member", "tx_full"}
+
+// String is the reason's metric label.
+func (r DropReason) String() string {
+	if r < NumDropReasons {
+		return dropNames[r]
+	}
+	return "unknown"
+}
+
+// PortCounters count the frames a worker received from and sent to one port.
+type PortCounters struct {
+	RxPackets, RxBytes, TxPackets, TxBytes atomic.Uint64
+}
+
+// TeamCounters are one worker's counters for one team. Index MaxMembers of
+// Ports is the TAP.
+type TeamCounters struct {
+	Ports [MaxMembers + 1]PortCounters
+	Drops [NumDropReasons]atomic.Uint64
+	_     [64]byte // keep the next team's counters off this cache line
+}
+
+// TapIndex is the Ports index of the kernel-facing port.
+const TapIndex = MaxMembers
+
+// WorkerCounters are everything one worker counts; only that worker writes
+// them, any goroutine may read them.
+type WorkerCounters struct {
+	_       [64]byte
+	Teams   [MaxTeams]TeamCounters
+	Vectors atomic.Uint64
+	Packets atomic.Uint64
+	_       [64]byte
+}
+
+// PortTotals is a plain copy of PortCounters.
+type PortTotals struct {
+	RxPackets, RxBytes, TxPackets, TxBytes uint64
+}
+
+// TeamTotals is a plain copy of TeamCounters summed over workers.
+type TeamTotals struct {
+	Ports [MaxMembers + 1]PortTotals
+	Drops [NumDropReasons]uint64
+}
+
+// Add adds one worker's counters for team t into tt.
+func (tt *TeamTotals) Add(c *TeamCounters) {
+	for i := range c.Ports {
+		p := &c.Ports[i]
+		tt.Ports[i].RxPackets += p.RxPackets.Load()
+		tt.Ports[i].RxBytes += p.RxBytes.Load()
+		tt.Ports[i].TxPackets += p.TxPackets.Load()
+		tt.Ports[i].TxBytes += p.TxBytes.Load()
+	}
+	for i := range c.Drops {
+		tt.Drops[i] += c.Drops[i].Load()
+	}
+}

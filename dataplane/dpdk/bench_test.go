@@ -1,0 +1,58 @@
+package dpdk_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/teamgw/teamgw/dataplane/dpdk"
+	"github.com/teamgw/teamgw/dataplane/dpdk/dpdktest"
+)
+
+// nullPair gives an IO polling one net_null port and sending to another.
+func nullPair(b *testing.B) (*dpdk.IO, int) {
+	pool := dpdktest.Pool(b, 8191)
+	in := dpdktest.NullPort(b, pool, 1, "")
+	out := dpdktest.NullPort(b, pool, 1, "")
+	io, err := dpdk.NewIO(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(io.Free)
+	io.AddRx(in, 0)
+	txq, _ := io.AddTx(out, 0)
+	return io, txq
+}
+
+// BenchmarkBurstLoop compares the bare worker loop (net_null in, net_null
+// out, one thread) written in Go with the same loop written in C in this
+// binary. One op is one step (a vector of up to 128 packets). Compare the
+// Mpps of the two sub-benchmarks from the same run: DESIGN.md, hot-path
+// rules.
+func BenchmarkBurstLoop(b *testing.B) {
+	b.Run("go", func(b *testing.B) {
+		io, txq := nullPair(b)
+		var pkts uint64
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := time.Now()
+		for range b.N {
+			v, _ := io.Step()
+			for _, m := range v {
+				if !io.Tx(txq, m) {
+					io.Drop(m)
+				}
+			}
+			pkts += uint64(len(v))
+		}
+		io.Flush()
+		b.ReportMetric(float64(pkts)/time.Since(start).Seconds()/1e6, "Mpps")
+	})
+	b.Run("c", func(b *testing.B) {
+		io, _ := nullPair(b)
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := time.Now()
+		pkts := io.RefLoop(uint64(b.N))
+		b.ReportMetric(float64(pkts)/time.Since(start).Seconds()/1e6, "Mpps")
+	})
+}

@@ -1,0 +1,71 @@
+// Package dpdk is teamgw's own small binding to DPDK 22.11: EAL start-up and
+// clean-up, mempools, ethdev ports, rings and the burst I/O vector that the
+// worker lcores drive. It is the only package in the tree that uses cgo.
+//
+// Hot-path rule (DESIGN.md): a worker makes one cgo call per vector of up to
+// 128 packets (IO.Step); packet bytes are read in place through Mbuf views,
+// and every array that crosses into C lives in C memory.
+package dpdk
+
+/*
+#cgo pkg-config: libdpdk
+#cgo LDFLAGS: -lrte_net_ring
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+)
+
+// Burst sizes shared with the C side.
+const (
+	// Burst is the most packets one rte_eth_rx_burst call asks for.
+	Burst = C.TG_BURST
+	// Vector is the most packets one IO.Step returns.
+	Vector = C.TG_VECTOR
+	// TxQueueCap is how many packets a TX queue buffers between two steps.
+	TxQueueCap = C.TG_TXQ_CAP
+	// MaxQueues is how many RX (and TX) queues one IO can own.
+	MaxQueues = C.TG_MAX_QUEUES
+	// SideCap is how many frames one step can free or hand to control.
+	SideCap = C.TG_SIDE_CAP
+)
+
+// Error is a failed DPDK call: Op is the operation, Port the device (may be
+// empty) and Err the errno DPDK returned.
+type Error struct {
+	Op   string
+	Port string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Port != "" {
+		return fmt.Sprintf("dpdk: %s %s: %v", e.Op, e.Port, e.Err)
+	}
+	return fmt.Sprintf("dpdk: %s: %v", e.Op, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// errnoErr turns DPDK's negative return convention into an *Error.
+func errnoErr(op, port string, rc C.int) error {
+	if rc >= 0 {
+		return nil
+	}
+	return &Error{Op: op, Port: port, Err: syscall.Errno(-rc)}
+}
+
+// ErrNotInitialized is returned by calls that need the EAL before Init.
+var ErrNotInitialized = errors.New("dpdk: EAL not initialized")
+
+// errnoOr converts a positive errno from C, defaulting to EINVAL.
+func errnoOr(e C.int) error {
+	if e <= 0 {
+		return syscall.EINVAL
+	}
+	return syscall.Errno(e)
+}

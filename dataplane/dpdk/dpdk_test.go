@@ -1,0 +1,221 @@
+package dpdk_test
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"slices"
+	"syscall"
+	"testing"
+
+	"github.com/teamgw/teamgw/dataplane/dpdk"
+	"github.com/teamgw/teamgw/dataplane/dpdk/dpdktest"
+)
+
+func TestMain(m *testing.M) { dpdktest.Main(m) }
+
+func TestEALArgs(t *testing.T) {
+	tests := []struct {
+		name string
+		c    dpdk.EALConfig
+		want []string
+	}{
+		{"virtual devices only", dpdk.EALConfig{MainCore: -1, Hugepages: true, MemoryMB: 512, FilePrefix: "p", LogLevel: "warning"},
+			[]string{"-l", "0", "--in-memory", "--no-telemetry", "--file-prefix", "p", "-m", "512", "--log-level", "warning", "--no-pci"}},
+		{"no hugepages", dpdk.EALConfig{MainCore: 1},
+			[]string{"-l", "1", "--in-memory", "--no-telemetry", "--no-huge", "--no-pci"}},
+		{"pci allow list", dpdk.EALConfig{Hugepages: true, PCI: []string{"0000:03:00.0", "0000:03:00.1"}, Extra: []string{"--iova-mode", "va"}},
+			[]string{"-l", "0", "--in-memory", "--no-telemetry", "-a", "0000:03:00.0", "-a", "0000:03:00.1", "--iova-mode", "va"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.c.Args(); !slices.Equal(got, tt.want) {
+				t.Errorf("Args() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestInitTwiceFails(t *testing.T) {
+	err := dpdk.Init(dpdk.EALConfig{Hugepages: false})
+	if !errors.Is(err, syscall.EALREADY) {
+		t.Fatalf("second Init = %v, want EALREADY", err)
+	}
+}
+
+func TestHugepageErrorNamesTheFix(t *testing.T) {
+	err := dpdk.CheckHugepages(1 << 30)
+	var he *dpdk.HugepageError
+	if !errors.As(err, &he) {
+		t.Fatalf("CheckHugepages(huge) = %v, want *HugepageError", err)
+	}
+	if !bytes.Contains([]byte(err.Error()), []byte("nr_hugepages")) {
+		t.Errorf("error %q does not say how to reserve hugepages", err)
+	}
+}
+
+func TestProbeBadDevargs(t *testing.T) {
+	_, err := dpdk.Probe("net_nosuchdriver0")
+	var de *dpdk.Error
+	if !errors.As(err, &de) || de.Op != "probe" {
+		t.Fatalf("Probe(bad) = %v, want *dpdk.Error with Op probe", err)
+	}
+}
+
+func TestPortBasics(t *testing.T) {
+	pool := dpdktest.Pool(t, 1023)
+	p := dpdktest.NullPort(t, pool, 1, "")
+	info, err := p.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Driver != "net_null" {
+		t.Errorf("driver = %q", info.Driver)
+	}
+	l, err := p.Link()
+	if err != nil || !l.Up {
+		t.Errorf("Link() = %+v, %v; want up", l, err)
+	}
+	mac := net.HardwareAddr{0x02, 0, 0, 0xaa, 0xbb, 0xcc}
+	if err := p.SetMAC(mac); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.MAC(); err != nil || !bytes.Equal(got, mac) {
+		t.Errorf("MAC() = %v, %v; want %v", got, err, mac)
+	}
+	if err := p.SetPromiscuous(true); err != nil {
+		t.Error(err)
+	}
+	if _, err := p.XStats(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestIOForwardsAndReturnsEveryMbuf runs the Go step loop between two
+// net_null ports and checks the counters and that no mbuf leaks.
+func TestIOForwardsAndReturnsEveryMbuf(t *testing.T) {
+	pool := dpdktest.Pool(t, 4095)
+	in := dpdktest.NullPort(t, pool, 1, "")
+	out := dpdktest.NullPort(t, pool, 1, "")
+	io, err := dpdk.NewIO(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer io.Free()
+	rxq, _ := io.AddRx(in, 0)
+	txq, _ := io.AddTx(out, 0)
+	var got uint64
+	for range 100 {
+		pkts, q := io.Step()
+		if len(pkts) > 0 && q != rxq {
+			t.Fatalf("vector from queue %d, want %d", q, rxq)
+		}
+		for i, m := range pkts {
+			if i%2 == 0 {
+				io.Drop(m)
+			} else if !io.Tx(txq, m) {
+				io.Drop(m)
+			}
+		}
+		got += uint64(len(pkts))
+	}
+	io.Flush()
+	if got == 0 {
+		t.Fatal("received nothing from net_null")
+	}
+	sent, dropped := io.TxCounters(txq)
+	if sent+dropped != got/2 {
+		t.Errorf("sent %d + dropped %d != half of received %d", sent, dropped, got)
+	}
+	if n := pool.InUse(); n != 0 {
+		t.Errorf("%d mbufs in use after the loop, want 0 (leak)", n)
+	}
+}
+
+func TestIOStepAllocatesNothing(t *testing.T) {
+	pool := dpdktest.Pool(t, 4095)
+	in := dpdktest.NullPort(t, pool, 1, "")
+	out := dpdktest.NullPort(t, pool, 1, "")
+	io, err := dpdk.NewIO(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer io.Free()
+	io.AddRx(in, 0)
+	txq, _ := io.AddTx(out, 0)
+	allocs := testing.AllocsPerRun(1000, func() {
+		pkts, _ := io.Step()
+		for _, m := range pkts {
+			_ = m.Data()
+			if !io.Tx(txq, m) {
+				io.Drop(m)
+			}
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per step, want 0", allocs)
+	}
+}
+
+// TestInjectRoutesByPort checks that frames the control plane enqueues
+// leave on the port their Port field names.
+func TestInjectRoutesByPort(t *testing.T) {
+	pool := dpdktest.Pool(t, 1023)
+	a := dpdktest.NullPort(t, pool, 1, "")
+	b := dpdktest.NullPort(t, pool, 1, "")
+	ring, err := dpdk.NewRing(dpdktest.Name("inj"), 256, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ring.Free()
+	io, err := dpdk.NewIO(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer io.Free()
+	qa, _ := io.AddTx(a, 0)
+	qb, _ := io.AddTx(b, 0)
+	io.SetInject(ring)
+	frame := bytes.Repeat([]byte{0xab}, 60)
+	for i := range 3 {
+		m := pool.Alloc()
+		if m == nil || !m.SetData(frame) {
+			t.Fatal("alloc/SetData failed")
+		}
+		if i == 0 {
+			m.SetPort(a.ID)
+		} else {
+			m.SetPort(b.ID)
+		}
+		if !ring.Enqueue(m) {
+			t.Fatal("enqueue failed")
+		}
+	}
+	unroutable := pool.Alloc()
+	unroutable.SetPort(999)
+	ring.Enqueue(unroutable)
+	io.Flush()
+	sa, _ := io.TxCounters(qa)
+	sb, _ := io.TxCounters(qb)
+	if sa != 1 || sb != 2 {
+		t.Errorf("sent a=%d b=%d, want 1 and 2", sa, sb)
+	}
+	if c := io.Counters(); c.InjectUnroutable != 1 {
+		t.Errorf("InjectUnroutable = %d, want 1", c.InjectUnroutable)
+	}
+	if n := pool.InUse(); n != 0 {
+		t.Errorf("%d mbufs in use, want 0", n)
+	}
+}
+
+func TestMbufSetDataRejectsOversize(t *testing.T) {
+	pool := dpdktest.Pool(t, 63)
+	m := pool.Alloc()
+	defer m.Free()
+	if m.SetData(make([]byte, 1<<16)) {
+		t.Error("SetData accepted 64 KiB into a 2 KiB mbuf")
+	}
+	if !m.SetData([]byte{1, 2, 3}) || m.DataLen() != 3 || m.PktLen() != 3 || !bytes.Equal(m.Data(), []byte{1, 2, 3}) {
+		t.Errorf("SetData(3 bytes): len %d/%d data %v", m.DataLen(), m.PktLen(), m.Data())
+	}
+}

@@ -1,0 +1,127 @@
+package dpdk
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// Mbuf is a DPDK packet buffer (struct rte_mbuf). Go code only ever holds
+// *Mbuf pointers into hugepage memory and reads fields through the
+// accessors below, which use the 22.11 layout checked by checkLayout.
+type Mbuf struct{ _ [0]byte }
+
+// Offsets of struct rte_mbuf fields in DPDK 22.11 (x86_64, IOVA as PA).
+const (
+	offBufAddr  = 0
+	offDataOff  = 16
+	offNbSegs   = 20
+	offPort     = 22
+	offOlFlags  = 24
+	offPktType  = 32
+	offPktLen   = 36
+	offDataLen  = 40
+	offVlanTCI  = 42
+	offBufLen   = 54
+	offNext     = 64
+	sizeOfMbuf  = 128
+	mbufHeadSeg = 1
+)
+
+func init() {
+	if err := checkLayout(); err != nil {
+		panic(err)
+	}
+}
+
+// checkLayout compares the hard-coded offsets with what the C compiler
+// computes from the installed headers.
+func checkLayout() error {
+	var l C.struct_tg_mbuf_layout
+	C.tg_mbuf_layout(&l)
+	want := []struct {
+		name      string
+		got, want C.uint32_t
+	}{
+		{"buf_addr", l.buf_addr, offBufAddr},
+		{"data_off", l.data_off, offDataOff},
+		{"nb_segs", l.nb_segs, offNbSegs},
+		{"port", l.port, offPort},
+		{"ol_flags", l.ol_flags, offOlFlags},
+		{"packet_type", l.packet_type, offPktType},
+		{"pkt_len", l.pkt_len, offPktLen},
+		{"data_len", l.data_len, offDataLen},
+		{"vlan_tci", l.vlan_tci, offVlanTCI},
+		{"buf_len", l.buf_len, offBufLen},
+		{"next", l.next, offNext},
+		{"sizeof", l.size, sizeOfMbuf},
+		{"sizeof(tg_io)", l.io_size, C.uint32_t(unsafe.Sizeof(C.struct_tg_io{}))},
+		{"sizeof(tg_txq)", l.txq_size, C.uint32_t(unsafe.Sizeof(C.struct_tg_txq{}))},
+	}
+	for _, w := range want {
+		if w.got != w.want {
+			return fmt.Errorf("dpdk: struct rte_mbuf layout mismatch: %s at %d, binding expects %d (rebuild against DPDK 22.11)", w.name, w.got, w.want)
+		}
+	}
+	return nil
+}
+
+func (m *Mbuf) ptr() unsafe.Pointer { return unsafe.Pointer(m) }
+
+func (m *Mbuf) u16(off uintptr) *uint16 { return (*uint16)(unsafe.Add(m.ptr(), off)) }
+func (m *Mbuf) u32(off uintptr) *uint32 { return (*uint32)(unsafe.Add(m.ptr(), off)) }
+
+// Data is the first segment's packet bytes, in place (no copy). The slice
+// is valid until the mbuf is transmitted or freed.
+func (m *Mbuf) Data() []byte {
+	base := *(*unsafe.Pointer)(m.ptr())
+	off := *m.u16(offDataOff)
+	n := *m.u16(offDataLen)
+	return unsafe.Slice((*byte)(unsafe.Add(base, off)), n)
+}
+
+// DataLen is the length of the first segment.
+func (m *Mbuf) DataLen() int { return int(*m.u16(offDataLen)) }
+
+// PktLen is the length of the whole packet over all segments.
+func (m *Mbuf) PktLen() int { return int(*m.u32(offPktLen)) }
+
+// Segments is the number of segments of a chained packet.
+func (m *Mbuf) Segments() int { return int(*m.u16(offNbSegs)) }
+
+// Port is the port the packet arrived on; for frames the control plane
+// injects into a worker it names the destination port.
+func (m *Mbuf) Port() uint16 { return *m.u16(offPort) }
+
+// SetPort sets the port field (the destination of an injected frame).
+func (m *Mbuf) SetPort(p uint16) { *m.u16(offPort) = p }
+
+// Headroom is the free space in front of the data.
+func (m *Mbuf) Headroom() int { return int(*m.u16(offDataOff)) }
+
+// Tailroom is the free space after the first segment's data.
+func (m *Mbuf) Tailroom() int {
+	return int(*m.u16(offBufLen)) - int(*m.u16(offDataOff)) - int(*m.u16(offDataLen))
+}
+
+// SetData replaces the content of a single-segment mbuf with b. It reports
+// false, changing nothing, if b does not fit.
+func (m *Mbuf) SetData(b []byte) bool {
+	if *m.u16(offNbSegs) != mbufHeadSeg || len(b) > int(*m.u16(offBufLen))-int(*m.u16(offDataOff)) {
+		return false
+	}
+	*m.u16(offDataLen) = uint16(len(b))
+	*m.u32(offPktLen) = uint32(len(b))
+	copy(m.Data(), b)
+	return true
+}
+
+// Free returns the mbuf (and its chain) to its pool. It is a cgo call: the
+// data path frees in bulk through IO.Drop instead.
+func (m *Mbuf) Free() { C.tg_pktmbuf_free((*C.struct_rte_mbuf)(m.ptr())) }
+
+func (m *Mbuf) c() *C.struct_rte_mbuf { return (*C.struct_rte_mbuf)(m.ptr()) }

@@ -1,0 +1,241 @@
+package dataplane
+
+import (
+	"bytes"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/teamgw/teamgw/dataplane/dpdk"
+	"github.com/teamgw/teamgw/dataplane/dpdk/dpdktest"
+	"github.com/teamgw/teamgw/dataplane/frame"
+)
+
+func TestMain(m *testing.M) { dpdktest.Main(m) }
+
+// ringPort is a net_ring port whose traffic a test writes and reads.
+type ringPort struct {
+	port   *dpdk.Port
+	in     *dpdk.Ring // frames the port receives
+	out    *dpdk.Ring // frames the port transmitted
+	pool   *dpdk.Mempool
+	tb     testing.TB
+	outBuf []*dpdk.Mbuf
+}
+
+func newRingPort(tb testing.TB, pool *dpdk.Mempool) *ringPort {
+	tb.Helper()
+	in, err := dpdk.NewRing(dpdktest.Name("rin"), 1024, false, false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out, err := dpdk.NewRing(dpdktest.Name("rout"), 1024, false, false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := dpdk.PortFromRings(dpdktest.Name("net_ring"), in, out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		p.Stop()
+		p.Remove()
+		in.Free()
+		out.Free()
+	})
+	if err := p.Configure(dpdk.PortConfig{RxQueues: 1, TxQueues: 1, Pool: pool}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	return &ringPort{port: p, in: in, out: out, pool: pool, tb: tb}
+}
+
+// send makes the port receive frame.
+func (r *ringPort) send(f []byte) {
+	r.tb.Helper()
+	m := r.pool.Alloc()
+	if m == nil || !m.SetData(f) {
+		r.tb.Fatal("cannot build mbuf")
+	}
+	if !r.in.Enqueue(m) {
+		r.tb.Fatal("ring full")
+	}
+}
+
+// collect waits (up to 5 s) for n frames transmitted on the port and
+// returns copies of them, freeing the mbufs.
+func (r *ringPort) collect(n int) [][]byte {
+	r.tb.Helper()
+	var got [][]byte
+	buf := make([]*dpdk.Mbuf, 32)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(got) < n && time.Now().Before(deadline) {
+		k := r.out.Dequeue(buf)
+		for _, m := range buf[:k] {
+			got = append(got, bytes.Clone(m.Data()))
+			m.Free()
+		}
+		if k == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if len(got) < n {
+		r.tb.Fatalf("port %s sent %d frames, want %d", r.port.Name, len(got), n)
+	}
+	return got
+}
+
+// quiet checks that nothing more was transmitted.
+func (r *ringPort) quiet() {
+	r.tb.Helper()
+	buf := make([]*dpdk.Mbuf, 32)
+	if k := r.out.Dequeue(buf); k != 0 {
+		for _, m := range buf[:k] {
+			m.Free()
+		}
+		r.tb.Errorf("port %s sent %d unexpected frames", r.port.Name, k)
+	}
+}
+
+var (
+	teamMAC   = frame.MAC{0x02, 0, 0, 0, 0, 1}
+	clientMAC = frame.MAC{0x02, 0, 0, 0, 0, 0x10}
+)
+
+func ethFrame(dst, src frame.MAC, payload byte) []byte {
+	f := append(append(append([]byte{}, dst[:]...), src[:]...), 0x08, 0x00)
+	return append(f, bytes.Repeat([]byte{payload}, 46)...)
+}
+
+type rig struct {
+	pool    *dpdk.Mempool
+	tap     *ringPort
+	members []*ringPort
+	snap    atomic.Pointer[Snapshot]
+	w       *Worker
+}
+
+func newRig(t *testing.T, members int) *rig {
+	t.Helper()
+	r := &rig{pool: dpdktest.Pool(t, 4095)}
+	r.tap = newRingPort(t, r.pool)
+	tp := TeamPorts{Tap: r.tap.port}
+	for range members {
+		m := newRingPort(t, r.pool)
+		r.members = append(r.members, m)
+		tp.Members = append(tp.Members, m.port)
+	}
+	r.publish(0)
+	w, err := NewWorker(WorkerConfig{ID: 0, Core: -1, Teams: []TeamPorts{tp}, Snapshot: &r.snap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	r.w = w
+	return r
+}
+
+func (r *rig) publish(active int8) {
+	s := &Snapshot{}
+	s.Teams[0] = TeamState{MAC: teamMAC, Active: active}
+	r.snap.Store(s)
+}
+
+func TestWorkerSendsKernelFramesOnActiveMember(t *testing.T) {
+	r := newRig(t, 2)
+	f := ethFrame(clientMAC, teamMAC, 1)
+	r.tap.send(f)
+	if got := r.members[0].collect(1); !bytes.Equal(got[0], f) {
+		t.Errorf("member 0 sent %x, want %x", got[0], f)
+	}
+	r.members[1].quiet()
+}
+
+func TestWorkerFailoverMovesTransmitToNewActive(t *testing.T) {
+	r := newRig(t, 2)
+	r.publish(1)
+	r.tap.send(ethFrame(clientMAC, teamMAC, 2))
+	r.members[1].collect(1)
+	r.members[0].quiet()
+}
+
+func TestWorkerDeliversActiveMemberFramesToKernel(t *testing.T) {
+	r := newRig(t, 2)
+	uni := ethFrame(teamMAC, clientMAC, 3)
+	bcast := ethFrame(frame.Broadcast, clientMAC, 4)
+	r.members[0].send(uni)
+	r.members[0].send(bcast)
+	got := r.tap.collect(2)
+	if !bytes.Equal(got[0], uni) || !bytes.Equal(got[1], bcast) {
+		t.Errorf("kernel got %x, want the unicast then the broadcast frame", got)
+	}
+}
+
+func TestWorkerDropsByReason(t *testing.T) {
+	r := newRig(t, 2)
+	r.members[1].send(ethFrame(frame.Broadcast, clientMAC, 5))                // inactive member
+	r.members[0].send(ethFrame(frame.Broadcast, teamMAC, 6))                  // our own frame reflected
+	r.members[0].send(ethFrame(frame.MAC{0x02, 9, 9, 9, 9, 9}, clientMAC, 7)) // someone else's unicast
+	r.members[0].send([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10})                  // runt
+	r.members[0].send(ethFrame(teamMAC, clientMAC, 8))                        // good
+	r.tap.collect(1)
+	r.tap.quiet()
+	c := &r.w.Counters().Teams[0]
+	want := map[DropReason]uint64{DropInactive: 1, DropLoop: 1, DropNotForUs: 1, DropMalformed: 1}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ok := true
+		for reason, n := range want {
+			if c.Drops[reason].Load() != n {
+				ok = false
+			}
+		}
+		if ok || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for reason, n := range want {
+		if got := c.Drops[reason].Load(); got != n {
+			t.Errorf("drops[%s] = %d, want %d", reason, got, n)
+		}
+	}
+	if got := c.Ports[0].RxPackets.Load(); got != 4 {
+		t.Errorf("member 0 rx packets = %d, want 4", got)
+	}
+}
+
+func TestWorkerWithoutActiveMemberDropsKernelFrames(t *testing.T) {
+	r := newRig(t, 2)
+	r.publish(-1)
+	r.tap.send(ethFrame(clientMAC, teamMAC, 9))
+	deadline := time.Now().Add(5 * time.Second)
+	c := &r.w.Counters().Teams[0]
+	for c.Drops[DropNoMember].Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if c.Drops[DropNoMember].Load() != 1 {
+		t.Fatal("frame from the kernel was not dropped as no_member")
+	}
+	r.members[0].quiet()
+	r.members[1].quiet()
+}
+
+func TestWorkerReturnsEveryMbuf(t *testing.T) {
+	r := newRig(t, 2)
+	for i := range 200 {
+		r.tap.send(ethFrame(clientMAC, teamMAC, byte(i)))
+		r.members[i%2].send(ethFrame(teamMAC, clientMAC, byte(i)))
+	}
+	r.members[0].collect(200)
+	r.tap.collect(100)
+	r.w.Stop()
+	if n := r.pool.InUse(); n != 0 {
+		t.Errorf("%d mbufs still in use after the worker stopped", n)
+	}
+}
