@@ -40,6 +40,11 @@ type EAL struct {
 	// Mbufs is the number of mbufs in the packet pool. It defaults to
 	// 16383 and must be between 1023 and 1048575.
 	Mbufs int `toml:"mbufs"`
+	// IdleSleep, when set, lets an idle worker sleep that long after a
+	// run of empty polls instead of spinning: for machines where the
+	// worker shares its CPU. Default 0 (spin, as DPDK workers do);
+	// 0 to 10ms.
+	IdleSleep Duration `toml:"idle_sleep"`
 	// ExtraArgs is appended verbatim to the EAL argument vector.
 	ExtraArgs []string `toml:"extra_args"`
 }

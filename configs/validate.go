@@ -108,6 +108,7 @@ func (e *EAL) validate(errs *Error) {
 		}
 	}
 	checkRange(errs, "eal.mbufs", e.Mbufs, 1023, 1048575)
+	checkDuration(errs, "eal.idle_sleep", e.IdleSleep.Duration, 0, 10*time.Millisecond)
 	for i, a := range e.ExtraArgs {
 		p := fmt.Sprintf("eal.extra_args[%d]", i)
 		if a == "" {

@@ -1,0 +1,63 @@
+# teamgw — make targets. `make demo` and `make test` work on a fresh
+# Debian 12 machine as root with nothing preinstalled but Go.
+
+GO        ?= go
+BIN       := bin
+HUGEPAGES ?= 1024
+PKGS      := libdpdk-dev dpdk-dev pkg-config iproute2 iputils-ping procps util-linux ethtool
+GOTEST    ?= $(GO) test
+FUZZTIME  ?= 30s
+
+.PHONY: all deps hugepages build test lint fuzz demo bench bench-failover clean
+
+all: build
+
+## deps: install the Debian packages teamgw needs and reserve hugepages.
+deps:
+	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@$(MAKE) --no-print-directory hugepages
+
+## hugepages: make sure $(HUGEPAGES) 2 MiB hugepages are reserved.
+hugepages:
+	@cur=$$(cat /proc/sys/vm/nr_hugepages); \
+	if [ "$$cur" -lt "$(HUGEPAGES)" ]; then \
+		echo $(HUGEPAGES) > /proc/sys/vm/nr_hugepages; \
+		echo "hugepages: $$(cat /proc/sys/vm/nr_hugepages) x 2 MiB reserved"; \
+	fi
+
+## build: build teamgw, teamctl and the lab tools into bin/.
+build: deps
+	$(GO) build -o $(BIN)/ ./cmd/... ./perf/cmd/...
+
+## test: unit, DPDK in-process and netns lab tests (root).
+test: build
+	$(GOTEST) -count=1 -timeout 14m ./...
+
+## lint: gofmt and go vet.
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## fuzz: run every fuzz target for $(FUZZTIME).
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+## demo: bring up the netns lab and a live team with traffic, failover and the operator view.
+demo: build
+	$(BIN)/teamlab demo -teamgw $(BIN)/teamgw -teamctl $(BIN)/teamctl
+
+## bench: burst-loop and failover benchmarks; results in perf/results/.
+bench: build
+	$(GO) test -run '^$$' -bench BurstLoop -benchtime 3000000x -count 5 ./dataplane/dpdk | tee perf/results/burstloop.txt
+	$(BIN)/teamlab failover -teamgw $(BIN)/teamgw -cuts 20 -out perf/results
+
+clean:
+	rm -rf $(BIN)

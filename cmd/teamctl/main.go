@@ -1,0 +1,83 @@
+// Command teamctl is the operator CLI of teamgw: it talks to the daemon's
+// control socket and prints human tables (or JSON with -json).
+//
+//	teamctl [-socket PATH] [-json] show [TEAM]
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/teamgw/teamgw/configs"
+	"github.com/teamgw/teamgw/control"
+)
+
+func main() {
+	socket := flag.String("socket", configs.DefaultSocket, "teamgw control `socket`")
+	asJSON := flag.Bool("json", false, "print JSON instead of tables")
+	flag.Usage = func() {
+		fmt.Fprintf(os.Stderr, "usage: teamctl [-socket PATH] [-json] show [TEAM]\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	args := flag.Args()
+	if len(args) == 0 {
+		args = []string{"show"}
+	}
+	switch args[0] {
+	case "show":
+		req := control.Request{Cmd: "show"}
+		if len(args) > 1 {
+			req.Team = args[1]
+		}
+		resp, err := control.Call(*socket, req)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "teamctl:", err)
+			os.Exit(1)
+		}
+		if *asJSON {
+			e := json.NewEncoder(os.Stdout)
+			e.SetIndent("", "  ")
+			e.Encode(resp.Status)
+			return
+		}
+		printShow(os.Stdout, resp.Status)
+	default:
+		fmt.Fprintf(os.Stderr, "teamctl: unknown command %q\n", args[0])
+		flag.Usage()
+		os.Exit(2)
+	}
+}
+
+func printShow(w io.Writer, s *control.Status) {
+	fmt.Fprintf(w, "teamgw up %s, %d worker(s)\n", time.Since(s.Started).Round(time.Second), len(s.Workers))
+	for _, t := range s.Teams {
+		fmt.Fprintf(w, "\nteam %s  mode %s  mac %s  active %s  failovers %d\n", t.Name, t.Mode, t.MAC, t.Active, t.Failovers)
+		for _, a := range t.Addresses {
+			fmt.Fprintf(w, "  address %s\n", a)
+		}
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  MEMBER\tMAC\tROLE\tSTATE\tLINK\tDOWNS\tRX PKTS\tTX PKTS\tRX BYTES\tTX BYTES")
+		for _, m := range t.Members {
+			link := "up"
+			if !m.Link || (m.Carrier != nil && !*m.Carrier) {
+				link = "down"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", m.Name, m.MAC, m.Role, m.State, link, m.Downs,
+				m.Counters.RxPackets, m.Counters.TxPackets, m.Counters.RxBytes, m.Counters.TxBytes)
+		}
+		k := t.Kernel
+		fmt.Fprintf(tw, "  (kernel %s)\t\t\t\t\t\t%d\t%d\t%d\t%d\n", t.Name, k.RxPackets, k.TxPackets, k.RxBytes, k.TxBytes)
+		tw.Flush()
+		fmt.Fprint(w, "  drops:")
+		for _, r := range []string{"malformed", "inactive_member", "loop", "not_for_us", "no_member", "tx_full"} {
+			fmt.Fprintf(w, " %s=%d", r, t.Drops[r])
+		}
+		fmt.Fprintln(w)
+	}
+}

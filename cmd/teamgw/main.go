@@ -1,0 +1,66 @@
+// Command teamgw is the teaming gateway daemon: it reads a TOML config,
+// brings up the teams and serves them in the foreground until SIGINT or
+// SIGTERM. `teamgw -config FILE -check` only validates the config.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/teamgw/teamgw/configs"
+	"github.com/teamgw/teamgw/control"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	configPath := flag.String("config", "/etc/teamgw/teamgw.toml", "configuration `file`")
+	check := flag.Bool("check", false, "validate the configuration and exit")
+	flag.Parse()
+
+	cfg, err := configs.Load(*configPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "teamgw:", err)
+		return 2
+	}
+	if *check {
+		fmt.Printf("teamgw: %s: configuration is valid (%d teams)\n", *configPath, len(cfg.Teams))
+		return 0
+	}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
+	if cfg.Control.LogFormat == "json" {
+		h = slog.NewJSONHandler(os.Stderr, nil)
+	}
+	log := slog.New(h)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	d, err := control.Start(cfg, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "teamgw:", err)
+		return 1
+	}
+	api, err := control.ListenAPI(d, cfg.Control.Socket)
+	if err != nil {
+		d.Stop()
+		fmt.Fprintln(os.Stderr, "teamgw:", err)
+		return 1
+	}
+	go api.Serve(ctx)
+	err = d.Run(ctx)
+	api.Close()
+	os.Remove(cfg.Control.Socket)
+	d.Stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "teamgw:", err)
+		return 1
+	}
+	return 0
+}

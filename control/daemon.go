@@ -1,0 +1,313 @@
+// Package control is teamgw's control plane: it brings up the EAL, the
+// member ports and each team's TAP, starts the worker lcores, watches
+// links (ethdev link state, link-state interrupts and the kernel carrier
+// of kernel-backed members), decides failover and fallback, announces the
+// team after a change, and publishes the forwarding snapshot the workers
+// read. All team state is owned by one goroutine, the loop in Run.
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/teamgw/teamgw/configs"
+	"github.com/teamgw/teamgw/control/linkwatch"
+	"github.com/teamgw/teamgw/dataplane"
+	"github.com/teamgw/teamgw/dataplane/dpdk"
+)
+
+// Daemon is a running teamgw instance.
+type Daemon struct {
+	cfg      *configs.Config
+	log      *slog.Logger
+	pool     *dpdk.Mempool
+	lsc      *dpdk.LinkEvents
+	carrier  *linkwatch.Watcher
+	inject   *dpdk.Ring
+	teams    []*team
+	workers  []*dataplane.Worker
+	snap     atomic.Pointer[dataplane.Snapshot]
+	undo     []func()
+	now      func() time.Time
+	started  time.Time
+	requests chan func()
+	done     chan struct{}
+}
+
+// ErrNotRoot is returned when teamgw is not run as root.
+var ErrNotRoot = errors.New("teamgw must run as root (DPDK needs hugepages, raw sockets and TAP devices)")
+
+// Start brings a Daemon up. On any error everything it created is removed
+// again before Start returns.
+func Start(cfg *configs.Config, log *slog.Logger) (d *Daemon, err error) {
+	if os.Geteuid() != 0 {
+		return nil, ErrNotRoot
+	}
+	d = &Daemon{cfg: cfg, log: log, now: time.Now, requests: make(chan func()), done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			d.teardown()
+		}
+	}()
+	if err := d.startEAL(); err != nil {
+		return nil, err
+	}
+	for i, tc := range cfg.Teams {
+		t, err := d.startTeam(i, tc)
+		if err != nil {
+			return nil, fmt.Errorf("team %s: %w", tc.Name, err)
+		}
+		d.teams = append(d.teams, t)
+	}
+	if err := d.startCarrierWatch(); err != nil {
+		return nil, err
+	}
+	d.readLinks()
+	for _, t := range d.teams {
+		d.evaluate(t)
+	}
+	d.publish()
+	if err := d.startWorkers(); err != nil {
+		return nil, err
+	}
+	d.started = d.now()
+	d.event(EventStarted, "teamgw started", "teams", len(d.teams), "workers", len(d.workers))
+	return d, nil
+}
+
+// onUndo registers a clean-up step; teardown runs them in reverse.
+func (d *Daemon) onUndo(f func()) { d.undo = append(d.undo, f) }
+
+// teardown stops everything Start created, newest first.
+func (d *Daemon) teardown() {
+	for i := len(d.undo) - 1; i >= 0; i-- {
+		d.undo[i]()
+	}
+	d.undo = nil
+}
+
+// Stop stops the workers and releases every port and the EAL.
+func (d *Daemon) Stop() {
+	d.teardown()
+	d.event(EventStopped, "teamgw stopped")
+}
+
+func (d *Daemon) startEAL() error {
+	e := d.cfg.EAL
+	var pci []string
+	for _, t := range d.cfg.Teams {
+		for _, m := range t.Members {
+			if m.IsPCI() {
+				pci = append(pci, m.Device)
+			}
+		}
+	}
+	prefix := e.FilePrefix
+	if prefix == "" {
+		prefix = "teamgw-" + strconv.Itoa(os.Getpid())
+	}
+	main := 0
+	for slices.Contains(e.WorkerCores, main) && main < runtime.NumCPU()-1 {
+		main++
+	}
+	err := dpdk.Init(dpdk.EALConfig{
+		MainCore:   main,
+		Hugepages:  e.HugepagesEnabled(),
+		MemoryMB:   e.MemoryMB,
+		FilePrefix: prefix,
+		LogLevel:   e.LogLevel,
+		PCI:        pci,
+		Extra:      e.ExtraArgs,
+	})
+	if err != nil {
+		return err
+	}
+	d.onUndo(func() { dpdk.Cleanup() })
+	pool, err := dpdk.NewMempool("teamgw_mbufs", e.Mbufs, 256, dpdk.DefaultDataRoom, 0)
+	if err != nil {
+		return err
+	}
+	d.pool = pool
+	d.onUndo(pool.Free)
+	if d.lsc, err = dpdk.NewLinkEvents(); err != nil {
+		return err
+	}
+	d.onUndo(d.lsc.Close)
+	if d.inject, err = dpdk.NewRing("teamgw_inject", 1024, false, true); err != nil {
+		return err
+	}
+	d.onUndo(d.inject.Free)
+	return nil
+}
+
+func (d *Daemon) queues() uint16 { return uint16(len(d.cfg.EAL.WorkerCores)) }
+
+// startWorkers starts one worker per configured core; worker 0 also sends
+// the frames control injects.
+func (d *Daemon) startWorkers() error {
+	var tps []dataplane.TeamPorts
+	for _, t := range d.teams {
+		tp := dataplane.TeamPorts{Tap: t.tap}
+		for _, m := range t.members {
+			tp.Members = append(tp.Members, m.port)
+		}
+		tps = append(tps, tp)
+	}
+	for i, core := range d.cfg.EAL.WorkerCores {
+		wc := dataplane.WorkerConfig{ID: i, Core: core, Teams: tps, Snapshot: &d.snap, IdleSleep: d.cfg.EAL.IdleSleep.Duration}
+		if i == 0 {
+			wc.Inject = d.inject
+		}
+		w, err := dataplane.NewWorker(wc)
+		if err != nil {
+			return err
+		}
+		if err := w.Start(); err != nil {
+			return err
+		}
+		d.workers = append(d.workers, w)
+		d.onUndo(w.Stop)
+	}
+	return nil
+}
+
+func (d *Daemon) startCarrierWatch() error {
+	var names []string
+	for _, t := range d.teams {
+		for _, m := range t.members {
+			if m.cfg.Carrier != "" {
+				names = append(names, m.cfg.Carrier)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	w, err := linkwatch.NewWatcher(names...)
+	if err != nil {
+		return err
+	}
+	d.carrier = w
+	d.onUndo(func() { w.Close() })
+	return nil
+}
+
+// Run serves the daemon until ctx is done.
+func (d *Daemon) Run(ctx context.Context) error {
+	poll := time.NewTicker(d.cfg.Control.LinkPoll.Duration)
+	defer poll.Stop()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var carrier <-chan linkwatch.Event
+	if d.carrier != nil {
+		carrier = d.carrier.Events()
+	}
+	defer close(d.done)
+	for {
+		if next := d.nextDeadline(); !next.IsZero() {
+			timer.Reset(max(next.Sub(d.now()), 0))
+		} else {
+			timer.Reset(time.Hour)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-poll.C:
+			d.linksChanged(d.readLinks())
+		case <-d.lsc.C():
+			d.linksChanged(d.readLinks())
+		case ev, ok := <-carrier:
+			if !ok {
+				carrier = nil
+				continue
+			}
+			d.linksChanged(d.carrierEvent(ev))
+		case <-timer.C:
+			d.timers()
+		case f := <-d.requests:
+			f()
+		}
+	}
+}
+
+// nextDeadline is the earliest pending fallback check or announcement.
+func (d *Daemon) nextDeadline() time.Time {
+	var next time.Time
+	for _, t := range d.teams {
+		for _, at := range []time.Time{t.recheck, t.announce.next} {
+			if !at.IsZero() && (next.IsZero() || at.Before(next)) {
+				next = at
+			}
+		}
+	}
+	return next
+}
+
+func (d *Daemon) timers() {
+	now := d.now()
+	changed := false
+	for _, t := range d.teams {
+		if !t.recheck.IsZero() && !now.Before(t.recheck) {
+			t.recheck = time.Time{}
+			changed = d.evaluate(t) || changed
+		}
+	}
+	if changed {
+		d.publish()
+	}
+	for _, t := range d.teams {
+		if !t.announce.next.IsZero() && !now.Before(t.announce.next) {
+			d.sendAnnouncement(t)
+		}
+	}
+}
+
+// linksChanged re-evaluates the teams whose members changed state.
+func (d *Daemon) linksChanged(teams []*team) {
+	changed := false
+	for _, t := range teams {
+		changed = d.evaluate(t) || changed
+	}
+	if changed {
+		d.publish()
+	}
+}
+
+// publish builds and stores a new forwarding snapshot.
+func (d *Daemon) publish() {
+	s := &dataplane.Snapshot{}
+	for i, t := range d.teams {
+		s.Teams[i] = dataplane.TeamState{MAC: t.mac, Active: int8(t.active)}
+	}
+	d.snap.Store(s)
+}
+
+// Totals sums every worker's counters per team.
+func (d *Daemon) Totals() []dataplane.TeamTotals {
+	out := make([]dataplane.TeamTotals, len(d.teams))
+	for _, w := range d.workers {
+		c := w.Counters()
+		for i := range d.teams {
+			out[i].Add(&c.Teams[i])
+		}
+	}
+	return out
+}
+
+// interfaceIndex is the kernel index of a named interface.
+func interfaceIndex(name string) (int, error) {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return 0, err
+	}
+	return ifi.Index, nil
+}

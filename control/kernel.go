@@ -1,0 +1,160 @@
+package control
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// addAddress assigns p to the interface with index ifindex through
+// rtnetlink (RTM_NEWADDR). IPv6 addresses get IFA_F_NODAD so the team can
+// use them at once; an address that is already there is not an error.
+func addAddress(ifindex int, p netip.Prefix) error {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("netlink socket: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("netlink bind: %w", err)
+	}
+	family, addrLen := uint8(unix.AF_INET), 4
+	if p.Addr().Is6() {
+		family, addrLen = unix.AF_INET6, 16
+	}
+	var flags uint8
+	if family == unix.AF_INET6 {
+		flags = unix.IFA_F_NODAD
+	}
+	addr := p.Addr().AsSlice()
+	// nlmsghdr(16) + ifaddrmsg(8) + IFA_LOCAL + IFA_ADDRESS attributes.
+	attrLen := unix.SizeofRtAttr + addrLen
+	attrSpace := (attrLen + 3) &^ 3
+	msg := make([]byte, 16+8+2*attrSpace)
+	ne := binary.NativeEndian
+	ne.PutUint32(msg[0:], uint32(len(msg)))
+	ne.PutUint16(msg[4:], unix.RTM_NEWADDR)
+	ne.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_ACK|unix.NLM_F_CREATE|unix.NLM_F_REPLACE)
+	ne.PutUint32(msg[8:], 1)
+	msg[16] = family
+	msg[17] = uint8(p.Bits())
+	msg[18] = flags
+	msg[19] = unix.RT_SCOPE_UNIVERSE
+	ne.PutUint32(msg[20:], uint32(ifindex))
+	off := 24
+	for _, typ := range []uint16{unix.IFA_LOCAL, unix.IFA_ADDRESS} {
+		ne.PutUint16(msg[off:], uint16(attrLen))
+		ne.PutUint16(msg[off+2:], typ)
+		copy(msg[off+4:], addr)
+		off += attrSpace
+	}
+	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("netlink send: %w", err)
+	}
+	buf := make([]byte, 4096)
+	n, _, err := unix.Recvfrom(fd, buf, 0)
+	if err != nil {
+		return fmt.Errorf("netlink recv: %w", err)
+	}
+	msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+	if err != nil {
+		return fmt.Errorf("netlink parse: %w", err)
+	}
+	for _, m := range msgs {
+		if m.Header.Type == unix.NLMSG_ERROR && len(m.Data) >= 4 {
+			if code := int32(ne.Uint32(m.Data[0:4])); code < 0 {
+				e := unix.Errno(-code)
+				if e == unix.EEXIST {
+					return nil
+				}
+				return fmt.Errorf("add address %s: %w", p, e)
+			}
+			return nil
+		}
+	}
+	return errors.New("netlink: no acknowledgement")
+}
+
+// memberIface remembers how teamgw changed a kernel interface that backs a
+// member (net_af_packet), so Stop can put it back.
+type memberIface struct {
+	name        string
+	hadNoARP    bool
+	disableIPv6 string // previous value, "" if unknown
+}
+
+// prepareMemberIface keeps the kernel's own stack off a member interface
+// whose frames teamgw handles: the kernel must not answer ARP for the
+// team's addresses on it (IFF_NOARP) nor run IPv6 on it, or clients would
+// learn the member's kernel MAC instead of the team's (Linux bonding
+// enslaves interfaces the same way).
+func prepareMemberIface(name string) (*memberIface, error) {
+	mi := &memberIface{name: name}
+	flags, err := ifFlags(name)
+	if err != nil {
+		return nil, err
+	}
+	mi.hadNoARP = flags&unix.IFF_NOARP != 0
+	if !mi.hadNoARP {
+		if err := setIfFlags(name, flags|unix.IFF_NOARP); err != nil {
+			return nil, err
+		}
+	}
+	knob := "/proc/sys/net/ipv6/conf/" + name + "/disable_ipv6"
+	if b, err := os.ReadFile(knob); err == nil {
+		mi.disableIPv6 = strings.TrimSpace(string(b))
+		os.WriteFile(knob, []byte("1"), 0o644)
+	}
+	return mi, nil
+}
+
+// restore undoes prepareMemberIface; an interface that is gone is fine.
+func (mi *memberIface) restore() {
+	if !mi.hadNoARP {
+		if flags, err := ifFlags(mi.name); err == nil {
+			setIfFlags(mi.name, flags&^unix.IFF_NOARP)
+		}
+	}
+	if mi.disableIPv6 != "" {
+		os.WriteFile("/proc/sys/net/ipv6/conf/"+mi.name+"/disable_ipv6", []byte(mi.disableIPv6), 0o644)
+	}
+}
+
+func ifFlags(name string) (uint16, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return 0, fmt.Errorf("interface %q: %w", name, err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return 0, fmt.Errorf("interface %q: %w", name, err)
+	}
+	return ifr.Uint16(), nil
+}
+
+func setIfFlags(name string, flags uint16) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return fmt.Errorf("interface %q: %w", name, err)
+	}
+	ifr.SetUint16(flags)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("interface %q: set flags: %w", name, err)
+	}
+	return nil
+}

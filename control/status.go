@@ -1,0 +1,150 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/teamgw/teamgw/dataplane"
+)
+
+// Status is a consistent snapshot of the daemon, as the control API and
+// teamctl show it.
+type Status struct {
+	Started time.Time    `json:"started"`
+	Workers []WorkerInfo `json:"workers"`
+	Teams   []TeamStatus `json:"teams"`
+}
+
+// WorkerInfo describes one worker lcore.
+type WorkerInfo struct {
+	ID         int    `json:"id"`
+	Core       int    `json:"core"`
+	Lcore      int    `json:"lcore"`
+	Steps      uint64 `json:"steps"`
+	IdleSteps  uint64 `json:"idle_steps"`
+	Vectors    uint64 `json:"vectors"`
+	Packets    uint64 `json:"packets"`
+	InjectLost uint64 `json:"inject_unroutable"`
+}
+
+// TeamStatus describes one team.
+type TeamStatus struct {
+	Name      string            `json:"name"`
+	Mode      string            `json:"mode"`
+	MAC       string            `json:"mac"`
+	Addresses []string          `json:"addresses"`
+	Active    string            `json:"active"`
+	Failovers uint64            `json:"failovers"`
+	Members   []MemberStatus    `json:"members"`
+	Kernel    PortCounters      `json:"kernel"`
+	Drops     map[string]uint64 `json:"drops"`
+}
+
+// MemberStatus describes one member.
+type MemberStatus struct {
+	Name     string       `json:"name"`
+	Device   string       `json:"device"`
+	MAC      string       `json:"mac"`
+	Role     string       `json:"role"`
+	State    string       `json:"state"` // active, standby, down
+	Link     bool         `json:"link"`
+	Carrier  *bool        `json:"carrier,omitempty"`
+	SpeedMb  uint32       `json:"speed_mbps"`
+	Downs    uint64       `json:"link_downs"`
+	Counters PortCounters `json:"counters"`
+}
+
+// PortCounters are frames and bytes a port received and sent.
+type PortCounters struct {
+	RxPackets uint64 `json:"rx_packets"`
+	RxBytes   uint64 `json:"rx_bytes"`
+	TxPackets uint64 `json:"tx_packets"`
+	TxBytes   uint64 `json:"tx_bytes"`
+}
+
+// ErrStopped is returned by Status once Run has returned.
+var ErrStopped = errors.New("control: daemon stopped")
+
+// Status asks the Run loop for a snapshot.
+func (d *Daemon) Status(ctx context.Context) (*Status, error) {
+	reply := make(chan *Status, 1)
+	select {
+	case d.requests <- func() { reply <- d.buildStatus() }:
+	case <-d.done:
+		return nil, ErrStopped
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case s := <-reply:
+		return s, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (d *Daemon) buildStatus() *Status {
+	s := &Status{Started: d.started}
+	for i, w := range d.workers {
+		io := w.IOCounters()
+		c := w.Counters()
+		s.Workers = append(s.Workers, WorkerInfo{
+			ID: i, Core: d.cfg.EAL.WorkerCores[i], Lcore: w.Lcore(),
+			Steps: io.Steps, IdleSteps: io.IdleSteps,
+			Vectors: c.Vectors.Load(), Packets: c.Packets.Load(), InjectLost: io.InjectUnroutable,
+		})
+	}
+	totals := d.Totals()
+	for ti, t := range d.teams {
+		ts := TeamStatus{
+			Name: t.cfg.Name, Mode: t.cfg.Mode, MAC: t.mac.String(), Active: "none",
+			Failovers: t.failovers, Drops: map[string]uint64{},
+			Kernel: portCounters(totals[ti].Ports[dataplane.TapIndex]),
+		}
+		for _, a := range d.teamAddrs(t) {
+			ts.Addresses = append(ts.Addresses, a.String())
+		}
+		if t.active >= 0 {
+			ts.Active = t.members[t.active].cfg.Name()
+		}
+		for r, n := range totals[ti].Drops {
+			ts.Drops[dataplane.DropReason(r).String()] = n
+		}
+		for mi, m := range t.members {
+			ms := MemberStatus{
+				Name: m.cfg.Name(), Device: m.cfg.Device, MAC: m.mac.String(),
+				Role: m.cfg.Role, Link: m.linkUp, Downs: m.downs,
+				Counters: portCounters(totals[ti].Ports[mi]),
+			}
+			if ms.Role == "" {
+				ms.Role = "normal"
+			}
+			if mi == t.policy.Primary && m.cfg.Role == "" {
+				ms.Role = "primary"
+			}
+			if m.cfg.Carrier != "" {
+				c := m.carrierUp
+				ms.Carrier = &c
+			}
+			if l, err := m.port.Link(); err == nil {
+				ms.SpeedMb = l.SpeedMbps
+			}
+			switch {
+			case mi == t.active:
+				ms.State = "active"
+			case m.up:
+				ms.State = "standby"
+			default:
+				ms.State = "down"
+			}
+			ts.Members = append(ts.Members, ms)
+		}
+		s.Teams = append(s.Teams, ts)
+	}
+	return s
+}
+
+func portCounters(p dataplane.PortTotals) PortCounters {
+	return PortCounters{RxPackets: p.RxPackets, RxBytes: p.RxBytes, TxPackets: p.TxPackets, TxBytes: p.TxBytes}
+}
