@@ -202,9 +202,9 @@ func (p *Port) Info() (Info, error) {
 		Name:        C.GoString(&d.name[0]),
 		MaxRxQueues: uint16(d.max_rx_queues), MaxTxQueues: uint16(d.max_tx_queues),
 		MinMTU: uint32(d.min_mtu), MaxMTU: uint32(d.max_mtu),
-		SpeedCapa:   uint32(d.speed_capa),
-		LSC:         d.dev_flags&C.RTE_ETH_DEV_INTR_LSC != 0,
-		RxOffloads:  uint64(d.rx_offload_capa), TxOffloads: uint64(d.tx_offload_capa),
+		SpeedCapa:  uint32(d.speed_capa),
+		LSC:        d.dev_flags&C.RTE_ETH_DEV_INTR_LSC != 0,
+		RxOffloads: uint64(d.rx_offload_capa), TxOffloads: uint64(d.tx_offload_capa),
 		RSSOffloads: uint64(d.flow_type_rss_offloads),
 		MaxMACAddrs: uint16(d.max_mac_addrs),
 	}, nil
