@@ -48,11 +48,11 @@ var ErrNotRoot = errors.New("teamgw must run as root (DPDK needs hugepages, raw 
 
 // Start brings a Daemon up. On any error everything it created is removed
 // again before Start returns.
-func Start(cfg *configs.Config, log *slog.Logger) (d *Daemon, err error) {
+func Start(cfg *configs.Config, log *slog.Logger) (_ *Daemon, err error) {
 	if os.Geteuid() != 0 {
 		return nil, ErrNotRoot
 	}
-	d = &Daemon{cfg: cfg, log: log, now: time.Now, requests: make(chan func()), done: make(chan struct{})}
+	d := &Daemon{cfg: cfg, log: log, now: time.Now, requests: make(chan func()), done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			d.teardown()

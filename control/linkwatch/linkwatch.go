@@ -14,6 +14,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -233,8 +234,13 @@ func (w *Watcher) startDump() error {
 // drain reads and processes every datagram queued on the socket. It returns
 // only unexpected errors; a receive buffer overrun schedules a new dump.
 func (w *Watcher) drain() error {
+	dbg := 0
 	for {
 		msgs, at, err := w.recv()
+		dbg++
+		if dbg > 1000 && dbg < 1020 {
+			fmt.Fprintf(os.Stderr, "DBG drain iter %d err=%v msgs=%+v dumping=%v seq=%d\n", dbg, err, msgs, w.dumping, w.seq)
+		}
 		switch {
 		case err == unix.EAGAIN:
 			return nil

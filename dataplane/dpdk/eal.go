@@ -158,7 +158,11 @@ func Init(c EALConfig) error {
 	rc := C.rte_eal_init(C.int(len(args)), (**C.char)(argv))
 	_ = unix.SchedSetaffinity(0, &saved)
 	if rc < 0 {
-		return &Error{Op: "eal init", Err: ealErrno()}
+		err := &Error{Op: "eal init", Err: ealErrno()}
+		if c.FilePrefix != "" {
+			os.RemoveAll(filepath.Join("/var/run/dpdk", c.FilePrefix))
+		}
+		return err
 	}
 	eal.up = true
 	eal.prefix = c.FilePrefix

@@ -300,6 +300,13 @@ func build(ctx context.Context, s Spec) (l *Lab, err error) {
 		); err != nil {
 			return l, err
 		}
+		// A veth hands TCP/UDP frames on with the checksum left for
+		// "hardware" to fill in; a packet socket on the far side (DPDK's
+		// af_packet members) sees them unfinished. Real NICs put
+		// complete checksums on the wire, so the clients do too.
+		if out, err := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "ethtool", "-K", "eth0", "tx", "off").CombinedOutput(); err != nil {
+			return l, cmdError("ethtool -K eth0 tx off in "+ns, out, err)
+		}
 	}
 
 	if err := l.waitReady(ctx); err != nil {
