@@ -3,7 +3,6 @@ module github.com/teamgw/teamgw
 go 1.26.8
 
 require (
-	github.com/BurntSushi/toml v1.6.0 // indirect
-	github.com/prometheus/client_golang v1.25.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
+	github.com/BurntSushi/toml v1.6.0
+	golang.org/x/sys v0.49.0
 )
