@@ -14,7 +14,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -32,9 +31,12 @@ type Event struct {
 const (
 	// eventBuffer is the capacity of the Events channel.
 	eventBuffer = 128
-	// initialReadBuf is the initial size of the datagram read buffer. It
-	// grows when a larger datagram is pending.
+	// initialReadBuf is the initial size of the datagram read buffer. The
+	// kernel limits dump datagrams to 32 KiB, and link notifications are
+	// far smaller unless an interface has many VFs.
 	initialReadBuf = 64 << 10
+	// maxReadBuf bounds the growth of the read buffer after truncation.
+	maxReadBuf = 1 << 20
 	// initTimeout bounds the initial link dump performed by NewWatcher.
 	initTimeout = 5 * time.Second
 	// dumpRetryDelay is how long the reader waits before retrying a dump
@@ -234,13 +236,8 @@ func (w *Watcher) startDump() error {
 // drain reads and processes every datagram queued on the socket. It returns
 // only unexpected errors; a receive buffer overrun schedules a new dump.
 func (w *Watcher) drain() error {
-	dbg := 0
 	for {
 		msgs, at, err := w.recv()
-		dbg++
-		if dbg > 1000 && dbg < 1020 {
-			fmt.Fprintf(os.Stderr, "DBG drain iter %d err=%v msgs=%+v dumping=%v seq=%d\n", dbg, err, msgs, w.dumping, w.seq)
-		}
 		switch {
 		case err == unix.EAGAIN:
 			return nil
@@ -263,17 +260,14 @@ func (w *Watcher) drain() error {
 
 // recv reads one datagram from the kernel and parses it. Datagrams that do
 // not come from the kernel are ignored.
+//
+// The datagram is read in a single call: peeking first would leave it
+// queued, and the kernel may then fail to continue a dump for lack of
+// receive buffer space and report ENOBUFS before every read, so that the
+// queue never drains. A truncated datagram instead grows the buffer and
+// schedules a dump, since the lost part cannot be recovered.
 func (w *Watcher) recv() ([]linkInfo, time.Time, error) {
-	// Peek with MSG_TRUNC to learn the datagram size, so that a large
-	// datagram is never silently truncated.
-	n, _, err := unix.Recvfrom(w.fd, w.buf, unix.MSG_PEEK|unix.MSG_TRUNC)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	if n > len(w.buf) {
-		w.buf = make([]byte, nlAlign(n))
-	}
-	n, from, err := unix.Recvfrom(w.fd, w.buf, 0)
+	n, _, recvFlags, from, err := unix.Recvmsg(w.fd, w.buf, nil, 0)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -281,10 +275,16 @@ func (w *Watcher) recv() ([]linkInfo, time.Time, error) {
 	if sa, ok := from.(*unix.SockaddrNetlink); !ok || sa.Pid != 0 {
 		return nil, at, nil
 	}
-	if n > len(w.buf) {
-		n = len(w.buf)
+	n = min(n, len(w.buf))
+	msgs := parseLinkMessages(w.buf[:n])
+	if recvFlags&unix.MSG_TRUNC != 0 {
+		if len(w.buf) < maxReadBuf {
+			w.buf = make([]byte, min(2*len(w.buf), maxReadBuf))
+		}
+		w.needDump = true
+		w.retryAt = time.Time{}
 	}
-	return parseLinkMessages(w.buf[:n]), at, nil
+	return msgs, at, nil
 }
 
 // isDumpReply reports whether li belongs to the dump in progress.
