@@ -102,6 +102,12 @@ func (d *Daemon) Stop() {
 }
 
 func (d *Daemon) startEAL() error {
+	if dpdk.Initialized() {
+		// Embedded in a process that runs the EAL itself (tests, tools):
+		// use it and leave it to its owner.
+		d.log.Info("using the EAL this process already started")
+		return d.startShared()
+	}
 	e := d.cfg.EAL
 	var pci []string
 	for _, t := range d.cfg.Teams {
@@ -132,7 +138,18 @@ func (d *Daemon) startEAL() error {
 		return err
 	}
 	d.onUndo(func() { dpdk.Cleanup() })
-	pool, err := dpdk.NewMempool("teamgw_mbufs", e.Mbufs, 256, dpdk.DefaultDataRoom, 0)
+	return d.startShared()
+}
+
+// instances numbers daemons within a process, so the names of their DPDK
+// objects (which are global to the EAL) never collide.
+var instances atomic.Uint32
+
+// startShared creates the objects a daemon needs on a running EAL.
+func (d *Daemon) startShared() error {
+	e := d.cfg.EAL
+	id := instances.Add(1)
+	pool, err := dpdk.NewMempool(fmt.Sprintf("tg_mbufs_%d", id), e.Mbufs, 256, dpdk.DefaultDataRoom, 0)
 	if err != nil {
 		return err
 	}
@@ -142,7 +159,7 @@ func (d *Daemon) startEAL() error {
 		return err
 	}
 	d.onUndo(d.lsc.Close)
-	if d.inject, err = dpdk.NewRing("teamgw_inject", 1024, false, true); err != nil {
+	if d.inject, err = dpdk.NewRing(fmt.Sprintf("tg_inject_%d", id), 1024, false, true); err != nil {
 		return err
 	}
 	d.onUndo(d.inject.Free)

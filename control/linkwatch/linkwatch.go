@@ -420,7 +420,7 @@ func (w *Watcher) run() {
 		if err != nil {
 			if err != unix.EINTR {
 				// Should never happen; avoid spinning.
-				time.Sleep(dumpRetryDelay)
+				w.pause(dumpRetryDelay)
 			}
 			continue
 		}
@@ -430,12 +430,19 @@ func (w *Watcher) run() {
 				// from a fresh dump a little later.
 				w.needDump = true
 				w.retryAt = time.Now().Add(dumpRetryDelay)
+				w.pause(dumpRetryDelay)
 			}
 		}
 		if !w.deliver() {
 			return
 		}
 	}
+}
+
+// pause waits for d or until Close wakes the reader, whichever comes first.
+func (w *Watcher) pause(d time.Duration) {
+	fds := []unix.PollFd{{Fd: int32(w.efd), Events: unix.POLLIN}}
+	_, _ = unix.Poll(fds, pollMillis(d))
 }
 
 // deliver sends the queued events. It reports false if the Watcher was
@@ -455,10 +462,10 @@ func (w *Watcher) deliver() bool {
 
 // Events returns the channel on which carrier changes of the watched
 // interfaces are delivered: one event per change of the Up state. The
-// channel is buffered and is closed after Close. If the consumer falls
-// behind, the Watcher stops reading the socket and resynchronises from a
-// fresh dump once it can continue, so State always reflects the latest known
-// state.
+// channel is buffered and is closed after Close. While the channel is full
+// the Watcher stops reading the socket; if the kernel's queue overflows
+// meanwhile, it resynchronises from a fresh dump once the consumer catches
+// up. State always reflects the latest state the Watcher has read.
 func (w *Watcher) Events() <-chan Event {
 	return w.events
 }
