@@ -56,7 +56,7 @@ demo: build
 
 ## bench: burst-loop and failover benchmarks; results in perf/results/.
 bench: build
-	$(GO) test -run '^$$' -bench BurstLoop -benchtime 3000000x -count 5 ./dataplane/dpdk | tee perf/results/burstloop.txt
+	$(GO) test -run '^$$' -bench BurstLoopRatio -benchtime 10x -count 5 ./dataplane/dpdk | tee perf/results/burstloop.txt
 	$(BIN)/teamlab failover -teamgw $(BIN)/teamgw -cuts 20 -out perf/results
 
 clean:

@@ -21,16 +21,21 @@ import (
 type IO struct {
 	c     *C.struct_tg_io
 	rx    []*Mbuf
-	drop  []*Mbuf
-	ctl   []*Mbuf
+	drop  *[SideCap]*Mbuf
+	ctl   *[SideCap]*Mbuf
+	nDrop int
+	nCtl  int
+	nTx   int
 	txq   [MaxQueues]txView
-	rxIDs [MaxQueues]uint16
 }
 
-// txView is the Go view of one C TX buffer.
+// txView is the Go view of one C TX buffer. The count lives on the Go
+// side while the worker fills the buffer (so the compiler can keep it in a
+// register and drop bounds checks) and is handed to C by sync.
 type txView struct {
-	n    *C.uint16_t
-	pkts []*Mbuf
+	n    int
+	pkts *[TxQueueCap]*Mbuf
+	cn   *C.uint16_t
 }
 
 // NewIO allocates an empty IO on a NUMA socket.
@@ -41,11 +46,11 @@ func NewIO(socket int) (*IO, error) {
 	}
 	io := &IO{c: c}
 	io.rx = unsafe.Slice((**Mbuf)(unsafe.Pointer(&c.rx_pkts[0])), Vector)
-	io.drop = unsafe.Slice((**Mbuf)(unsafe.Pointer(&c.drop[0])), SideCap)
-	io.ctl = unsafe.Slice((**Mbuf)(unsafe.Pointer(&c.ctl_pkts[0])), SideCap)
+	io.drop = (*[SideCap]*Mbuf)(unsafe.Pointer(&c.drop[0]))
+	io.ctl = (*[SideCap]*Mbuf)(unsafe.Pointer(&c.ctl_pkts[0]))
 	for i := range io.txq {
 		q := &c.tx[i]
-		io.txq[i] = txView{n: &q.n, pkts: unsafe.Slice((**Mbuf)(unsafe.Pointer(&q.pkts[0])), TxQueueCap)}
+		io.txq[i] = txView{cn: &q.n, pkts: (*[TxQueueCap]*Mbuf)(unsafe.Pointer(&q.pkts[0]))}
 	}
 	return io, nil
 }
@@ -53,6 +58,7 @@ func NewIO(socket int) (*IO, error) {
 // Free flushes what is buffered and releases the C memory.
 func (io *IO) Free() {
 	if io.c != nil {
+		io.sync()
 		C.tg_io_flush(io.c)
 		C.tg_io_free(io.c)
 		io.c = nil
@@ -67,7 +73,6 @@ func (io *IO) AddRx(port *Port, queue uint16) (int, error) {
 	}
 	io.c.rx[i].port = C.uint16_t(port.ID)
 	io.c.rx[i].queue = C.uint16_t(queue)
-	io.rxIDs[i] = port.ID
 	io.c.n_rx++
 	return i, nil
 }
@@ -81,6 +86,7 @@ func (io *IO) AddTx(port *Port, queue uint16) (int, error) {
 	io.c.tx[i].port = C.uint16_t(port.ID)
 	io.c.tx[i].queue = C.uint16_t(queue)
 	io.c.n_tx++
+	io.nTx++
 	return i, nil
 }
 
@@ -95,47 +101,61 @@ func (io *IO) SetControl(r *Ring) { io.c.ctl = r.c }
 // It returns the received packets and the index (from AddRx) of the queue
 // they came from; an empty slice means every queue was idle.
 func (io *IO) Step() (pkts []*Mbuf, rxq int) {
+	io.sync()
 	n := int(C.tg_io_step(io.c))
 	return io.rx[:n], int(io.c.last_rx)
 }
 
 // Flush sends and frees everything queued without receiving.
-func (io *IO) Flush() { C.tg_io_flush(io.c) }
+func (io *IO) Flush() {
+	io.sync()
+	C.tg_io_flush(io.c)
+}
+
+// sync hands the counts the Go side kept to the C side before a step.
+func (io *IO) sync() {
+	for i := range io.txq[:io.nTx] {
+		if v := &io.txq[i]; v.n != 0 {
+			*v.cn = C.uint16_t(v.n)
+			v.n = 0
+		}
+	}
+	io.c.n_drop = C.uint16_t(io.nDrop)
+	io.c.n_ctl = C.uint16_t(io.nCtl)
+	io.nDrop, io.nCtl = 0, 0
+}
 
 // Tx queues m on TX queue q (an index from AddTx). It reports false, and
 // the caller must Drop m, when the buffer is full.
 func (io *IO) Tx(q int, m *Mbuf) bool {
 	v := &io.txq[q]
-	n := int(*v.n)
-	if n >= len(v.pkts) {
+	if v.n >= TxQueueCap {
 		return false
 	}
-	v.pkts[n] = m
-	*v.n = C.uint16_t(n + 1)
+	v.pkts[v.n] = m
+	v.n++
 	return true
 }
 
 // Drop queues m to be freed at the next Step.
 func (io *IO) Drop(m *Mbuf) {
-	n := int(io.c.n_drop)
-	if n >= len(io.drop) {
+	if io.nDrop >= SideCap {
 		m.Free() // cannot happen with at most Vector packets per step
 		return
 	}
-	io.drop[n] = m
-	io.c.n_drop = C.uint16_t(n + 1)
+	io.drop[io.nDrop] = m
+	io.nDrop++
 }
 
 // ToControl queues m for the control ring; it is dropped (and counted) if
 // no control ring is set or it is full.
 func (io *IO) ToControl(m *Mbuf) {
-	n := int(io.c.n_ctl)
-	if n >= len(io.ctl) {
+	if io.nCtl >= SideCap {
 		io.Drop(m)
 		return
 	}
-	io.ctl[n] = m
-	io.c.n_ctl = C.uint16_t(n + 1)
+	io.ctl[io.nCtl] = m
+	io.nCtl++
 }
 
 // RefLoop runs the C reference loop for steps steps: everything received
