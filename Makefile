@@ -8,7 +8,7 @@ PKGS      := libdpdk-dev dpdk-dev pkg-config iproute2 iputils-ping procps util-l
 GOTEST    ?= $(GO) test
 FUZZTIME  ?= 30s
 
-.PHONY: all deps hugepages build test lint fuzz demo bench bench-failover clean
+.PHONY: all deps hugepages build test lint fuzz demo bench clean
 
 all: build
 

@@ -93,6 +93,9 @@ func teamMAC(tc configs.Team, primary *member) (frame.MAC, error) {
 }
 
 func (d *Daemon) startTeam(idx int, tc configs.Team) (*team, error) {
+	if tc.Mode != configs.ModeSLB {
+		return nil, fmt.Errorf("mode %q is not available in this build yet: only \"slb\" (failover with a primary and standbys) runs today", tc.Mode)
+	}
 	t := &team{idx: idx, cfg: tc, active: -1}
 	t.policy = slb.Policy{
 		Primary:       tc.PrimaryIndex(),

@@ -153,6 +153,7 @@ func TestStartupFailuresCleanUp(t *testing.T) {
 		{"missing member interface", strings.Replace(base, "iface=m1", "iface=nosuch1", 1), `kernel interface "nosuch1"`, false},
 		{"bad vdev driver args", strings.Replace(base, "net_af_packet1,iface=m1", "net_af_packet1,iface=m1,blocksz=7", 1), "net_af_packet1", false},
 		{"not root", base, "must run as root", true},
+		{"mode not available yet", strings.Replace(base, `mode = "slb"`, `mode = "lacp"`, 1), `mode "lacp" is not available`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
