@@ -42,9 +42,8 @@ func ListenAPI(d *Daemon, path string) (*API, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("control socket %s: another teamgw is running", path)
+	if err := CheckNotRunning(path); err != nil {
+		return nil, err
 	}
 	os.Remove(path)
 	old := unix.Umask(0o177)
@@ -58,6 +57,17 @@ func ListenAPI(d *Daemon, path string) (*API, error) {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	return &API{d: d, ln: ln}, nil
+}
+
+// CheckNotRunning fails if a teamgw already answers on the control socket
+// at path. teamgw checks it before touching any port, so a second instance
+// started by mistake cannot disturb the first one's members.
+func CheckNotRunning(path string) error {
+	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
+		c.Close()
+		return fmt.Errorf("control socket %s: another teamgw is running", path)
+	}
+	return nil
 }
 
 // Serve accepts clients until ctx is done or Close is called.

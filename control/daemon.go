@@ -148,6 +148,10 @@ var instances atomic.Uint32
 // startShared creates the objects a daemon needs on a running EAL.
 func (d *Daemon) startShared() error {
 	e := d.cfg.EAL
+	if need := d.mbufsNeeded(); e.Mbufs < need {
+		return fmt.Errorf("eal.mbufs = %d is too small: %d ports x %d workers need at least %d (RX and TX rings, caches, vectors)",
+			e.Mbufs, d.ports(), len(e.WorkerCores), need)
+	}
 	id := instances.Add(1)
 	pool, err := dpdk.NewMempool(fmt.Sprintf("tg_mbufs_%d", id), e.Mbufs, 256, dpdk.DefaultDataRoom, 0)
 	if err != nil {
@@ -164,6 +168,24 @@ func (d *Daemon) startShared() error {
 	}
 	d.onUndo(d.inject.Free)
 	return nil
+}
+
+// ports is the number of DPDK ports the config asks for (members and TAPs).
+func (d *Daemon) ports() int {
+	n := 0
+	for _, t := range d.cfg.Teams {
+		n += len(t.Members) + 1
+	}
+	return n
+}
+
+// mbufsNeeded is the smallest pool that cannot run dry in steady state:
+// every RX and TX ring full, every lcore cache full, and every worker's
+// vector and buffers in flight.
+func (d *Daemon) mbufsNeeded() int {
+	w := len(d.cfg.EAL.WorkerCores)
+	const ringDesc = 1024
+	return d.ports()*w*2*ringDesc + (w+1)*256 + w*(dpdk.Vector+d.ports()*dpdk.TxQueueCap) + 512
 }
 
 func (d *Daemon) queues() uint16 { return uint16(len(d.cfg.EAL.WorkerCores)) }

@@ -53,7 +53,7 @@ func startTapTeam(t *testing.T, extra string) *tapTeam {
 	cfg, err := configs.Parse("test", []byte(fmt.Sprintf(`
 [eal]
 idle_sleep = "50us"
-mbufs = 4095
+mbufs = 8191
 [control]
 socket = %q
 link_poll = "5ms"

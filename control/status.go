@@ -26,6 +26,7 @@ type WorkerInfo struct {
 	Vectors    uint64 `json:"vectors"`
 	Packets    uint64 `json:"packets"`
 	InjectLost uint64 `json:"inject_unroutable"`
+	InjectFull uint64 `json:"inject_dropped"`
 }
 
 // TeamStatus describes one team.
@@ -92,7 +93,7 @@ func (d *Daemon) buildStatus() *Status {
 		s.Workers = append(s.Workers, WorkerInfo{
 			ID: i, Core: d.cfg.EAL.WorkerCores[i], Lcore: w.Lcore(),
 			Steps: io.Steps, IdleSteps: io.IdleSteps,
-			Vectors: c.Vectors.Load(), Packets: c.Packets.Load(), InjectLost: io.InjectUnroutable,
+			Vectors: c.Vectors.Load(), Packets: c.Packets.Load(), InjectLost: io.InjectUnroutable, InjectFull: io.InjectDropped,
 		})
 	}
 	totals := d.Totals()

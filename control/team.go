@@ -40,6 +40,9 @@ type member struct {
 	port      *dpdk.Port
 	mac       frame.MAC
 	iface     *memberIface
+	// wasPromisc: the kernel interface was promiscuous before teamgw
+	// opened it, so teamgw leaves it so.
+	wasPromisc bool
 	linkUp    bool // ethdev link
 	carrierUp bool // kernel carrier; true when not watched
 	up        bool
@@ -54,6 +57,10 @@ type announcement struct {
 	left   int
 	next   time.Time
 }
+
+// maxMTU is the largest MTU whose frames (with an 802.1Q tag) fit one
+// mbuf of dpdk.DefaultDataRoom.
+const maxMTU = 2048 - 14 - 4
 
 // memberDevargs adds what teamgw needs to a member's devargs: one
 // net_af_packet queue pair per worker (each af_packet queue is a socket in
@@ -96,6 +103,9 @@ func (d *Daemon) startTeam(idx int, tc configs.Team) (*team, error) {
 	if tc.Mode != configs.ModeSLB {
 		return nil, fmt.Errorf("mode %q is not available in this build yet: only \"slb\" (failover with a primary and standbys) runs today", tc.Mode)
 	}
+	if tc.MTU > maxMTU {
+		return nil, fmt.Errorf("mtu %d needs jumbo-frame (multi-segment) support, which this build lacks: at most %d", tc.MTU, maxMTU)
+	}
 	t := &team{idx: idx, cfg: tc, active: -1}
 	t.policy = slb.Policy{
 		Primary:       tc.PrimaryIndex(),
@@ -122,7 +132,9 @@ func (d *Daemon) startTeam(idx int, tc configs.Team) (*team, error) {
 			if err := m.port.SetPromiscuous(true); err != nil {
 				return nil, fmt.Errorf("member %s: cannot receive the team MAC: %w", m.cfg.Name(), err)
 			}
-			d.onUndo(func() { m.port.SetPromiscuous(false) })
+			if !m.wasPromisc {
+				d.onUndo(func() { m.port.SetPromiscuous(false) })
+			}
 		}
 		if m.port.SetAllMulticast(true) == nil {
 			d.onUndo(func() { m.port.SetAllMulticast(false) })
@@ -142,9 +154,11 @@ func (d *Daemon) startMember(mc configs.Member) (*member, error) {
 	m := &member{cfg: mc, carrierUp: true}
 	if mc.Kind() == "net_af_packet" {
 		iface := mc.Args()["iface"]
-		if _, err := interfaceIndex(iface); err != nil {
+		flags, err := ifFlags(iface)
+		if err != nil {
 			return nil, fmt.Errorf("kernel interface %q: %w", iface, err)
 		}
+		m.wasPromisc = flags&unix.IFF_PROMISC != 0
 	}
 	p, err := dpdk.Probe(devargs)
 	if err != nil {

@@ -55,6 +55,8 @@ type Worker struct {
 	memberTx [MaxTeams][MaxMembers]int
 	counters WorkerCounters
 	stop     atomic.Bool
+	started  atomic.Bool
+	freed    atomic.Bool
 	done     chan struct{}
 	lcore    int
 }
@@ -121,6 +123,7 @@ func (w *Worker) Lcore() int { return w.lcore }
 // to start.
 func (w *Worker) Start() error {
 	ready := make(chan error, 1)
+	w.started.Store(true)
 	go w.run(ready)
 	return <-ready
 }
@@ -128,8 +131,11 @@ func (w *Worker) Start() error {
 // Stop ends the poll loop, flushes what is buffered and frees the I/O
 // vector. It is safe to call more than once.
 func (w *Worker) Stop() {
-	if w.stop.Swap(true) {
-		<-w.done
+	w.stop.Store(true)
+	if !w.started.Load() {
+		if w.io != nil && !w.freed.Swap(true) {
+			w.io.Free()
+		}
 		return
 	}
 	<-w.done
@@ -141,7 +147,11 @@ func (w *Worker) run(ready chan<- error) {
 	// runtime discards the thread.
 	runtime.LockOSThread()
 	defer close(w.done)
-	defer w.io.Free()
+	defer func() {
+		if !w.freed.Swap(true) {
+			w.io.Free()
+		}
+	}()
 	if w.cfg.Core >= 0 {
 		var set unix.CPUSet
 		set.Set(w.cfg.Core)

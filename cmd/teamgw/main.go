@@ -42,6 +42,10 @@ func run() int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if err := control.CheckNotRunning(cfg.Control.Socket); err != nil {
+		fmt.Fprintln(os.Stderr, "teamgw:", err)
+		return 1
+	}
 	d, err := control.Start(cfg, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "teamgw:", err)

@@ -153,6 +153,8 @@ func TestStartupFailuresCleanUp(t *testing.T) {
 		{"missing member interface", strings.Replace(base, "iface=m1", "iface=nosuch1", 1), `kernel interface "nosuch1"`, false},
 		{"bad vdev driver args", strings.Replace(base, "net_af_packet1,iface=m1", "net_af_packet1,iface=m1,blocksz=7", 1), "net_af_packet1", false},
 		{"not root", base, "must run as root", true},
+		{"jumbo mtu", strings.Replace(base, "[[team]]\n", "[[team]]\nmtu = 9000\n", 1), "mtu 9000 needs jumbo-frame", false},
+		{"mbuf pool too small", strings.Replace(base, "[eal]\n", "[eal]\nmbufs = 1023\n", 1), "eal.mbufs = 1023 is too small", false},
 		{"mode not available yet", strings.Replace(base, `mode = "slb"`, `mode = "lacp"`, 1), `mode "lacp" is not available`, false},
 	}
 	for _, tt := range tests {
@@ -303,6 +305,26 @@ func TestFailoverKeepsTrafficFlowing(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "standby member selected as primary") {
 		t.Errorf("no BASP event 12 in the log:\n%s", log.String())
+	}
+}
+
+// TestSecondInstanceLeavesFirstAlone starts teamgw twice on the same
+// config: the second must refuse before touching the members, and the
+// first must keep forwarding.
+func TestSecondInstanceLeavesFirstAlone(t *testing.T) {
+	l := newLab(t, 2, 1)
+	cfg := l.Config(lab.TeamConfig{})
+	g, err := l.StartTeamgw(context.Background(), teamgwBin, t.TempDir(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop()
+	code, out := runTeamgw(t, l, cfg)
+	if code == 0 || !strings.Contains(lastLine(out), "another teamgw is running") {
+		t.Fatalf("second teamgw: exit %d, %q; want a refusal", code, out)
+	}
+	if out, err := l.Exec(context.Background(), l.Clients[0], "ping", "-c", "2", "-i", "0.2", "-W", "2", l.Spec.TeamIP.String()); err != nil {
+		t.Fatalf("first teamgw stopped forwarding after the second one failed: %v\n%s", err, out)
 	}
 }
 

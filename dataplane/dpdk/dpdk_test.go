@@ -219,3 +219,33 @@ func TestMbufSetDataRejectsOversize(t *testing.T) {
 		t.Errorf("SetData(3 bytes): len %d/%d data %v", m.DataLen(), m.PktLen(), m.Data())
 	}
 }
+
+// TestLinkEventsLifecycle registers the LSC callback on a port whose PMD
+// has link-state interrupts (net_tap), unregisters it and closes the
+// notifier: Close must return and close the channel.
+func TestLinkEventsLifecycle(t *testing.T) {
+	pool := dpdktest.Pool(t, 1023)
+	p, err := dpdk.Probe(dpdktest.Name("net_tap") + ",iface=tgl" + dpdktest.Name("")[2:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop(); p.Remove() })
+	if err := p.Configure(dpdk.PortConfig{RxQueues: 1, TxQueues: 1, Pool: pool, LSC: true}); err != nil {
+		t.Fatal(err)
+	}
+	le, err := dpdk.NewLinkEvents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := le.Watch(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := le.Watch(p); err != nil {
+		t.Errorf("second Watch: %v", err)
+	}
+	le.Unwatch(p)
+	le.Close()
+	if _, open := <-le.C(); open {
+		t.Error("channel still open after Close")
+	}
+}

@@ -161,20 +161,25 @@ func (io *IO) ToControl(m *Mbuf) {
 // RefLoop runs the C reference loop for steps steps: everything received
 // goes to TX queue 0. It returns the packets forwarded.
 func (io *IO) RefLoop(steps uint64) uint64 {
+	io.sync()
 	return uint64(C.tg_io_ref_loop(io.c, C.uint64_t(steps)))
 }
 
 // IOCounters are an IO's counters, read without synchronisation (they are
 // monotonic 64-bit words written by one worker).
 type IOCounters struct {
-	Steps, IdleSteps, InjectUnroutable, ControlDropped uint64
+	Steps, IdleSteps, InjectUnroutable, InjectDropped, ControlDropped uint64
 }
 
 // Counters reads the IO-wide counters.
 func (io *IO) Counters() IOCounters {
+	if io.c == nil {
+		return IOCounters{}
+	}
 	return IOCounters{
 		Steps: uint64(io.c.steps), IdleSteps: uint64(io.c.idle_steps),
-		InjectUnroutable: uint64(io.c.inject_unroutable), ControlDropped: uint64(io.c.ctl_dropped),
+		InjectUnroutable: uint64(io.c.inject_unroutable), InjectDropped: uint64(io.c.inject_dropped),
+		ControlDropped: uint64(io.c.ctl_dropped),
 	}
 }
 

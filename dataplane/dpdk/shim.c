@@ -59,9 +59,14 @@ static inline void tg_io_inject(struct tg_io *io)
 				break;
 			}
 		}
-		if (q == NULL || q->n >= TG_TXQ_CAP) {
+		if (q == NULL) {
 			rte_pktmbuf_free(m[i]);
 			io->inject_unroutable++;
+			continue;
+		}
+		if (q->n >= TG_TXQ_CAP) {
+			rte_pktmbuf_free(m[i]);
+			io->inject_dropped++;
 			continue;
 		}
 		q->pkts[q->n++] = m[i];

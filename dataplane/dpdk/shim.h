@@ -61,6 +61,7 @@ struct tg_io {
 	uint64_t steps;
 	uint64_t idle_steps;
 	uint64_t inject_unroutable; /* injected frames for a port we have no queue on */
+	uint64_t inject_dropped;    /* injected frames whose TX buffer was full */
 	uint64_t ctl_dropped;       /* control ring full */
 	struct rte_ring *inject;    /* control -> worker, multi-producer, may be NULL */
 	struct rte_ring *ctl;       /* worker -> control, single-producer, may be NULL */
