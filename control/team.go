@@ -36,18 +36,18 @@ type team struct {
 
 // member is the control plane's state of one member port.
 type member struct {
-	cfg       configs.Member
-	port      *dpdk.Port
-	mac       frame.MAC
-	iface     *memberIface
+	cfg   configs.Member
+	port  *dpdk.Port
+	mac   frame.MAC
+	iface *memberIface
 	// wasPromisc: the kernel interface was promiscuous before teamgw
 	// opened it, so teamgw leaves it so.
 	wasPromisc bool
-	linkUp    bool // ethdev link
-	carrierUp bool // kernel carrier; true when not watched
-	up        bool
-	upSince   time.Time
-	downs     uint64
+	linkUp     bool // ethdev link
+	carrierUp  bool // kernel carrier; true when not watched
+	up         bool
+	upSince    time.Time
+	downs      uint64
 }
 
 // announcement is a pending series of gratuitous ARPs and unsolicited
