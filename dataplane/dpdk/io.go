@@ -21,8 +21,8 @@ import (
 type IO struct {
 	c     *C.struct_tg_io
 	rx    []*Mbuf
-	drop  *[SideCap]*Mbuf
-	ctl   *[SideCap]*Mbuf
+	drop  *[SideCap]uintptr
+	ctl   *[SideCap]uintptr
 	nDrop int
 	nCtl  int
 	nTx   int
@@ -34,7 +34,7 @@ type IO struct {
 // register and drop bounds checks) and is handed to C by sync.
 type txView struct {
 	n    int
-	pkts *[TxQueueCap]*Mbuf
+	pkts *[TxQueueCap]uintptr // mbuf addresses: C memory, no GC write barrier
 	cn   *C.uint16_t
 }
 
@@ -46,11 +46,11 @@ func NewIO(socket int) (*IO, error) {
 	}
 	io := &IO{c: c}
 	io.rx = unsafe.Slice((**Mbuf)(unsafe.Pointer(&c.rx_pkts[0])), Vector)
-	io.drop = (*[SideCap]*Mbuf)(unsafe.Pointer(&c.drop[0]))
-	io.ctl = (*[SideCap]*Mbuf)(unsafe.Pointer(&c.ctl_pkts[0]))
+	io.drop = (*[SideCap]uintptr)(unsafe.Pointer(&c.drop[0]))
+	io.ctl = (*[SideCap]uintptr)(unsafe.Pointer(&c.ctl_pkts[0]))
 	for i := range io.txq {
 		q := &c.tx[i]
-		io.txq[i] = txView{cn: &q.n, pkts: (*[TxQueueCap]*Mbuf)(unsafe.Pointer(&q.pkts[0]))}
+		io.txq[i] = txView{cn: &q.n, pkts: (*[TxQueueCap]uintptr)(unsafe.Pointer(&q.pkts[0]))}
 	}
 	return io, nil
 }
@@ -132,7 +132,7 @@ func (io *IO) Tx(q int, m *Mbuf) bool {
 	if v.n >= TxQueueCap {
 		return false
 	}
-	v.pkts[v.n] = m
+	v.pkts[v.n] = uintptr(unsafe.Pointer(m))
 	v.n++
 	return true
 }
@@ -143,7 +143,7 @@ func (io *IO) Drop(m *Mbuf) {
 		m.Free() // cannot happen with at most Vector packets per step
 		return
 	}
-	io.drop[io.nDrop] = m
+	io.drop[io.nDrop] = uintptr(unsafe.Pointer(m))
 	io.nDrop++
 }
 
@@ -154,7 +154,7 @@ func (io *IO) ToControl(m *Mbuf) {
 		io.Drop(m)
 		return
 	}
-	io.ctl[io.nCtl] = m
+	io.ctl[io.nCtl] = uintptr(unsafe.Pointer(m))
 	io.nCtl++
 }
 
