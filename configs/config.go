@@ -100,6 +100,10 @@ type Team struct {
 	// GARPInterval is the spacing of those gratuitous ARPs. It defaults to
 	// 100ms and must be between 1ms and 5s.
 	GARPInterval Duration `toml:"garp_interval"`
+	// RebalanceInterval is how often the outbound flow table is
+	// rebalanced from the measured bucket loads. It defaults to 10s, must
+	// be between 0 and 1h, and 0 turns rebalancing off.
+	RebalanceInterval Duration `toml:"rebalance_interval"`
 	// Members are the team's ports, 2 to 8 of them.
 	Members []Member `toml:"members"`
 
@@ -115,6 +119,7 @@ type teamKeys uint8
 const (
 	keyFallbackDelay teamKeys = 1 << iota
 	keyGARPCount
+	keyRebalanceInterval
 )
 
 // Duration is a time.Duration written in TOML as a Go duration string such
@@ -215,6 +220,7 @@ func decode(data []byte) (cfg *Config, err error) {
 		Teams []struct {
 			FallbackDelay any `toml:"fallback_delay"`
 			GARPCount     any `toml:"garp_count"`
+			Rebalance     any `toml:"rebalance_interval"`
 		} `toml:"team"`
 	}
 	if _, err := toml.Decode(text, &given); err == nil && len(given.Teams) == len(cfg.Teams) {
@@ -224,6 +230,9 @@ func decode(data []byte) (cfg *Config, err error) {
 			}
 			if g.GARPCount != nil {
 				cfg.Teams[i].explicit |= keyGARPCount
+			}
+			if g.Rebalance != nil {
+				cfg.Teams[i].explicit |= keyRebalanceInterval
 			}
 		}
 	}

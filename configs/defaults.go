@@ -27,6 +27,9 @@ const (
 	DefaultFallbackDelay = 1500 * time.Millisecond // as in Broadcom BASP
 	DefaultGARPCount     = 3
 	DefaultGARPInterval  = 100 * time.Millisecond
+	// DefaultRebalanceInterval is how often the outbound flow table is
+	// rebalanced.
+	DefaultRebalanceInterval = 10 * time.Second
 )
 
 // MetricsOff is the Control.Metrics value that disables the metrics
@@ -114,6 +117,9 @@ func (t *Team) setDefaults() {
 	}
 	if t.GARPInterval.Duration == 0 {
 		t.GARPInterval.Duration = DefaultGARPInterval
+	}
+	if t.RebalanceInterval.Duration == 0 && t.explicit&keyRebalanceInterval == 0 {
+		t.RebalanceInterval.Duration = DefaultRebalanceInterval
 	}
 	t.Addresses = mergeAddresses(t.Address, t.Addresses)
 	for i := range t.Members {

@@ -203,6 +203,7 @@ func (c *Config) validateTeams(errs *Error) {
 		checkDuration(errs, tp+".fallback_delay", t.FallbackDelay.Duration, 0, 10*time.Minute)
 		checkRange(errs, tp+".garp_count", t.GARPCount, 0, 20)
 		checkDuration(errs, tp+".garp_interval", t.GARPInterval.Duration, time.Millisecond, 5*time.Second)
+		checkDuration(errs, tp+".rebalance_interval", t.RebalanceInterval.Duration, 0, time.Hour)
 
 		if n := len(t.Members); n < MinMembers || n > MaxMembers {
 			errs.add(tp+".members", "a team needs %d to %d members, got %d", MinMembers, MaxMembers, n)

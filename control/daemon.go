@@ -262,6 +262,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return nil
 		case <-poll.C:
 			d.linksChanged(d.readLinks())
+			d.rebalanceAll()
 		case <-d.lsc.C():
 			d.linksChanged(d.readLinks())
 		case ev, ok := <-carrier:
@@ -310,6 +311,17 @@ func (d *Daemon) timers() {
 	}
 }
 
+// rebalanceAll runs the rebalancer of every team whose interval is due.
+func (d *Daemon) rebalanceAll() {
+	changed := false
+	for _, t := range d.teams {
+		changed = d.rebalance(t) || changed
+	}
+	if changed {
+		d.publish()
+	}
+}
+
 // linksChanged re-evaluates the teams whose members changed state.
 func (d *Daemon) linksChanged(teams []*team) {
 	changed := false
@@ -325,9 +337,40 @@ func (d *Daemon) linksChanged(teams []*team) {
 func (d *Daemon) publish() {
 	s := &dataplane.Snapshot{}
 	for i, t := range d.teams {
-		s.Teams[i] = dataplane.TeamState{MAC: t.mac, Active: int8(t.active)}
+		s.Teams[i] = t.state()
 	}
 	d.snap.Store(s)
+}
+
+// state is the team's forwarding state for the workers.
+func (t *team) state() dataplane.TeamState {
+	ts := dataplane.TeamState{MAC: t.mac, Path: int8(t.path), Members: int8(len(t.members))}
+	if t.cfg.Mode == configs.ModeTrunk {
+		ts.Mode = dataplane.ModeTrunk
+	}
+	anyActive := false
+	for i, m := range t.members {
+		if t.active[i] {
+			ts.RxMask |= 1 << i
+			anyActive = true
+		}
+		// SLB: every member but the path member transmits with its own
+		// MAC (IEEE 802.3: a station's frames carry its own address);
+		// trunk: the team MAC everywhere.
+		if ts.Mode == dataplane.ModeSLB && i != t.path {
+			ts.SourceMAC[i] = m.mac
+		}
+	}
+	if t.path >= 0 {
+		ts.RxMask |= 1 << t.path
+	}
+	for b := range ts.Table {
+		ts.Table[b] = -1
+		if anyActive && b < len(t.table) {
+			ts.Table[b] = int8(t.table[b])
+		}
+	}
+	return ts
 }
 
 // Totals sums every worker's counters per team.

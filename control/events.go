@@ -19,6 +19,8 @@ const (
 	EventMemberDeactivated = 17 // a member no longer carries traffic
 	EventTeamDown          = 100
 	EventAnnounced         = 101 // gratuitous ARPs / NAs sent after a change
+	EventPathMember        = 102 // a member now carries the team MAC, broadcasts and non-IP traffic
+	EventBucketsMoved      = 103 // outbound flow buckets moved between members
 )
 
 // event logs one numbered event.

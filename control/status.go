@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/teamgw/teamgw/dataplane"
+	"github.com/teamgw/teamgw/dataplane/classify"
 )
 
 // Status is a consistent snapshot of the daemon, as the control API and
@@ -31,15 +32,19 @@ type WorkerInfo struct {
 
 // TeamStatus describes one team.
 type TeamStatus struct {
-	Name      string            `json:"name"`
-	Mode      string            `json:"mode"`
-	MAC       string            `json:"mac"`
-	Addresses []string          `json:"addresses"`
-	Active    string            `json:"active"`
-	Failovers uint64            `json:"failovers"`
-	Members   []MemberStatus    `json:"members"`
-	Kernel    PortCounters      `json:"kernel"`
-	Drops     map[string]uint64 `json:"drops"`
+	Name      string   `json:"name"`
+	Mode      string   `json:"mode"`
+	MAC       string   `json:"mac"`
+	Addresses []string `json:"addresses"`
+	// Active is the path member: it transmits with the team MAC and
+	// carries what is not balanced.
+	Active      string            `json:"active"`
+	Failovers   uint64            `json:"failovers"`
+	BucketMoves uint64            `json:"bucket_moves"`
+	Classes     map[string]uint64 `json:"classes"`
+	Members     []MemberStatus    `json:"members"`
+	Kernel      PortCounters      `json:"kernel"`
+	Drops       map[string]uint64 `json:"drops"`
 }
 
 // MemberStatus describes one member.
@@ -49,6 +54,8 @@ type MemberStatus struct {
 	MAC      string       `json:"mac"`
 	Role     string       `json:"role"`
 	State    string       `json:"state"` // active, standby, down
+	Path     bool         `json:"path"`  // carries the team MAC
+	Buckets  int          `json:"buckets"`
 	Link     bool         `json:"link"`
 	Carrier  *bool        `json:"carrier,omitempty"`
 	SpeedMb  uint32       `json:"speed_mbps"`
@@ -100,14 +107,24 @@ func (d *Daemon) buildStatus() *Status {
 	for ti, t := range d.teams {
 		ts := TeamStatus{
 			Name: t.cfg.Name, Mode: t.cfg.Mode, MAC: t.mac.String(), Active: "none",
-			Failovers: t.failovers, Drops: map[string]uint64{},
+			Failovers: t.failovers, BucketMoves: t.bucketMoves,
+			Drops: map[string]uint64{}, Classes: map[string]uint64{},
 			Kernel: portCounters(totals[ti].Ports[dataplane.TapIndex]),
 		}
 		for _, a := range d.teamAddrs(t) {
 			ts.Addresses = append(ts.Addresses, a.String())
 		}
-		if t.active >= 0 {
-			ts.Active = t.members[t.active].cfg.Name()
+		if t.path >= 0 {
+			ts.Active = t.members[t.path].cfg.Name()
+		}
+		for c, n := range totals[ti].Classes {
+			ts.Classes[classify.Class(c).String()] = n
+		}
+		buckets := make([]int, len(t.members))
+		for _, mi := range t.table {
+			if int(mi) < len(buckets) && t.active[mi] {
+				buckets[mi]++
+			}
 		}
 		for r, n := range totals[ti].Drops {
 			ts.Drops[dataplane.DropReason(r).String()] = n
@@ -116,6 +133,7 @@ func (d *Daemon) buildStatus() *Status {
 			ms := MemberStatus{
 				Name: m.cfg.Name(), Device: m.cfg.Device, MAC: m.mac.String(),
 				Role: m.cfg.Role, Link: m.linkUp, Downs: m.downs,
+				Path: mi == t.path, Buckets: buckets[mi],
 				Counters: portCounters(totals[ti].Ports[mi]),
 			}
 			if ms.Role == "" {
@@ -132,7 +150,7 @@ func (d *Daemon) buildStatus() *Status {
 				ms.SpeedMb = l.SpeedMbps
 			}
 			switch {
-			case mi == t.active:
+			case mi == t.path || t.active[mi]:
 				ms.State = "active"
 			case m.up:
 				ms.State = "standby"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/teamgw/teamgw/configs"
 	"github.com/teamgw/teamgw/control/linkwatch"
+	"github.com/teamgw/teamgw/dataplane"
 	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/frame"
 	"github.com/teamgw/teamgw/slb"
@@ -20,18 +22,29 @@ import (
 // team is the control plane's state of one team; only the Run loop
 // touches it after Start.
 type team struct {
-	idx      int
-	cfg      configs.Team
-	mac      frame.MAC
-	tap      *dpdk.Port
-	members  []*member
-	active   int
+	idx     int
+	cfg     configs.Team
+	mac     frame.MAC
+	tap     *dpdk.Port
+	members []*member
+	// path is the member that carries what is not balanced (non-IP, ARP,
+	// broadcast in SLB) and transmits with the team MAC; -1 when none.
+	path int
+	// active says which members carry flow buckets.
+	active []bool
+	// table is the outbound flow table: bucket -> member.
+	table    []uint8
+	rebal    *slb.Rebalancer
 	policy   slb.Policy
 	recheck  time.Time
 	announce announcement
-	// failovers counts changes of the active member away from a member
+	// failovers counts changes of the path member away from a member
 	// that went down.
 	failovers uint64
+	// bucketMoves counts buckets moved, by failover, fallback or the
+	// rebalancer.
+	bucketMoves uint64
+	lastRebal   time.Time
 }
 
 // member is the control plane's state of one member port.
@@ -48,6 +61,7 @@ type member struct {
 	up         bool
 	upSince    time.Time
 	downs      uint64
+	speed      uint32 // link speed in Mbit/s, 0 if unknown
 }
 
 // announcement is a pending series of gratuitous ARPs and unsolicited
@@ -100,13 +114,14 @@ func teamMAC(tc configs.Team, primary *member) (frame.MAC, error) {
 }
 
 func (d *Daemon) startTeam(idx int, tc configs.Team) (*team, error) {
-	if tc.Mode != configs.ModeSLB {
-		return nil, fmt.Errorf("mode %q is not available in this build yet: only \"slb\" (failover with a primary and standbys) runs today", tc.Mode)
+	if tc.Mode == configs.ModeLACP {
+		return nil, fmt.Errorf("mode %q is not available in this build yet: \"slb\" and \"trunk\" run today", tc.Mode)
 	}
 	if tc.MTU > maxMTU {
 		return nil, fmt.Errorf("mtu %d needs jumbo-frame (multi-segment) support, which this build lacks: at most %d", tc.MTU, maxMTU)
 	}
-	t := &team{idx: idx, cfg: tc, active: -1}
+	t := &team{idx: idx, cfg: tc, path: -1, active: make([]bool, len(tc.Members))}
+	t.rebal = slb.NewRebalancer(slb.DefaultRebalanceConfig(), dataplane.NBuckets)
 	t.policy = slb.Policy{
 		Primary:       tc.PrimaryIndex(),
 		FallbackDelay: tc.FallbackDelay.Duration,
@@ -266,6 +281,9 @@ func (d *Daemon) readLinks() []*team {
 		for _, m := range t.members {
 			l, err := m.port.Link()
 			up := err == nil && l.Up
+			if err == nil {
+				m.speed = l.SpeedMbps
+			}
 			if up != m.linkUp {
 				m.linkUp = up
 				moved = d.refresh(t, m) || moved
@@ -316,40 +334,130 @@ func (d *Daemon) refresh(t *team, m *member) bool {
 	return true
 }
 
-// evaluate runs the failover policy for t and reports whether the active
-// member changed.
+// evaluate runs the failover and load-balancing policy for t: which
+// member is the path member, which members carry flow buckets, and the
+// flow table. It reports whether anything the workers see changed.
 func (d *Daemon) evaluate(t *team) bool {
+	now := d.now()
 	views := make([]slb.MemberView, len(t.members))
 	for i, m := range t.members {
 		views[i] = slb.MemberView{Role: memberRole(m.cfg.Role), Up: m.up, UpSince: m.upSince}
 	}
-	dec := slb.SelectActive(views, t.active, t.policy, d.now())
-	t.recheck = dec.Recheck
-	if dec.Active == t.active {
+	dec := slb.SelectActive(views, t.path, t.policy, now)
+	active, recheck := slb.ActiveSet(views, t.active, dec.Active, t.policy, now)
+	t.recheck = earliest(dec.Recheck, recheck)
+	pathChanged := d.setPath(t, dec.Active)
+	if slices.Equal(active, t.active) && !pathChanged {
 		return false
 	}
-	prev := t.active
-	t.active = dec.Active
-	if prev >= 0 {
-		if !t.members[prev].up {
-			t.failovers++
+	for i, m := range t.members {
+		switch {
+		case active[i] && !t.active[i]:
+			d.event(EventMemberActivated, "member activated", "team", t.cfg.Name, "member", m.cfg.Name())
+		case !active[i] && t.active[i]:
+			d.event(EventMemberDeactivated, "member de-activated", "team", t.cfg.Name, "member", m.cfg.Name())
 		}
-		d.event(EventMemberDeactivated, "member de-activated", "team", t.cfg.Name, "member", t.members[prev].cfg.Name())
 	}
-	if dec.Active < 0 {
+	t.active = active
+	d.assignBuckets(t)
+	return true
+}
+
+// setPath moves the path member, announcing the team from the new one so
+// switches learn the team MAC on its port (BASP failover, seed 004).
+func (d *Daemon) setPath(t *team, next int) bool {
+	if next == t.path {
+		return false
+	}
+	prev := t.path
+	t.path = next
+	if prev >= 0 && !t.members[prev].up {
+		t.failovers++
+	}
+	if next < 0 {
 		d.event(EventTeamDown, "team has no usable member", "team", t.cfg.Name)
 		t.announce = announcement{}
 		return true
 	}
-	m := t.members[dec.Active]
+	m := t.members[next]
 	if m.cfg.Role == configs.RoleStandby {
 		d.event(EventStandbySelected, "standby member selected as primary", "team", t.cfg.Name, "member", m.cfg.Name())
 	}
-	d.event(EventMemberActivated, "member activated", "team", t.cfg.Name, "member", m.cfg.Name())
+	d.event(EventPathMember, "member carries the team MAC", "team", t.cfg.Name, "member", m.cfg.Name())
 	if t.cfg.GARPCount > 0 {
-		t.announce = announcement{member: dec.Active, left: t.cfg.GARPCount, next: d.now()}
+		t.announce = announcement{member: next, left: t.cfg.GARPCount, next: d.now()}
 	}
 	return true
+}
+
+// assignBuckets re-deals the flow table over the active members, moving
+// only what must move (slb.Assign), least-loaded buckets first.
+func (d *Daemon) assignBuckets(t *team) {
+	weights := make([]float64, len(t.members))
+	for i, m := range t.members {
+		weights[i] = m.weight()
+	}
+	_, load := d.bucketLoad(t)
+	next, moved := slb.Assign(t.table, t.active, weights, load)
+	if len(t.table) > 0 && moved > 0 {
+		t.bucketMoves += uint64(moved)
+		d.event(EventBucketsMoved, "flow buckets moved", "team", t.cfg.Name, "buckets", moved, "reason", "membership")
+	}
+	t.table = next
+}
+
+// rebalance runs one round of the rebalancer on t and reports whether the
+// table changed.
+func (d *Daemon) rebalance(t *team) bool {
+	iv := t.cfg.RebalanceInterval.Duration
+	now := d.now()
+	if iv <= 0 || now.Sub(t.lastRebal) < iv {
+		return false
+	}
+	t.lastRebal = now
+	_, bytes := d.bucketLoad(t)
+	weights := make([]float64, len(t.members))
+	for i, m := range t.members {
+		weights[i] = m.weight()
+	}
+	moves := t.rebal.Step(bytes, t.table, t.active, weights)
+	for _, mv := range moves {
+		t.table[mv.Bucket] = uint8(mv.To)
+	}
+	if len(moves) == 0 {
+		return false
+	}
+	t.bucketMoves += uint64(len(moves))
+	d.event(EventBucketsMoved, "flow buckets moved", "team", t.cfg.Name, "buckets", len(moves), "reason", "rebalance")
+	return true
+}
+
+// bucketLoad sums the workers' packet and byte counters per bucket of t.
+func (d *Daemon) bucketLoad(t *team) (packets, bytes []uint64) {
+	packets, bytes = make([]uint64, dataplane.NBuckets), make([]uint64, dataplane.NBuckets)
+	for _, w := range d.workers {
+		dataplane.AddBuckets(w.BucketCounters(), t.idx, packets, bytes)
+	}
+	return packets, bytes
+}
+
+// weight is the member's share of the flows: its link speed in Mbit/s
+// (mixed-speed SLB teams), or 1 when the PMD does not say.
+func (m *member) weight() float64 {
+	if m.speed > 0 {
+		return float64(m.speed)
+	}
+	return 1
+}
+
+func earliest(a, b time.Time) time.Time {
+	switch {
+	case a.IsZero():
+		return b
+	case b.IsZero() || a.Before(b):
+		return a
+	}
+	return b
 }
 
 func memberRole(r string) slb.Role {
@@ -368,7 +476,7 @@ func memberRole(r string) slb.Role {
 // its port and neighbours refresh their caches (BASP failover, seed 004).
 func (d *Daemon) sendAnnouncement(t *team) {
 	a := &t.announce
-	if a.left <= 0 || a.member != t.active {
+	if a.left <= 0 || a.member != t.path {
 		*a = announcement{}
 		return
 	}

@@ -2,6 +2,8 @@ package dataplane
 
 import (
 	"sync/atomic"
+
+	"github.com/teamgw/teamgw/dataplane/classify"
 )
 
 // DropReason says why a worker dropped a frame.
@@ -24,11 +26,15 @@ const (
 	DropNoMember
 	// DropTxFull: the TX buffer of the chosen queue was full.
 	DropTxFull
+	// DropMulticastFilter: broadcast or multicast received on an SLB
+	// member other than the path member (BASP's loop filter: the kernel
+	// must see each broadcast once).
+	DropMulticastFilter
 	// NumDropReasons counts the reasons.
 	NumDropReasons
 )
 
-var dropNames = [NumDropReasons]string{"malformed", "inactive_member", "loop", "not_for_us", "no_member", "tx_full"}
+var dropNames = [NumDropReasons]string{"malformed", "inactive_member", "loop", "not_for_us", "no_member", "tx_full", "multicast_filter"}
 
 // String is the reason's metric label.
 func (r DropReason) String() string {
@@ -46,9 +52,10 @@ type PortCounters struct {
 // TeamCounters are one worker's counters for one team. Index MaxMembers of
 // Ports is the TAP.
 type TeamCounters struct {
-	Ports [MaxMembers + 1]PortCounters
-	Drops [NumDropReasons]atomic.Uint64
-	_     [64]byte // keep the next team's counters off this cache line
+	Ports   [MaxMembers + 1]PortCounters
+	Drops   [NumDropReasons]atomic.Uint64
+	Classes [classify.NumClasses]atomic.Uint64 // frames from the kernel by class
+	_       [64]byte                           // keep the next team's counters off this cache line
 }
 
 // TapIndex is the Ports index of the kernel-facing port.
@@ -71,8 +78,9 @@ type PortTotals struct {
 
 // TeamTotals is a plain copy of TeamCounters summed over workers.
 type TeamTotals struct {
-	Ports [MaxMembers + 1]PortTotals
-	Drops [NumDropReasons]uint64
+	Ports   [MaxMembers + 1]PortTotals
+	Drops   [NumDropReasons]uint64
+	Classes [classify.NumClasses]uint64
 }
 
 // Add adds one worker's counters for team t into tt.
@@ -86,5 +94,26 @@ func (tt *TeamTotals) Add(c *TeamCounters) {
 	}
 	for i := range c.Drops {
 		tt.Drops[i] += c.Drops[i].Load()
+	}
+	for i := range c.Classes {
+		tt.Classes[i] += c.Classes[i].Load()
+	}
+}
+
+// Bucket counters: a worker counts packets and bytes per team and flow
+// bucket in hugepage memory (dpdk.Counters), two words per bucket.
+const bucketWords = MaxTeams * NBuckets * 2
+
+// bucketIndex is the index of the packet counter of (team, bucket); the
+// byte counter follows it.
+func bucketIndex(team, bucket int) int { return (team*NBuckets + bucket) * 2 }
+
+// AddBuckets adds one worker's bucket counters of team into packets and
+// bytes (each of length NBuckets).
+func AddBuckets(c []uint64, team int, packets, bytes []uint64) {
+	base := bucketIndex(team, 0)
+	for b := range NBuckets {
+		packets[b] += c[base+2*b]
+		bytes[b] += c[base+2*b+1]
 	}
 }

@@ -19,13 +19,58 @@ type Snapshot struct {
 	Teams [MaxTeams]TeamState
 }
 
+// NBuckets is the size of the outbound flow table: frames hash into a
+// bucket, and the bucket names the member they leave on (BASP "Outbound
+// Traffic Flow", seed 004). An indirection table rather than hash modulo
+// members, so a member change moves only that member's buckets.
+const NBuckets = 256
+
+// Mode is how a team uses its members.
+type Mode uint8
+
+// Modes.
+const (
+	// ModeSLB is Smart Load Balancing: members transmit with their own
+	// MACs (the path member with the team MAC), and only the path member
+	// passes broadcast and multicast to the kernel (BASP loop filter).
+	ModeSLB Mode = iota
+	// ModeTrunk is generic static trunking: every member transmits with
+	// the team MAC and every active member receives for it.
+	ModeTrunk
+)
+
 // TeamState is one team's forwarding state.
 type TeamState struct {
 	// MAC is the team MAC: the source of frames from the kernel and the
 	// unicast destination accepted from the wire.
 	MAC frame.MAC
-	// Active is the index of the member that carries the team's traffic
-	// (SLB failover: the primary, or the member that took over), or -1
-	// when no member can carry traffic.
-	Active int8
+	// Mode is the team type.
+	Mode Mode
+	// Path is the member that carries what is not balanced (non-IP, ARP,
+	// malformed frames) and, in SLB, the only member whose broadcast and
+	// multicast frames reach the kernel; -1 when no member is usable.
+	Path int8
+	// RxMask has bit i set when member i's frames may reach the kernel.
+	RxMask uint8
+	// Members is the number of members.
+	Members int8
+	// SourceMAC is the source MAC each member transmits with (SLB); zero
+	// means leave the frame's source alone (the team MAC).
+	SourceMAC [MaxMembers]frame.MAC
+	// Table maps a flow bucket to the member that transmits it; -1 when
+	// no member is active.
+	Table [NBuckets]int8
+}
+
+// SingleMember returns a state in which member m (or none, -1) carries
+// everything: failover mode, and a convenient start for tests.
+func SingleMember(mac frame.MAC, members int, m int) TeamState {
+	ts := TeamState{MAC: mac, Path: int8(m), Members: int8(members)}
+	if m >= 0 {
+		ts.RxMask = 1 << m
+	}
+	for b := range ts.Table {
+		ts.Table[b] = int8(m)
+	}
+	return ts
 }

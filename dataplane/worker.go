@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/teamgw/teamgw/dataplane/classify"
 	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/frame"
 )
@@ -54,6 +55,8 @@ type Worker struct {
 	tapTx    [MaxTeams]int
 	memberTx [MaxTeams][MaxMembers]int
 	counters WorkerCounters
+	bucketC  *dpdk.Counters
+	buckets  []uint64 // bucketC's words: packets and bytes per team and bucket
 	stop     atomic.Bool
 	started  atomic.Bool
 	freed    atomic.Bool
@@ -61,7 +64,8 @@ type Worker struct {
 	lcore    int
 }
 
-// NewWorker allocates a worker's I/O vector and queues; Start runs it.
+// NewWorker allocates a worker's I/O vector, queues and counters; Start
+// runs it.
 func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if len(cfg.Teams) > MaxTeams {
 		return nil, fmt.Errorf("dataplane: %d teams, at most %d", len(cfg.Teams), MaxTeams)
@@ -74,39 +78,59 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		return nil, err
 	}
 	w := &Worker{cfg: cfg, io: io, done: make(chan struct{}), lcore: -1}
-	q := uint16(cfg.ID)
-	for t, tp := range cfg.Teams {
-		if len(tp.Members) > MaxMembers {
-			io.Free()
-			return nil, fmt.Errorf("dataplane: team %d has %d members, at most %d", t, len(tp.Members), MaxMembers)
-		}
-		i, err := io.AddRx(tp.Tap, q)
-		if err != nil {
-			io.Free()
-			return nil, err
-		}
-		w.sources[i] = source{team: int8(t), member: -1}
-		if w.tapTx[t], err = io.AddTx(tp.Tap, q); err != nil {
-			io.Free()
-			return nil, err
-		}
-		for m, p := range tp.Members {
-			i, err := io.AddRx(p, q)
-			if err != nil {
-				io.Free()
-				return nil, err
-			}
-			w.sources[i] = source{team: int8(t), member: int8(m)}
-			if w.memberTx[t][m], err = io.AddTx(p, q); err != nil {
-				io.Free()
-				return nil, err
-			}
-		}
+	if err := w.addQueues(); err != nil {
+		io.Free()
+		return nil, err
 	}
 	if cfg.Inject != nil {
 		io.SetInject(cfg.Inject)
 	}
+	if w.bucketC, err = dpdk.NewCounters(bucketWords); err != nil {
+		io.Free()
+		return nil, err
+	}
+	w.buckets = w.bucketC.Slice()
 	return w, nil
+}
+
+// addQueues registers the worker's queue on every port of every team.
+func (w *Worker) addQueues() error {
+	q := uint16(w.cfg.ID)
+	for t, tp := range w.cfg.Teams {
+		if len(tp.Members) > MaxMembers {
+			return fmt.Errorf("dataplane: team %d has %d members, at most %d", t, len(tp.Members), MaxMembers)
+		}
+		i, err := w.io.AddRx(tp.Tap, q)
+		if err != nil {
+			return err
+		}
+		w.sources[i] = source{team: int8(t), member: -1}
+		if w.tapTx[t], err = w.io.AddTx(tp.Tap, q); err != nil {
+			return err
+		}
+		for m, p := range tp.Members {
+			i, err := w.io.AddRx(p, q)
+			if err != nil {
+				return err
+			}
+			w.sources[i] = source{team: int8(t), member: int8(m)}
+			if w.memberTx[t][m], err = w.io.AddTx(p, q); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// BucketCounters are the worker's per-bucket packet and byte counters
+// (see AddBuckets); valid until Free.
+func (w *Worker) BucketCounters() []uint64 { return w.buckets }
+
+// Free releases the worker's counters; call it after Stop.
+func (w *Worker) Free() {
+	w.Stop()
+	w.bucketC.Free()
+	w.buckets = nil
 }
 
 // Counters are the worker's counters, readable from any goroutine.
@@ -190,81 +214,143 @@ func (w *Worker) forward(s *Snapshot, src source, pkts []*dpdk.Mbuf) {
 	t := int(src.team)
 	ts := &s.Teams[t]
 	c := &w.counters.Teams[t]
-	var rxBytes, txPkts, txBytes uint64
-	var drops [NumDropReasons]uint64
-	var dstIdx int
+	var d delta
 	if src.member < 0 {
-		// From the kernel: everything leaves on the active member.
-		dstIdx = int(ts.Active)
-		for _, m := range pkts {
-			n := uint64(m.PktLen())
-			rxBytes += n
-			switch {
-			case dstIdx < 0:
-				drops[DropNoMember]++
-				w.io.Drop(m)
-			case !w.io.Tx(w.memberTx[t][dstIdx], m):
-				drops[DropTxFull]++
-				w.io.Drop(m)
-			default:
-				txPkts++
-				txBytes += n
-			}
-		}
+		w.fromKernel(t, ts, pkts, &d)
 	} else {
-		// From the wire: only the active member's frames reach the kernel.
-		dstIdx = TapIndex
-		active := src.member == ts.Active
-		for _, m := range pkts {
-			n := uint64(m.PktLen())
-			rxBytes += n
-			if r, ok := w.acceptFromWire(ts, active, frame.Ethernet(m.Data())); !ok {
-				drops[r]++
-				w.io.Drop(m)
-				continue
-			}
-			if !w.io.Tx(w.tapTx[t], m) {
-				drops[DropTxFull]++
-				w.io.Drop(m)
-				continue
-			}
-			txPkts++
-			txBytes += n
-		}
+		w.fromWire(t, ts, int(src.member), pkts, &d)
 	}
 	rx := &c.Ports[TapIndex]
 	if src.member >= 0 {
 		rx = &c.Ports[src.member]
 	}
 	rx.RxPackets.Add(uint64(len(pkts)))
-	rx.RxBytes.Add(rxBytes)
-	if txPkts > 0 {
-		tx := &c.Ports[dstIdx]
-		tx.TxPackets.Add(txPkts)
-		tx.TxBytes.Add(txBytes)
+	rx.RxBytes.Add(d.rxBytes)
+	for i := range d.txPkts {
+		if d.txPkts[i] != 0 {
+			c.Ports[i].TxPackets.Add(d.txPkts[i])
+			c.Ports[i].TxBytes.Add(d.txBytes[i])
+		}
 	}
-	for r, n := range drops {
+	for r, n := range d.drops {
 		if n != 0 {
 			c.Drops[r].Add(n)
+		}
+	}
+	for k, n := range d.classes {
+		if n != 0 {
+			c.Classes[k].Add(n)
 		}
 	}
 	w.counters.Vectors.Add(1)
 	w.counters.Packets.Add(uint64(len(pkts)))
 }
 
-// acceptFromWire applies the receive filters to a frame from a member.
-func (w *Worker) acceptFromWire(ts *TeamState, active bool, e frame.Ethernet) (DropReason, bool) {
+// delta accumulates one vector's counts, added to the shared counters once.
+type delta struct {
+	rxBytes uint64
+	txPkts  [MaxMembers + 1]uint64
+	txBytes [MaxMembers + 1]uint64
+	drops   [NumDropReasons]uint64
+	classes [classify.NumClasses]uint64
+}
+
+// fromKernel sends frames from the team's TAP: IP flows by their bucket,
+// everything else on the path member (BASP outbound flow table, seed 004).
+// In SLB a frame leaves with its member's own source MAC.
+func (w *Worker) fromKernel(t int, ts *TeamState, pkts []*dpdk.Mbuf, d *delta) {
+	buckets := w.buckets
+	for _, m := range pkts {
+		data := m.Data()
+		n := uint64(m.PktLen())
+		d.rxBytes += n
+		r := classify.Frame(data)
+		d.classes[r.Class]++
+		mi := int(ts.Path)
+		if r.Class <= classify.ClassL3 {
+			b := classify.Bucket(r.Hash, NBuckets)
+			mi = int(ts.Table[b])
+			i := bucketIndex(t, b)
+			buckets[i]++
+			buckets[i+1] += n
+		}
+		if mi < 0 || mi >= MaxMembers {
+			d.drops[DropNoMember]++
+			w.io.Drop(m)
+			continue
+		}
+		if sm := &ts.SourceMAC[mi]; *sm != (frame.MAC{}) && len(data) >= frame.EthHeaderLen && frame.MAC(data[6:12]) == ts.MAC {
+			copy(data[6:12], sm[:])
+		}
+		if !w.io.Tx(w.memberTx[t][mi], m) {
+			d.drops[DropTxFull]++
+			w.io.Drop(m)
+			continue
+		}
+		d.txPkts[mi]++
+		d.txBytes[mi] += n
+	}
+}
+
+// fromWire passes frames from member mi to the kernel after the receive
+// filters: the member must be active; our own frames reflected by the
+// switch are dropped; in SLB only the path member passes broadcast and
+// multicast (BASP loop filter); unicast must be for the team MAC, or for
+// a member's own MAC, which is rewritten to the team MAC the kernel owns.
+func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *delta) {
+	active := ts.RxMask&(1<<mi) != 0
+	for _, m := range pkts {
+		d.rxBytes += uint64(m.PktLen())
+		if r, ok := acceptFromWire(ts, mi, active, frame.Ethernet(m.Data())); !ok {
+			d.drops[r]++
+			w.io.Drop(m)
+			continue
+		}
+		if !w.io.Tx(w.tapTx[t], m) {
+			d.drops[DropTxFull]++
+			w.io.Drop(m)
+			continue
+		}
+		d.txPkts[TapIndex]++
+		d.txBytes[TapIndex] += uint64(m.PktLen())
+	}
+}
+
+// acceptFromWire applies the receive filters to a frame from member mi.
+func acceptFromWire(ts *TeamState, mi int, active bool, e frame.Ethernet) (DropReason, bool) {
 	if !e.Valid() {
 		return DropMalformed, false
 	}
 	if !active {
 		return DropInactive, false
 	}
-	if e.Src() == ts.MAC {
+	src := e.Src()
+	if src == ts.MAC || ts.isMemberMAC(src) {
 		return DropLoop, false
 	}
-	if !e.DstIsMulticast() && e.Dst() != ts.MAC {
-		return DropNotForUs, false
+	if e.DstIsMulticast() {
+		if ts.Mode == ModeSLB && mi != int(ts.Path) {
+			return DropMulticastFilter, false
+		}
+		return 0, true
 	}
-	return 0, true
+	dst := e.Dst()
+	if dst == ts.MAC {
+		return 0, true
+	}
+	if ts.isMemberMAC(dst) {
+		copy(e[0:6], ts.MAC[:])
+		return 0, true
+	}
+	return DropNotForUs, false
+}
+
+// isMemberMAC reports whether mac is one of the members' source MACs.
+func (ts *TeamState) isMemberMAC(mac frame.MAC) bool {
+	for i := range int(ts.Members) {
+		if sm := ts.SourceMAC[i]; sm == mac && sm != (frame.MAC{}) {
+			return true
+		}
+	}
+	return false
 }

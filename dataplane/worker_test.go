@@ -135,14 +135,18 @@ func newRig(t *testing.T, members int) *rig {
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(w.Stop)
+	t.Cleanup(w.Free)
 	r.w = w
 	return r
 }
 
-func (r *rig) publish(active int8) {
+func (r *rig) publish(active int) {
+	r.publishState(SingleMember(teamMAC, len(r.members), active))
+}
+
+func (r *rig) publishState(ts TeamState) {
 	s := &Snapshot{}
-	s.Teams[0] = TeamState{MAC: teamMAC, Active: active}
+	s.Teams[0] = ts
 	r.snap.Store(s)
 }
 

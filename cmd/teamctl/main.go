@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"text/tabwriter"
 	"time"
 
@@ -57,27 +58,44 @@ func main() {
 func printShow(w io.Writer, s *control.Status) {
 	fmt.Fprintf(w, "teamgw up %s, %d worker(s)\n", time.Since(s.Started).Round(time.Second), len(s.Workers))
 	for _, t := range s.Teams {
-		fmt.Fprintf(w, "\nteam %s  mode %s  mac %s  active %s  failovers %d\n", t.Name, t.Mode, t.MAC, t.Active, t.Failovers)
+		fmt.Fprintf(w, "\nteam %s  mode %s  mac %s  path %s  failovers %d  bucket moves %d\n", t.Name, t.Mode, t.MAC, t.Active, t.Failovers, t.BucketMoves)
 		for _, a := range t.Addresses {
 			fmt.Fprintf(w, "  address %s\n", a)
 		}
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  MEMBER\tMAC\tROLE\tSTATE\tLINK\tDOWNS\tRX PKTS\tTX PKTS\tRX BYTES\tTX BYTES")
+		fmt.Fprintln(tw, "  MEMBER\tMAC\tROLE\tSTATE\tLINK\tBUCKETS\tDOWNS\tRX PKTS\tTX PKTS\tRX BYTES\tTX BYTES")
 		for _, m := range t.Members {
 			link := "up"
 			if !m.Link || (m.Carrier != nil && !*m.Carrier) {
 				link = "down"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", m.Name, m.MAC, m.Role, m.State, link, m.Downs,
+			state := m.State
+			if m.Path {
+				state += "*"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", m.Name, m.MAC, m.Role, state, link, m.Buckets, m.Downs,
 				m.Counters.RxPackets, m.Counters.TxPackets, m.Counters.RxBytes, m.Counters.TxBytes)
 		}
 		k := t.Kernel
-		fmt.Fprintf(tw, "  (kernel %s)\t\t\t\t\t\t%d\t%d\t%d\t%d\n", t.Name, k.RxPackets, k.TxPackets, k.RxBytes, k.TxBytes)
+		fmt.Fprintf(tw, "  (kernel %s)\t\t\t\t\t\t\t%d\t%d\t%d\t%d\n", t.Name, k.RxPackets, k.TxPackets, k.RxBytes, k.TxBytes)
 		tw.Flush()
 		fmt.Fprint(w, "  drops:")
-		for _, r := range []string{"malformed", "inactive_member", "loop", "not_for_us", "no_member", "tx_full"} {
-			fmt.Fprintf(w, " %s=%d", r, t.Drops[r])
-		}
-		fmt.Fprintln(w)
+		printCounts(w, t.Drops)
+		fmt.Fprint(w, "  from the kernel:")
+		printCounts(w, t.Classes)
+		fmt.Fprintln(w, "  (* = path member: team MAC, broadcasts, non-IP)")
 	}
+}
+
+// printCounts prints name=value pairs in name order on one line.
+func printCounts(w io.Writer, m map[string]uint64) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, " %s=%d", k, m[k])
+	}
+	fmt.Fprintln(w)
 }

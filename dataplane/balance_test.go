@@ -1,0 +1,158 @@
+package dataplane
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/teamgw/teamgw/dataplane/classify"
+	"github.com/teamgw/teamgw/dataplane/dpdk"
+	"github.com/teamgw/teamgw/dataplane/frame"
+)
+
+var memberMAC1 = frame.MAC{0x02, 0, 0, 0, 0, 0x21}
+
+// udpFrame builds an IPv4/UDP frame; frag sets the more-fragments flag
+// and offset word.
+func udpFrame(dst, src frame.MAC, sip, dip [4]byte, sport, dport uint16, frag uint16) []byte {
+	f := make([]byte, 14+20+8+18)
+	copy(f[0:6], dst[:])
+	copy(f[6:12], src[:])
+	binary.BigEndian.PutUint16(f[12:], 0x0800)
+	ip := f[14:]
+	ip[0] = 0x45
+	binary.BigEndian.PutUint16(ip[2:], uint16(len(f)-14))
+	binary.BigEndian.PutUint16(ip[6:], frag)
+	ip[8] = 64
+	ip[9] = 17
+	copy(ip[12:16], sip[:])
+	copy(ip[16:20], dip[:])
+	binary.BigEndian.PutUint16(ip[20:], sport)
+	binary.BigEndian.PutUint16(ip[22:], dport)
+	return f
+}
+
+// slbState spreads the buckets over two members alternately; member 0 is
+// the path member (team MAC), member 1 uses its own MAC.
+func slbState(mode Mode) TeamState {
+	ts := SingleMember(teamMAC, 2, 0)
+	ts.Mode = mode
+	ts.RxMask = 0b11
+	for b := range ts.Table {
+		ts.Table[b] = int8(b % 2)
+	}
+	if mode == ModeSLB {
+		ts.SourceMAC[1] = memberMAC1
+	}
+	return ts
+}
+
+func TestWorkerSpreadsFlowsAndRewritesSourceMAC(t *testing.T) {
+	r := newRig(t, 2)
+	r.publishState(slbState(ModeSLB))
+	const flows = 64
+	for i := range flows {
+		r.tap.send(udpFrame(clientMAC, teamMAC, [4]byte{192, 0, 2, 1}, [4]byte{192, 0, 2, 10}, uint16(10000+i), 53, 0))
+	}
+	per := [2]int{}
+	deadline := time.Now().Add(5 * time.Second)
+	for per[0]+per[1] < flows && time.Now().Before(deadline) {
+		for mi, m := range r.members {
+			for _, f := range m.drain() {
+				per[mi]++
+				src := frame.Ethernet(f).Src()
+				if mi == 0 && src != teamMAC {
+					t.Errorf("path member sent with source %s, want the team MAC", src)
+				}
+				if mi == 1 && src != memberMAC1 {
+					t.Errorf("member 1 sent with source %s, want its own MAC %s", src, memberMAC1)
+				}
+			}
+		}
+	}
+	if per[0]+per[1] != flows || per[0] == 0 || per[1] == 0 {
+		t.Fatalf("flows per member %v, want all %d spread over both", per, flows)
+	}
+	var pk uint64
+	packets, bytes := make([]uint64, NBuckets), make([]uint64, NBuckets)
+	AddBuckets(r.w.BucketCounters(), 0, packets, bytes)
+	for _, n := range packets {
+		pk += n
+	}
+	if pk != flows {
+		t.Errorf("bucket counters sum to %d packets, want %d", pk, flows)
+	}
+	if n := r.w.Counters().Teams[0].Classes[classify.ClassL4].Load(); n != flows {
+		t.Errorf("l4 class counter %d, want %d", n, flows)
+	}
+}
+
+func TestWorkerKeepsFragmentsOfADatagramTogether(t *testing.T) {
+	r := newRig(t, 2)
+	r.publishState(slbState(ModeTrunk))
+	sip, dip := [4]byte{192, 0, 2, 1}, [4]byte{192, 0, 2, 99}
+	r.tap.send(udpFrame(clientMAC, teamMAC, sip, dip, 1234, 80, 0x2000)) // first fragment: MF
+	r.tap.send(udpFrame(clientMAC, teamMAC, sip, dip, 0, 0, 0x0010))     // last fragment: offset
+	got := [2]int{}
+	deadline := time.Now().Add(5 * time.Second)
+	for got[0]+got[1] < 2 && time.Now().Before(deadline) {
+		for mi, m := range r.members {
+			got[mi] += len(m.drain())
+		}
+	}
+	if got[0] != 2 && got[1] != 2 {
+		t.Errorf("fragments left on members %v, want both on one member", got)
+	}
+}
+
+func TestWorkerSLBMulticastOnlyFromPathMember(t *testing.T) {
+	r := newRig(t, 2)
+	r.publishState(slbState(ModeSLB))
+	r.members[1].send(ethFrame(frame.Broadcast, clientMAC, 1))
+	r.members[1].send(ethFrame(memberMAC1, clientMAC, 2)) // unicast to member 1's own MAC
+	r.members[0].send(ethFrame(frame.Broadcast, clientMAC, 3))
+	for _, f := range r.tap.collect(2) {
+		if f[14] == 2 && frame.Ethernet(f).Dst() != teamMAC {
+			t.Errorf("frame for member 1's MAC reached the kernel with destination %s, want the team MAC", frame.Ethernet(f).Dst())
+		}
+		if f[14] == 1 {
+			t.Error("broadcast from the non-path member reached the kernel")
+		}
+	}
+	waitCounter(t, &r.w.Counters().Teams[0].Drops[DropMulticastFilter], 1)
+}
+
+func TestWorkerTrunkAcceptsMulticastFromAnyMember(t *testing.T) {
+	r := newRig(t, 2)
+	r.publishState(slbState(ModeTrunk))
+	r.members[1].send(ethFrame(frame.Broadcast, clientMAC, 1))
+	r.members[0].send(ethFrame(frame.Broadcast, clientMAC, 2))
+	r.tap.collect(2)
+}
+
+// drain returns what the port transmitted so far.
+func (r *ringPort) drain() [][]byte {
+	var out [][]byte
+	buf := make([]*dpdk.Mbuf, 32)
+	for {
+		k := r.out.Dequeue(buf)
+		if k == 0 {
+			return out
+		}
+		for _, m := range buf[:k] {
+			out = append(out, append([]byte(nil), m.Data()...))
+			m.Free()
+		}
+	}
+}
+
+func waitCounter(t *testing.T, c interface{ Load() uint64 }, want uint64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Load() != want && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := c.Load(); got != want {
+		t.Errorf("counter = %d, want %d", got, want)
+	}
+}

@@ -1,0 +1,269 @@
+// Package classify decides how each frame the kernel sends through the
+// team's TAP is spread over the member ports, following Broadcom BASP's
+// outbound load balancing:
+//
+//   - TCP, UDP and SCTP are balanced per flow, on a hash of the source and
+//     destination addresses, the protocol and the ports (ClassL4);
+//   - other IP protocols (ICMP, IGMP, ESP, ...) and every IP fragment are
+//     balanced on a hash of the two addresses only, so that all fragments of
+//     a datagram leave on one member (ClassL3);
+//   - ARP is handed to the SLB receive-balancing logic (ClassARP);
+//   - anything else leaves on the primary member (ClassNonIP).
+//
+// IPv4 and IPv6 are handled, beneath up to two VLAN tags (802.1Q 0x8100,
+// 802.1ad 0x88a8 and the legacy 0x9100); tagged frames are classified and
+// hashed on their inner headers, so a tagged frame hashes exactly like the
+// same frame untagged.
+//
+// Frame never trusts frame contents: a frame shorter than its headers claim,
+// an impossible header field or an over-long tag or extension-header chain
+// is reported as ClassMalformed, and Frame never panics or reads outside the
+// slice it is given. It does not allocate or copy.
+//
+// Flow hashes are deterministic (no per-process seed), so every worker and
+// every run agree; callers map a hash to one of n buckets with Bucket.
+package classify
+
+import (
+	"encoding/binary"
+	"strconv"
+)
+
+// Class says how a frame is balanced.
+type Class uint8
+
+// The classes Frame reports.
+const (
+	ClassL4        Class = iota // TCP, UDP, SCTP (non-fragment, ports readable): hash of addresses and ports
+	ClassL3                     // other IP protocols, IPv4/IPv6 fragments (first and later): hash of the addresses only
+	ClassARP                    // ARP (EtherType 0x0806)
+	ClassNonIP                  // any other EtherType (incl. LACP 0x8809, LLDP, ...)
+	ClassMalformed              // shorter than its headers claim, bad IPv4 IHL (<5), IPv4 total length < IHL*4, IPv6 with a truncated extension chain, more than 2 VLAN tags, ...
+	NumClasses                  // number of classes, for sizing per-class counters
+)
+
+var classNames = [NumClasses]string{
+	ClassL4:        "l4",
+	ClassL3:        "l3",
+	ClassARP:       "arp",
+	ClassNonIP:     "non_ip",
+	ClassMalformed: "malformed",
+}
+
+// String returns the class's short name as used in counters and logs:
+// "l4", "l3", "arp", "non_ip" or "malformed".
+func (c Class) String() string {
+	if c < NumClasses {
+		return classNames[c]
+	}
+	return "class(" + strconv.Itoa(int(c)) + ")"
+}
+
+// Result is what Frame reports. The zero value is ClassL4 with hash 0, so
+// always use Class.
+type Result struct {
+	// Class says how the frame is balanced.
+	Class Class
+	// Hash is the flow hash: for ClassL4 over (source IP, destination IP,
+	// protocol, source port, destination port); for ClassL3 over (source
+	// IP, destination IP) only, not the protocol, so that all fragments and
+	// all protocols between two hosts agree. It is 0 for ClassARP,
+	// ClassNonIP and ClassMalformed.
+	Hash uint32
+	// VLAN is the VLAN ID (12 bits) of the outer tag, 0 if untagged.
+	VLAN uint16
+	// Tags is the number of VLAN tags (0, 1 or 2).
+	Tags uint8
+	// L3 is the offset of the L3 (IP or ARP) header in the frame,
+	// 14 + 4*Tags. It is meaningful unless Class is ClassMalformed.
+	L3 uint16
+}
+
+// EtherTypes and header sizes.
+const (
+	ethHeaderLen = 14
+	vlanTagLen   = 4
+	maxTags      = 2
+
+	etherTypeIPv4  = 0x0800
+	etherTypeARP   = 0x0806
+	etherTypeIPv6  = 0x86dd
+	etherTypeQinQ  = 0x88a8
+	etherType8021Q = 0x8100
+	etherType9100  = 0x9100
+
+	ipv4MinHeaderLen = 20
+	ipv6HeaderLen    = 40
+	arpFixedLen      = 8
+	portsLen         = 4
+)
+
+// IP protocol numbers and IPv6 extension headers.
+const (
+	protoHopByHop = 0
+	protoTCP      = 6
+	protoUDP      = 17
+	protoRouting  = 43
+	protoFragment = 44
+	protoAH       = 51
+	protoDestOpts = 60
+	protoSCTP     = 132
+
+	// maxExtHeaders bounds the IPv6 extension-header walk; a longer chain
+	// is reported as ClassMalformed.
+	maxExtHeaders = 8
+)
+
+var be = binary.BigEndian
+
+// Frame classifies one Ethernet frame in place (no allocation, no copy).
+//
+// b is the frame from the destination MAC address on, without FCS. Ethernet
+// padding after the IP datagram is ignored: the IPv4 total length and a
+// non-zero IPv6 payload length bound the bytes Frame looks at, so ports are
+// never taken from padding. A frame cut short of its IP total length is
+// still classified as long as every header Frame needs (the IP header, the
+// IPv6 extension headers and, for ClassL4, the four port bytes) is present.
+//
+// For ClassMalformed, VLAN and Tags describe the tags read before the
+// problem was found, and L3 is only set if the tag stack was complete.
+func Frame(b []byte) Result {
+	var r Result
+	if len(b) < ethHeaderLen {
+		r.Class = ClassMalformed
+		return r
+	}
+	off := ethHeaderLen - 2 // offset of the (next) EtherType field
+	et := be.Uint16(b[off:])
+	for et == etherType8021Q || et == etherTypeQinQ || et == etherType9100 {
+		if r.Tags == maxTags || len(b) < off+2+vlanTagLen {
+			r.Class = ClassMalformed
+			return r
+		}
+		if r.Tags == 0 {
+			r.VLAN = be.Uint16(b[off+2:]) & 0x0fff
+		}
+		r.Tags++
+		off += vlanTagLen
+		et = be.Uint16(b[off:])
+	}
+	off += 2
+	r.L3 = uint16(off)
+	p := b[off:]
+	switch et {
+	case etherTypeIPv4:
+		r.Class, r.Hash = ipv4Class(p)
+	case etherTypeIPv6:
+		r.Class, r.Hash = ipv6Class(p)
+	case etherTypeARP:
+		r.Class = arpClass(p)
+	default:
+		r.Class = ClassNonIP
+	}
+	return r
+}
+
+// isL4 reports whether proto carries 16-bit source and destination ports in
+// its first four bytes and is balanced per flow.
+func isL4(proto byte) bool {
+	return proto == protoTCP || proto == protoUDP || proto == protoSCTP
+}
+
+// ipv4Class classifies the IPv4 packet p, which may carry Ethernet padding
+// or be cut short.
+func ipv4Class(p []byte) (Class, uint32) {
+	if len(p) < ipv4MinHeaderLen {
+		return ClassMalformed, 0
+	}
+	h := p[:ipv4MinHeaderLen]
+	if h[0]>>4 != 4 {
+		return ClassMalformed, 0
+	}
+	hl := int(h[0]&0x0f) * 4
+	total := int(be.Uint16(h[2:4]))
+	if hl < ipv4MinHeaderLen || len(p) < hl || total < hl {
+		return ClassMalformed, 0
+	}
+	addrs := be.Uint64(h[12:20]) // source << 32 | destination
+	// MF flag or a non-zero fragment offset: a fragment, first or later.
+	if be.Uint16(h[6:8])&0x3fff != 0 {
+		return ClassL3, hashV4L3(addrs)
+	}
+	proto := h[9]
+	if !isL4(proto) {
+		return ClassL3, hashV4L3(addrs)
+	}
+	end := min(len(p), total) // drop Ethernet padding
+	if end-hl < portsLen {
+		return ClassMalformed, 0
+	}
+	ports := be.Uint32(p[hl : hl+portsLen])
+	return ClassL4, hashV4L4(addrs, proto, ports)
+}
+
+// ipv6Class classifies the IPv6 packet p, which may carry Ethernet padding
+// or be cut short, walking its extension headers.
+func ipv6Class(p []byte) (Class, uint32) {
+	if len(p) < ipv6HeaderLen {
+		return ClassMalformed, 0
+	}
+	h := p[:ipv6HeaderLen]
+	if h[0]>>4 != 6 {
+		return ClassMalformed, 0
+	}
+	var a addr6
+	a.s0, a.s1 = be.Uint64(h[8:16]), be.Uint64(h[16:24])
+	a.d0, a.d1 = be.Uint64(h[24:32]), be.Uint64(h[32:40])
+	// A zero payload length means a jumbogram (or a sender that did not
+	// fill it in): the frame length is all there is to go by.
+	if plen := int(be.Uint16(h[4:6])); plen != 0 && ipv6HeaderLen+plen < len(p) {
+		p = p[:ipv6HeaderLen+plen] // drop Ethernet padding
+	}
+	nh := h[6]
+	off := ipv6HeaderLen
+	for n := 0; ; n++ {
+		var size int
+		switch nh {
+		case protoTCP, protoUDP, protoSCTP:
+			if len(p)-off < portsLen {
+				return ClassMalformed, 0
+			}
+			return ClassL4, hashV6L4(&a, nh, be.Uint32(p[off:off+portsLen]))
+		case protoHopByHop, protoRouting, protoDestOpts, protoAH, protoFragment:
+			if n == maxExtHeaders || len(p)-off < 8 {
+				return ClassMalformed, 0
+			}
+			switch nh {
+			case protoFragment:
+				// Fixed 8 bytes, present in every fragment.
+				return ClassL3, hashV6L3(&a)
+			case protoAH:
+				size = (int(p[off+1]) + 2) * 4
+			default:
+				size = (int(p[off+1]) + 1) * 8
+			}
+		default:
+			// ICMPv6, No Next Header, ESP (whose payload is
+			// encrypted) and every other protocol.
+			return ClassL3, hashV6L3(&a)
+		}
+		if len(p)-off < size {
+			return ClassMalformed, 0
+		}
+		nh = p[off]
+		off += size
+	}
+}
+
+// arpClass classifies the ARP packet p: it must hold the fixed header and
+// the four addresses whose lengths that header gives.
+func arpClass(p []byte) Class {
+	if len(p) < arpFixedLen {
+		return ClassMalformed
+	}
+	h := p[:arpFixedLen]
+	if len(p) < arpFixedLen+2*(int(h[4])+int(h[5])) {
+		return ClassMalformed
+	}
+	return ClassARP
+}

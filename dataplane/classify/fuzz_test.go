@@ -1,0 +1,64 @@
+package classify
+
+import "testing"
+
+// FuzzFrame feeds arbitrary bytes to Frame. It must never panic, and its
+// result must be self-consistent: the tag count and L3 offset agree, L3 lies
+// inside the frame unless the frame is malformed, only IP classes carry a
+// hash, and adding a VLAN tag to a well-formed untagged frame changes
+// nothing but Tags, VLAN and L3.
+func FuzzFrame(f *testing.F) {
+	for _, tc := range frameCases() {
+		f.Add(tc.frame)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := Frame(b)
+		if r.Class >= NumClasses {
+			t.Fatalf("Class = %d", r.Class)
+		}
+		if r.Tags > maxTags {
+			t.Fatalf("Tags = %d", r.Tags)
+		}
+		if r.Tags == 0 && r.VLAN != 0 {
+			t.Fatalf("untagged with VLAN %d", r.VLAN)
+		}
+		if r.VLAN > 0x0fff {
+			t.Fatalf("VLAN = %#x", r.VLAN)
+		}
+		switch r.Class {
+		case ClassARP, ClassNonIP, ClassMalformed:
+			if r.Hash != 0 {
+				t.Fatalf("%v with hash %#x", r.Class, r.Hash)
+			}
+		}
+		if r.Class == ClassMalformed {
+			return
+		}
+		if int(r.L3) > len(b) {
+			t.Fatalf("L3 = %d beyond %d bytes", r.L3, len(b))
+		}
+		if r.L3 != ethHeaderLen+vlanTagLen*uint16(r.Tags) {
+			t.Fatalf("L3 = %d with %d tags", r.L3, r.Tags)
+		}
+		if (r.Class == ClassL4 || r.Class == ClassL3) && len(b)-int(r.L3) < ipv4MinHeaderLen {
+			t.Fatalf("%v with %d bytes after L3", r.Class, len(b)-int(r.L3))
+		}
+		if r.Class == ClassL4 && len(b)-int(r.L3) < ipv4MinHeaderLen+portsLen {
+			t.Fatalf("l4 with %d bytes after L3", len(b)-int(r.L3))
+		}
+		if again := Frame(b); again != r {
+			t.Fatalf("Frame not deterministic: %+v then %+v", r, again)
+		}
+		if r.Tags == 0 {
+			tagged := make([]byte, 0, len(b)+vlanTagLen)
+			tagged = append(tagged, b[:12]...)
+			tagged = append(tagged, 0x81, 0x00, 0x20, 0x2a) // VLAN 42, PCP 1
+			tagged = append(tagged, b[12:]...)
+			want := r
+			want.Tags, want.VLAN, want.L3 = 1, 42, r.L3+vlanTagLen
+			if got := Frame(tagged); got != want {
+				t.Fatalf("tagged = %+v, want %+v", got, want)
+			}
+		}
+	})
+}

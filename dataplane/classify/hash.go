@@ -1,0 +1,83 @@
+package classify
+
+// The flow hash absorbs the header fields as 64-bit words into a 64-bit
+// state, one multiply/xor-shift round per word, and finishes with a full
+// avalanche mixer. Each absorb round is a bijection of the state for a fixed
+// word, so two inputs that differ only in their last word never collide
+// before the final 64-to-32-bit reduction, and the finisher makes every
+// input bit affect every output bit. The starting states are fixed
+// constants, one per kind of hash, so results are identical across runs,
+// processes and workers. The hash is not symmetric: the two directions of a
+// flow may leave on different members.
+
+const (
+	absorbMul = 0xd6e8feb86659fd93 // odd, high-entropy multiplier
+	finishM1  = 0x3c79ac492ba7b653
+	finishM2  = 0x1c69b3f74ac4ae35
+
+	seedV4L4 = 0x243f6a8885a308d3 // digits of pi, one per kind of hash
+	seedV4L3 = 0x13198a2e03707344
+	seedV6L4 = 0xa4093822299f31d0
+	seedV6L3 = 0x082efa98ec4e6c89
+)
+
+// absorb mixes the word w into the state h.
+func absorb(h, w uint64) uint64 {
+	h = (h ^ w) * absorbMul
+	return h ^ h>>32
+}
+
+// finish avalanches the state h and reduces it to 32 bits.
+func finish(h uint64) uint32 {
+	h ^= h >> 27
+	h *= finishM1
+	h ^= h >> 33
+	h *= finishM2
+	h ^= h >> 27
+	return uint32(h >> 32)
+}
+
+// hashV4L3 hashes an IPv4 address pair given as source<<32 | destination.
+func hashV4L3(addrs uint64) uint32 {
+	return finish(absorb(seedV4L3, addrs))
+}
+
+// hashV4L4 hashes an IPv4 flow; ports is source port<<16 | destination port.
+func hashV4L4(addrs uint64, proto byte, ports uint32) uint32 {
+	return finish(absorb(absorb(seedV4L4, addrs), uint64(ports)<<32|uint64(proto)))
+}
+
+// addr6 is an IPv6 address pair as big-endian 64-bit halves.
+type addr6 struct {
+	s0, s1, d0, d1 uint64
+}
+
+// hashV6L3 hashes an IPv6 address pair.
+func hashV6L3(a *addr6) uint32 {
+	h := absorb(seedV6L3, a.s0)
+	h = absorb(h, a.s1)
+	h = absorb(h, a.d0)
+	return finish(absorb(h, a.d1))
+}
+
+// hashV6L4 hashes an IPv6 flow; ports is source port<<16 | destination port.
+func hashV6L4(a *addr6, proto byte, ports uint32) uint32 {
+	h := absorb(seedV6L4, a.s0)
+	h = absorb(h, a.s1)
+	h = absorb(h, a.d0)
+	h = absorb(h, a.d1)
+	return finish(absorb(h, uint64(ports)<<32|uint64(proto)))
+}
+
+// Bucket maps a flow hash to one of nBuckets buckets, numbered from 0, with
+// a multiply-shift (Lemire) reduction: it takes the top bits of the hash
+// rather than the remainder, and needs no division. Every caller that spreads
+// Result.Hash over buckets or members should use Bucket, so that all workers
+// agree on where a flow goes. nBuckets should be between 1 and 1<<32; Bucket
+// returns 0 if it is not positive.
+func Bucket(hash uint32, nBuckets int) int {
+	if nBuckets <= 0 {
+		return 0
+	}
+	return int(uint64(hash) * uint64(nBuckets) >> 32)
+}
