@@ -194,8 +194,7 @@ func (w *Worker) run(ready chan<- error) {
 	ready <- nil
 	idle := 0
 	for !w.stop.Load() {
-		pkts, q := w.io.Step()
-		if len(pkts) == 0 {
+		if w.Poll() == 0 {
 			idle++
 			if w.cfg.IdleSleep > 0 && idle >= 256 {
 				time.Sleep(w.cfg.IdleSleep)
@@ -203,10 +202,26 @@ func (w *Worker) run(ready chan<- error) {
 			continue
 		}
 		idle = 0
-		w.forward(w.cfg.Snapshot.Load(), w.sources[q], pkts)
 	}
 	w.io.Flush()
 }
+
+// Poll runs one iteration of the worker loop — one step, then the
+// forwarding of the vector it received — and returns the packets handled.
+// The loop of Start calls it; a benchmark harness may call it directly on
+// its own registered lcore thread instead of starting the worker.
+func (w *Worker) Poll() int {
+	pkts, q := w.io.Step()
+	if len(pkts) > 0 {
+		w.forward(w.cfg.Snapshot.Load(), w.sources[q], pkts)
+	}
+	return len(pkts)
+}
+
+// IO is the worker's I/O vector, for harnesses (e.g. to attach a
+// benchmark feed). The worker owns it: use it only while Poll is not
+// running concurrently.
+func (w *Worker) IO() *dpdk.IO { return w.io }
 
 // forward decides the fate of one vector. All packets of a vector come
 // from one queue, so from one port of one team.

@@ -12,7 +12,7 @@ type RebalanceConfig struct {
 	MinImbalance float64
 	// MinGain is how much, as a fraction of the mean weighted load, a
 	// move must reduce the difference between the two members' weighted
-	// loads (e.g. 0.02). Whatever its value, a move never makes the target
+	// loads (e.g. 0.01). Whatever its value, a move never makes the target
 	// busier than the source was, nor the source idler than the target
 	// was, so buckets do not ping-pong. Negative counts as 0.
 	MinGain float64
@@ -26,10 +26,14 @@ type RebalanceConfig struct {
 }
 
 // DefaultRebalanceConfig returns the configuration teamgw uses: act on a
-// 10% imbalance, only for moves that gain 2% of the mean, halve the weight
+// 10% imbalance, only for moves that gain 1% of the mean, halve the weight
 // of history every interval, and move at most 8 buckets per round.
+//
+// MinGain is 1% rather than 2% for two-member teams: with 256 buckets an
+// average bucket carries 1/128 of a member's load, and moving it gains only
+// 2/128, about 1.6%, of the mean, so a 2% floor would freeze such teams.
 func DefaultRebalanceConfig() RebalanceConfig {
-	return RebalanceConfig{MinImbalance: 0.10, MinGain: 0.02, Decay: 0.5, MaxMoves: 8}
+	return RebalanceConfig{MinImbalance: 0.10, MinGain: 0.01, Decay: 0.5, MaxMoves: 8}
 }
 
 // Move re-routes one bucket of the outbound flow table from member From to

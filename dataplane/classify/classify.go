@@ -72,11 +72,20 @@ type Result struct {
 	Hash uint32
 	// VLAN is the VLAN ID (12 bits) of the outer tag, 0 if untagged.
 	VLAN uint16
-	// Tags is the number of VLAN tags (0, 1 or 2).
-	Tags uint8
 	// L3 is the offset of the L3 (IP or ARP) header in the frame,
-	// 14 + 4*Tags. It is meaningful unless Class is ClassMalformed.
+	// 14 + 4*Tags(). For ClassMalformed it is the offset reached.
 	L3 uint16
+}
+
+// Tags is the number of VLAN tags (0, 1 or 2) read before the L3 header.
+// Result keeps it implicit in L3 so that the struct has four fields and
+// Go returns it in registers (five fields go through memory, which cost
+// about as much again as the classification itself).
+func (r Result) Tags() int {
+	if r.L3 < ethHeaderLen {
+		return 0
+	}
+	return int(r.L3-ethHeaderLen) / vlanTagLen
 }
 
 // EtherTypes and header sizes.
@@ -125,42 +134,49 @@ var be = binary.BigEndian
 // still classified as long as every header Frame needs (the IP header, the
 // IPv6 extension headers and, for ClassL4, the four port bytes) is present.
 //
-// For ClassMalformed, VLAN and Tags describe the tags read before the
+// For ClassMalformed, VLAN and Tags() describe the tags read before the
 // problem was found, and L3 is only set if the tag stack was complete.
 func Frame(b []byte) Result {
-	var r Result
+	// The result is kept in locals and assembled once: a five-field struct
+	// is not register-allocated, and building it field by field in memory
+	// costs a store-forwarding stall on return.
 	if len(b) < ethHeaderLen {
-		r.Class = ClassMalformed
-		return r
+		return Result{Class: ClassMalformed}
 	}
+	var (
+		vlan uint16
+		tags uint8
+	)
 	off := ethHeaderLen - 2 // offset of the (next) EtherType field
 	et := be.Uint16(b[off:])
 	for et == etherType8021Q || et == etherTypeQinQ || et == etherType9100 {
-		if r.Tags == maxTags || len(b) < off+2+vlanTagLen {
-			r.Class = ClassMalformed
-			return r
+		if tags == maxTags || len(b) < off+2+vlanTagLen {
+			return Result{Class: ClassMalformed, VLAN: vlan, L3: uint16(off + 2)}
 		}
-		if r.Tags == 0 {
-			r.VLAN = be.Uint16(b[off+2:]) & 0x0fff
+		if tags == 0 {
+			vlan = be.Uint16(b[off+2:]) & 0x0fff
 		}
-		r.Tags++
+		tags++
 		off += vlanTagLen
 		et = be.Uint16(b[off:])
 	}
 	off += 2
-	r.L3 = uint16(off)
 	p := b[off:]
+	var (
+		class Class
+		hash  uint32
+	)
 	switch et {
 	case etherTypeIPv4:
-		r.Class, r.Hash = ipv4Class(p)
+		class, hash = ipv4Class(p)
 	case etherTypeIPv6:
-		r.Class, r.Hash = ipv6Class(p)
+		class, hash = ipv6Class(p)
 	case etherTypeARP:
-		r.Class = arpClass(p)
+		class = arpClass(p)
 	default:
-		r.Class = ClassNonIP
+		class = ClassNonIP
 	}
-	return r
+	return Result{Class: class, Hash: hash, VLAN: vlan, L3: uint16(off)}
 }
 
 // isL4 reports whether proto carries 16-bit source and destination ports in

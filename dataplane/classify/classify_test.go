@@ -254,8 +254,8 @@ func TestFrame(t *testing.T) {
 			if got.Hash != tc.hash {
 				t.Errorf("Hash = %#08x, want %#08x", got.Hash, tc.hash)
 			}
-			if got.Tags != tc.tags || got.VLAN != tc.vlan {
-				t.Errorf("Tags, VLAN = %d, %d; want %d, %d", got.Tags, got.VLAN, tc.tags, tc.vlan)
+			if uint8(got.Tags()) != tc.tags || got.VLAN != tc.vlan {
+				t.Errorf("Tags, VLAN = %d, %d; want %d, %d", got.Tags(), got.VLAN, tc.tags, tc.vlan)
 			}
 			if tc.class != ClassMalformed && got.L3 != tc.l3 {
 				t.Errorf("L3 = %d, want %d", got.L3, tc.l3)
@@ -329,7 +329,6 @@ func TestFrameVLANHashesLikeUntagged(t *testing.T) {
 		for _, tags := range stacks {
 			got := Frame(retag(tc.frame, tags...))
 			want := plain
-			want.Tags = uint8(len(tags))
 			want.VLAN = tags[0].tci & 0x0fff
 			want.L3 += uint16(4 * len(tags))
 			if got != want {

@@ -16,10 +16,10 @@ func FuzzFrame(f *testing.F) {
 		if r.Class >= NumClasses {
 			t.Fatalf("Class = %d", r.Class)
 		}
-		if r.Tags > maxTags {
-			t.Fatalf("Tags = %d", r.Tags)
+		if r.Tags() > maxTags {
+			t.Fatalf("Tags = %d", r.Tags())
 		}
-		if r.Tags == 0 && r.VLAN != 0 {
+		if r.Tags() == 0 && r.VLAN != 0 {
 			t.Fatalf("untagged with VLAN %d", r.VLAN)
 		}
 		if r.VLAN > 0x0fff {
@@ -37,8 +37,8 @@ func FuzzFrame(f *testing.F) {
 		if int(r.L3) > len(b) {
 			t.Fatalf("L3 = %d beyond %d bytes", r.L3, len(b))
 		}
-		if r.L3 != ethHeaderLen+vlanTagLen*uint16(r.Tags) {
-			t.Fatalf("L3 = %d with %d tags", r.L3, r.Tags)
+		if r.L3 != ethHeaderLen+vlanTagLen*uint16(r.Tags()) {
+			t.Fatalf("L3 = %d with %d tags", r.L3, r.Tags())
 		}
 		if (r.Class == ClassL4 || r.Class == ClassL3) && len(b)-int(r.L3) < ipv4MinHeaderLen {
 			t.Fatalf("%v with %d bytes after L3", r.Class, len(b)-int(r.L3))
@@ -49,13 +49,13 @@ func FuzzFrame(f *testing.F) {
 		if again := Frame(b); again != r {
 			t.Fatalf("Frame not deterministic: %+v then %+v", r, again)
 		}
-		if r.Tags == 0 {
+		if r.Tags() == 0 {
 			tagged := make([]byte, 0, len(b)+vlanTagLen)
 			tagged = append(tagged, b[:12]...)
 			tagged = append(tagged, 0x81, 0x00, 0x20, 0x2a) // VLAN 42, PCP 1
 			tagged = append(tagged, b[12:]...)
 			want := r
-			want.Tags, want.VLAN, want.L3 = 1, 42, r.L3+vlanTagLen
+			want.VLAN, want.L3 = 42, r.L3+vlanTagLen
 			if got := Frame(tagged); got != want {
 				t.Fatalf("tagged = %+v, want %+v", got, want)
 			}

@@ -60,6 +60,7 @@ func checkSpread(t *testing.T, name string, hashes []uint32) {
 		for _, c := range count {
 			lo, hi = min(lo, c), max(hi, c)
 		}
+		t.Logf("%s, %s: %d buckets hold %d..%d flows", name, red.name, spreadBuckets, lo, hi)
 		if float64(lo) < 0.7*mean || float64(hi) > 1.3*mean {
 			t.Errorf("%s, %s: buckets hold %d..%d flows, want %.0f±30%%", name, red.name, lo, hi, mean)
 		}
@@ -73,7 +74,9 @@ func checkSpread(t *testing.T, name string, hashes []uint32) {
 		for _, c := range load {
 			lo, hi = min(lo, c), max(hi, c)
 		}
-		if ratio := float64(hi) / float64(lo); ratio > 1.05 {
+		ratio := float64(hi) / float64(lo)
+		t.Logf("%s, %d members: busiest/idlest = %.3f", name, members, ratio)
+		if ratio > 1.05 {
 			t.Errorf("%s, %d members: busiest/idlest = %d/%d = %.3f, want <= 1.05", name, members, hi, lo, ratio)
 		}
 	}

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_branch_prediction.h>
+
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
@@ -104,11 +106,30 @@ void tg_io_flush(struct tg_io *io)
  * the previous vector produced, then polls the RX queues round-robin and
  * returns the first non-empty vector (up to TG_VECTOR packets from one queue).
  */
+static inline void tg_feed_fill(struct tg_feed *f)
+{
+	uint32_t want = TG_VECTOR, i;
+
+	if (rte_ring_free_count(f->ring) < want)
+		return;
+	for (i = 0; i < want; i++) {
+		struct rte_mbuf *m = f->pkts[f->cursor];
+		rte_mbuf_refcnt_update(m, 1);
+		f->cursor = f->cursor + 1 == f->n ? 0 : f->cursor + 1;
+		if (rte_ring_sp_enqueue(f->ring, m) != 0) {
+			rte_mbuf_refcnt_update(m, -1);
+			break;
+		}
+	}
+}
+
 uint16_t tg_io_step(struct tg_io *io)
 {
 	uint16_t k;
 
 	tg_io_flush(io);
+	if (unlikely(io->feed != NULL))
+		tg_feed_fill(io->feed);
 	io->steps++;
 	io->nb_rx = 0;
 	for (k = 0; k < io->n_rx; k++) {
@@ -373,4 +394,49 @@ int tg_eth_from_rings(const char *name, struct rte_ring *rx, struct rte_ring *tx
 	int rc = rte_eth_from_rings(name, rxq, 1, txq, 1, 0);
 
 	return rc < 0 ? -rte_errno : rc;
+}
+
+/* tg_feed_new builds n mbufs from frames (frame i at frames + i*stride,
+ * lens[i] bytes) and a feed that cycles through them into ring. */
+struct tg_feed *tg_feed_new(struct rte_ring *ring, struct rte_mempool *mp, const uint8_t *frames, const uint16_t *lens, uint32_t n, uint16_t stride)
+{
+	struct tg_feed *f = rte_zmalloc("tg_feed", sizeof(*f), RTE_CACHE_LINE_SIZE);
+	uint32_t i;
+
+	if (f == NULL)
+		return NULL;
+	f->pkts = rte_zmalloc("tg_feed_pkts", sizeof(struct rte_mbuf *) * n, RTE_CACHE_LINE_SIZE);
+	if (f->pkts == NULL) {
+		rte_free(f);
+		return NULL;
+	}
+	f->ring = ring;
+	f->n = n;
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+		char *p;
+		if (m == NULL || (p = rte_pktmbuf_append(m, lens[i])) == NULL) {
+			if (m != NULL)
+				rte_pktmbuf_free(m);
+			f->n = i;
+			tg_feed_free(f);
+			return NULL;
+		}
+		memcpy(p, frames + (size_t)i * stride, lens[i]);
+		f->pkts[i] = m;
+	}
+	return f;
+}
+
+void tg_feed_free(struct tg_feed *f)
+{
+	uint32_t i;
+
+	if (f == NULL)
+		return;
+	for (i = 0; i < f->n; i++)
+		if (f->pkts[i] != NULL)
+			rte_pktmbuf_free(f->pkts[i]);
+	rte_free(f->pkts);
+	rte_free(f);
 }

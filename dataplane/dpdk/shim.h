@@ -46,6 +46,18 @@ struct tg_txq {
 } __rte_cache_aligned;
 
 /*
+ * struct tg_feed is a benchmark traffic source: before each poll, a step
+ * refills ring (the RX ring of a net_ring port) with the next prebuilt
+ * mbufs, taking a reference on each so transmitting frees nothing.
+ */
+struct tg_feed {
+	struct rte_ring *ring;
+	struct rte_mbuf **pkts;
+	uint32_t n;
+	uint32_t cursor;
+};
+
+/*
  * struct tg_io is one worker's I/O state. Go fills tx[i].pkts, drop and ctl
  * between steps; tg_io_step flushes them and receives the next vector.
  */
@@ -65,6 +77,7 @@ struct tg_io {
 	uint64_t ctl_dropped;       /* control ring full */
 	struct rte_ring *inject;    /* control -> worker, multi-producer, may be NULL */
 	struct rte_ring *ctl;       /* worker -> control, single-producer, may be NULL */
+	struct tg_feed *feed;       /* benchmark source, NULL in service */
 	struct tg_rxq rx[TG_MAX_QUEUES];
 	struct tg_txq tx[TG_MAX_QUEUES];
 	struct rte_mbuf *rx_pkts[TG_VECTOR];
@@ -130,5 +143,8 @@ unsigned int tg_ring_dequeue(struct rte_ring *r, struct rte_mbuf **m, unsigned i
 unsigned int tg_ring_count(struct rte_ring *r);
 
 int tg_eth_from_rings(const char *name, struct rte_ring *rx, struct rte_ring *tx);
+
+struct tg_feed *tg_feed_new(struct rte_ring *ring, struct rte_mempool *mp, const uint8_t *frames, const uint16_t *lens, uint32_t n, uint16_t stride);
+void tg_feed_free(struct tg_feed *f);
 
 #endif
