@@ -8,7 +8,7 @@ PKGS      := libdpdk-dev dpdk-dev pkg-config iproute2 iputils-ping procps util-l
 GOTEST    ?= $(GO) test
 FUZZTIME  ?= 30s
 
-.PHONY: all deps hugepages build test lint fuzz demo bench clean
+.PHONY: all deps hugepages build test lint fuzz demo bench bench-tx clean
 
 all: build
 
@@ -54,8 +54,12 @@ fuzz:
 demo: build
 	$(BIN)/teamlab demo -teamgw $(BIN)/teamgw -teamctl $(BIN)/teamctl
 
-## bench: burst-loop and failover benchmarks; results in perf/results/.
-bench: build
+## bench-tx: teamgw's outbound path against DPDK net_bonding (l34, rr) over net_null members.
+bench-tx: build
+	$(BIN)/txbench -members 2,4,8 -rounds 5 -steps 20000 -out perf/results | tee perf/results/txbench.txt
+
+## bench: burst-loop, outbound and failover benchmarks; results in perf/results/.
+bench: build bench-tx
 	$(GO) test -run '^$$' -bench BurstLoopRatio -benchtime 10x -count 5 ./dataplane/dpdk | tee perf/results/burstloop.txt
 	$(BIN)/teamlab failover -teamgw $(BIN)/teamgw -cuts 20 -out perf/results
 

@@ -326,6 +326,11 @@ func (d *Daemon) refresh(t *team, m *member) bool {
 	m.up = up
 	if up {
 		m.upSince = d.now()
+		if d.started.IsZero() {
+			// Up when teamgw starts: no hold-down, it has not just
+			// come back.
+			m.upSince = m.upSince.Add(-t.policy.FallbackDelay)
+		}
 		d.event(EventMemberConnect, "member connected", "team", t.cfg.Name, "member", m.cfg.Name())
 	} else {
 		m.downs++

@@ -46,6 +46,7 @@ func main() {
 	flows := flag.Int("flows", 65536, "distinct flows in the traffic")
 	out := flag.String("out", "perf/results", "directory for the JSON report ('' = none)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to `file`")
+	flag.StringVar(&only, "only", "", "run only this contender (with `perf stat`, to count instructions per packet)")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -79,7 +80,10 @@ type Result struct {
 	OfBond    float64 `json:"ratio_to_bond_l34"`
 }
 
-var seq atomic.Uint32
+var (
+	seq  atomic.Uint32
+	only string
+)
 
 func name(p string) string { return fmt.Sprintf("%s%d", p, seq.Add(1)) }
 
@@ -153,6 +157,10 @@ func run(membersFlag string, rounds, steps, flows int, out string) error {
 				slices.Reverse(order)
 			}
 			for _, c := range order {
+				if only != "" && c.name != only {
+					mpps[c.name] = append(mpps[c.name], 1)
+					continue
+				}
 				start := time.Now()
 				pkts := c.run(steps)
 				mpps[c.name] = append(mpps[c.name], float64(pkts)/time.Since(start).Seconds()/1e6)

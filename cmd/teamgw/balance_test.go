@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/teamgw/teamgw/perf/lab"
+)
+
+// TestSLBSpreadsFlowsAndSurvivesCuts runs an SLB team with both members
+// active: many TCP connections from the gateway to two clients spread over
+// both members (each member's counters move), and cutting first the
+// non-path member, then after its return the path member, keeps every
+// connection alive.
+func TestSLBSpreadsFlowsAndSurvivesCuts(t *testing.T) {
+	l := newLab(t, 2, 2)
+	var logb bytes.Buffer
+	logw := &syncWriter{w: &logb}
+	defer func() {
+		if t.Failed() {
+			t.Logf("teamgw log:\n%s", logb.String())
+		}
+	}()
+	g, err := l.StartTeamgw(context.Background(), teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{FallbackDelay: "100ms"}), logw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop()
+
+	// An echo server in each client.
+	for j, ns := range l.Clients {
+		var ln net.Listener
+		if err := l.Do(ns, func() (err error) {
+			ln, err = net.Listen("tcp", net.JoinHostPort(l.ClientIP(j).String(), "7000"))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() { io.Copy(c, c); c.Close() }()
+			}
+		}()
+	}
+	// 32 connections from the gateway's kernel, through the team.
+	var conns []net.Conn
+	for i := range 32 {
+		var c net.Conn
+		if err := l.Do(l.GW, func() (err error) {
+			c, err = net.DialTimeout("tcp", net.JoinHostPort(l.ClientIP(i%2).String(), "7000"), 5*time.Second)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	roundTrips := func(when string) {
+		t.Helper()
+		for i, c := range conns {
+			tcpRoundTrip(t, c, fmt.Sprintf("%s conn %d", when, i))
+		}
+	}
+	roundTrips("before")
+	s, err := g.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := s.Teams[0]
+	for _, m := range tm.Members {
+		if m.Counters.TxPackets == 0 || m.Buckets == 0 {
+			t.Errorf("member %s carried %d packets in %d buckets, want both members busy: %+v", m.Name, m.Counters.TxPackets, m.Buckets, tm.Members)
+		}
+	}
+	t.Logf("before cuts: m0 tx %d pkts (%d buckets), m1 tx %d pkts (%d buckets)",
+		tm.Members[0].Counters.TxPackets, tm.Members[0].Buckets, tm.Members[1].Counters.TxPackets, tm.Members[1].Buckets)
+
+	// Cut the non-path member: its buckets move to the path member.
+	if err := l.CutMember(1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "m1's buckets to move", func() bool {
+		s, err := g.Status()
+		return err == nil && s.Teams[0].Members[1].Buckets == 0 && s.Teams[0].Members[0].Buckets == 256
+	})
+	roundTrips("after cutting m1")
+
+	// Bring it back, then cut the path member: m1 takes the team MAC.
+	if err := l.RestoreMember(1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "m1 to get buckets back", func() bool {
+		s, err := g.Status()
+		return err == nil && s.Teams[0].Members[1].Buckets > 0
+	})
+	if err := l.CutMember(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.WaitActive("net_af_packet1", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	roundTrips("after cutting m0")
+}
