@@ -358,7 +358,7 @@ func (t *team) state() dataplane.TeamState {
 		// MAC (IEEE 802.3: a station's frames carry its own address);
 		// trunk: the team MAC everywhere.
 		if ts.Mode == dataplane.ModeSLB && i != t.path {
-			ts.SourceMAC[i] = m.mac
+			ts.SetSourceMAC(i, m.mac)
 		}
 	}
 	if t.path >= 0 {

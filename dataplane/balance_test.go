@@ -42,7 +42,7 @@ func slbState(mode Mode) TeamState {
 		ts.Table[b] = int8(b % 2)
 	}
 	if mode == ModeSLB {
-		ts.SourceMAC[1] = memberMAC1
+		ts.SetSourceMAC(1, memberMAC1)
 	}
 	return ts
 }

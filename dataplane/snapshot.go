@@ -25,6 +25,10 @@ type Snapshot struct {
 // members, so a member change moves only that member's buckets.
 const NBuckets = 256
 
+// bucketOf maps a flow hash to its bucket: classify.Bucket for 256
+// buckets, the hash's top byte.
+func bucketOf(hash uint32) uint8 { return uint8(hash >> 24) }
+
 // Mode is how a team uses its members.
 type Mode uint8
 
@@ -57,9 +61,21 @@ type TeamState struct {
 	// SourceMAC is the source MAC each member transmits with (SLB); zero
 	// means leave the frame's source alone (the team MAC).
 	SourceMAC [MaxMembers]frame.MAC
+	// Rewrite has bit i set when SourceMAC[i] is set: the per-packet test.
+	Rewrite uint8
 	// Table maps a flow bucket to the member that transmits it; -1 when
 	// no member is active.
 	Table [NBuckets]int8
+}
+
+// SetSourceMAC makes member i transmit with mac (SLB).
+func (ts *TeamState) SetSourceMAC(i int, mac frame.MAC) {
+	ts.SourceMAC[i] = mac
+	if mac != (frame.MAC{}) {
+		ts.Rewrite |= 1 << i
+	} else {
+		ts.Rewrite &^= 1 << i
+	}
 }
 
 // SingleMember returns a state in which member m (or none, -1) carries

@@ -53,7 +53,7 @@ type Worker struct {
 	io       *dpdk.IO
 	sources  [dpdk.MaxQueues]source
 	tapTx    [MaxTeams]int
-	memberTx [MaxTeams][MaxMembers]int
+	memberQ  [MaxTeams][MaxMembers]*dpdk.TxQueue
 	counters WorkerCounters
 	bucketC  *dpdk.Counters
 	buckets  []uint64 // bucketC's words: packets and bytes per team and bucket
@@ -114,9 +114,11 @@ func (w *Worker) addQueues() error {
 				return err
 			}
 			w.sources[i] = source{team: int8(t), member: int8(m)}
-			if w.memberTx[t][m], err = w.io.AddTx(p, q); err != nil {
+			qi, err := w.io.AddTx(p, q)
+			if err != nil {
 				return err
 			}
+			w.memberQ[t][m] = w.io.Queue(qi)
 		}
 	}
 	return nil
@@ -252,7 +254,7 @@ func (w *Worker) forward(s *Snapshot, src source, pkts []*dpdk.Mbuf) {
 			c.Drops[r].Add(n)
 		}
 	}
-	for k, n := range d.classes {
+	for k, n := range d.classes[:classify.NumClasses] {
 		if n != 0 {
 			c.Classes[k].Add(n)
 		}
@@ -267,43 +269,57 @@ type delta struct {
 	txPkts  [MaxMembers + 1]uint64
 	txBytes [MaxMembers + 1]uint64
 	drops   [NumDropReasons]uint64
-	classes [classify.NumClasses]uint64
+	classes [classMask + 1]uint64
 }
+
+// classMask bounds a class index for the per-vector class counts (an
+// array of 8 needs no bounds check).
+const classMask = 7
 
 // fromKernel sends frames from the team's TAP: IP flows by their bucket,
 // everything else on the path member (BASP outbound flow table, seed 004).
 // In SLB a frame leaves with its member's own source MAC.
 func (w *Worker) fromKernel(t int, ts *TeamState, pkts []*dpdk.Mbuf, d *delta) {
-	buckets := w.buckets
+	buckets := (*[NBuckets * 2]uint64)(w.buckets[bucketIndex(t, 0):])
+	queues := &w.memberQ[t]
+	table := &ts.Table
+	path, rewrite := ts.Path, ts.Rewrite
 	for _, m := range pkts {
 		data := m.Data()
 		n := uint64(m.PktLen())
 		d.rxBytes += n
 		r := classify.Frame(data)
-		d.classes[r.Class]++
-		mi := int(ts.Path)
+		d.classes[r.Class&classMask]++
+		mi := path
 		if r.Class <= classify.ClassL3 {
-			b := classify.Bucket(r.Hash, NBuckets)
-			mi = int(ts.Table[b])
-			i := bucketIndex(t, b)
-			buckets[i]++
-			buckets[i+1] += n
+			b := bucketOf(r.Hash)
+			mi = table[b]
+			buckets[2*int(b)]++
+			buckets[2*int(b)+1] += n
 		}
-		if mi < 0 || mi >= MaxMembers {
+		if uint8(mi) >= MaxMembers {
 			d.drops[DropNoMember]++
 			w.io.Drop(m)
 			continue
 		}
-		if sm := &ts.SourceMAC[mi]; *sm != (frame.MAC{}) && len(data) >= frame.EthHeaderLen && frame.MAC(data[6:12]) == ts.MAC {
-			copy(data[6:12], sm[:])
+		if rewrite&(1<<mi) != 0 {
+			rewriteSource(data, ts.MAC, &ts.SourceMAC[mi])
 		}
-		if !w.io.Tx(w.memberTx[t][mi], m) {
+		if !queues[mi].Push(m) {
 			d.drops[DropTxFull]++
 			w.io.Drop(m)
 			continue
 		}
 		d.txPkts[mi]++
 		d.txBytes[mi] += n
+	}
+}
+
+// rewriteSource gives a frame from the kernel (source = team MAC) the
+// source MAC of the member it leaves on.
+func rewriteSource(data []byte, team frame.MAC, src *frame.MAC) {
+	if len(data) >= frame.EthHeaderLen && frame.MAC(data[6:12]) == team {
+		copy(data[6:12], src[:])
 	}
 }
 

@@ -26,13 +26,14 @@ type IO struct {
 	nDrop int
 	nCtl  int
 	nTx   int
-	txq   [MaxQueues]txView
+	txq   [MaxQueues]TxQueue
 }
 
-// txView is the Go view of one C TX buffer. The count lives on the Go
+// TxQueue is the Go view of one C TX buffer. The count lives on the Go
 // side while the worker fills the buffer (so the compiler can keep it in a
-// register and drop bounds checks) and is handed to C by sync.
-type txView struct {
+// register and drop bounds checks) and is handed to C by sync. A worker
+// keeps *TxQueue handles (IO.Queue) to push without re-indexing.
+type TxQueue struct {
 	n    int
 	pkts *[TxQueueCap]uintptr // mbuf addresses: C memory, no GC write barrier
 	cn   *C.uint16_t
@@ -50,7 +51,7 @@ func NewIO(socket int) (*IO, error) {
 	io.ctl = (*[SideCap]uintptr)(unsafe.Pointer(&c.ctl_pkts[0]))
 	for i := range io.txq {
 		q := &c.tx[i]
-		io.txq[i] = txView{cn: &q.n, pkts: (*[TxQueueCap]uintptr)(unsafe.Pointer(&q.pkts[0]))}
+		io.txq[i] = TxQueue{cn: &q.n, pkts: (*[TxQueueCap]uintptr)(unsafe.Pointer(&q.pkts[0]))}
 	}
 	return io, nil
 }
@@ -127,13 +128,19 @@ func (io *IO) sync() {
 
 // Tx queues m on TX queue q (an index from AddTx). It reports false, and
 // the caller must Drop m, when the buffer is full.
-func (io *IO) Tx(q int, m *Mbuf) bool {
-	v := &io.txq[q]
-	if v.n >= TxQueueCap {
+func (io *IO) Tx(q int, m *Mbuf) bool { return io.txq[q].Push(m) }
+
+// Queue is the handle of TX queue q (an index from AddTx).
+func (io *IO) Queue(q int) *TxQueue { return &io.txq[q] }
+
+// Push queues m; it reports false, and the caller must Drop m, when the
+// buffer is full.
+func (q *TxQueue) Push(m *Mbuf) bool {
+	if q.n >= TxQueueCap {
 		return false
 	}
-	v.pkts[v.n] = uintptr(unsafe.Pointer(m))
-	v.n++
+	q.pkts[q.n] = uintptr(unsafe.Pointer(m))
+	q.n++
 	return true
 }
 

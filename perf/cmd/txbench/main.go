@@ -336,7 +336,8 @@ func teamState(mode dataplane.Mode, mac frame.MAC, members []*dpdk.Port) datapla
 		ts.RxMask |= 1 << i
 		if mode == dataplane.ModeSLB && i > 0 {
 			hw, _ := p.MAC()
-			ts.SourceMAC[i], _ = frame.MACFrom(hw)
+			mac, _ := frame.MACFrom(hw)
+			ts.SetSourceMAC(i, mac)
 		}
 	}
 	table, _ := slb.Assign(nil, active, nil, nil)
