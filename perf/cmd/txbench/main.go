@@ -292,13 +292,14 @@ func contenders(n int, src *dpdk.Port, pool *dpdk.Mempool, feed *dpdk.Feed, team
 	}
 	time.Sleep(200 * time.Millisecond) // bonding activates members on its link poll
 
-	// teamgw's worker, SLB and trunk.
+	// teamgw's worker, SLB and trunk, on the same member ports (DPDK
+	// builds have 32 port slots).
+	members, err := nullMembers(n, pool, true)
+	if err != nil {
+		return fail(err)
+	}
+	undo = append(undo, func() { removeAll(members) })
 	for _, mode := range []dataplane.Mode{dataplane.ModeSLB, dataplane.ModeTrunk} {
-		members, err := nullMembers(n, pool, true)
-		if err != nil {
-			return fail(err)
-		}
-		undo = append(undo, func() { removeAll(members) })
 		var snap atomic.Pointer[dataplane.Snapshot]
 		s := &dataplane.Snapshot{}
 		s.Teams[0] = teamState(mode, teamMAC, members)
