@@ -72,9 +72,10 @@ type announcement struct {
 	next   time.Time
 }
 
-// maxMTU is the largest MTU whose frames (with an 802.1Q tag) fit one
-// mbuf of dpdk.DefaultDataRoom.
-const maxMTU = 2048 - 14 - 4
+// maxMTU is the largest team MTU: DPDK 22.11's net_tap reports a
+// 1522-byte maximum frame, so the kernel-facing port cannot carry jumbo
+// frames (a TAP driven directly, without net_tap, can: issue 9).
+const maxMTU = 1500
 
 // memberDevargs adds what teamgw needs to a member's devargs: one
 // net_af_packet queue pair per worker (each af_packet queue is a socket in
@@ -118,7 +119,7 @@ func (d *Daemon) startTeam(idx int, tc configs.Team) (*team, error) {
 		return nil, fmt.Errorf("mode %q is not available in this build yet: \"slb\" and \"trunk\" run today", tc.Mode)
 	}
 	if tc.MTU > maxMTU {
-		return nil, fmt.Errorf("mtu %d needs jumbo-frame (multi-segment) support, which this build lacks: at most %d", tc.MTU, maxMTU)
+		return nil, fmt.Errorf("mtu %d: jumbo frames are not available yet (DPDK 22.11's net_tap, the kernel-facing port, caps the MTU at 1500): at most %d", tc.MTU, maxMTU)
 	}
 	t := &team{idx: idx, cfg: tc, path: -1, active: make([]bool, len(tc.Members))}
 	t.rebal = slb.NewRebalancer(slb.DefaultRebalanceConfig(), dataplane.NBuckets)

@@ -88,6 +88,9 @@ type Spec struct {
 	// interface (prefix length 24). The lab does not assign it. The
 	// default is 192.0.2.1.
 	TeamIP netip.Addr
+	// MTU is the MTU of every lab link (default 1500); jumbo-frame tests
+	// set 9000.
+	MTU int
 	// TeamIP6 is the IPv6 address teamgw is expected to put on its TAP
 	// interface (prefix length 64). The lab does not assign it. The
 	// default is 2001:db8::1.
@@ -163,6 +166,12 @@ func (s *Spec) normalize() error {
 		if err := checkPrefix(s.Prefix); err != nil {
 			return err
 		}
+	}
+	if s.MTU == 0 {
+		s.MTU = 1500
+	}
+	if s.MTU < 68 || s.MTU > 65535 {
+		return fmt.Errorf("lab: MTU = %d, want 68..65535", s.MTU)
 	}
 	if !s.TeamIP.IsValid() {
 		s.TeamIP = netip.AddrFrom4([4]byte{192, 0, 2, 1})
@@ -257,10 +266,10 @@ func build(ctx context.Context, s Spec) (l *Lab, err error) {
 	// names never exist in the caller's namespace.
 	var veths []string
 	for i := 0; i < s.Members; i++ {
-		veths = append(veths, fmt.Sprintf("link add m%d netns %s type veth peer name s%d netns %s", i, l.GW, i, l.Switch))
+		veths = append(veths, fmt.Sprintf("link add m%d netns %s mtu %d type veth peer name s%d netns %s mtu %d", i, l.GW, s.MTU, i, l.Switch, s.MTU))
 	}
 	for j, ns := range l.Clients {
-		veths = append(veths, fmt.Sprintf("link add eth0 netns %s type veth peer name c%d netns %s", ns, j, l.Switch))
+		veths = append(veths, fmt.Sprintf("link add eth0 netns %s mtu %d type veth peer name c%d netns %s mtu %d", ns, s.MTU, j, l.Switch, s.MTU))
 	}
 	if err := ipBatch(ctx, "", veths...); err != nil {
 		return l, err

@@ -38,9 +38,16 @@ func (l *Lab) Config(tc TeamConfig) string {
 		mode = "slb"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "[eal]\nmemory_mb = 256\nfile_prefix = %q\nidle_sleep = \"50us\"\n\n", l.Prefix)
+	mem := 256
+	if l.Spec.MTU > 1500 {
+		mem = 512 // jumbo mbufs
+	}
+	fmt.Fprintf(&b, "[eal]\nmemory_mb = %d\nfile_prefix = %q\nidle_sleep = \"50us\"\n\n", mem, l.Prefix)
 	fmt.Fprintf(&b, "[control]\nsocket = %q\nmetrics = \"off\"\nlink_poll = \"10ms\"\n\n", l.Socket())
 	fmt.Fprintf(&b, "[[team]]\nname = \"team0\"\nmode = %q\n", mode)
+	if l.Spec.MTU != 1500 {
+		fmt.Fprintf(&b, "mtu = %d\n", l.Spec.MTU)
+	}
 	fmt.Fprintf(&b, "addresses = [\"%s/24\", \"%s/64\"]\n", l.Spec.TeamIP, l.Spec.TeamIP6)
 	if tc.FallbackDelay != "" {
 		fmt.Fprintf(&b, "fallback_delay = %q\n", tc.FallbackDelay)
