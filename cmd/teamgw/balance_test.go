@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,4 +111,56 @@ func TestSLBSpreadsFlowsAndSurvivesCuts(t *testing.T) {
 		t.Fatal(err)
 	}
 	roundTrips("after cutting m0")
+}
+
+// TestTwoWorkers runs the team with two worker lcores: each polls its own
+// queue of every port (af_packet fanout and a two-queue TAP spread the
+// flows), and TCP connections in both directions keep working.
+func TestTwoWorkers(t *testing.T) {
+	l := newLab(t, 2, 1)
+	cfg := strings.Replace(l.Config(lab.TeamConfig{}), "[eal]\n", "[eal]\nworker_cores = [0, 1]\n", 1)
+	var logb bytes.Buffer
+	g, err := l.StartTeamgw(context.Background(), teamgwBin, t.TempDir(), cfg, &syncWriter{w: &logb})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logb.String())
+	}
+	defer g.Stop()
+	var ln net.Listener
+	if err := l.Do(l.Clients[0], func() (err error) {
+		ln, err = net.Listen("tcp", net.JoinHostPort(l.ClientIP(0).String(), "7001"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	for i := range 16 {
+		var c net.Conn
+		if err := l.Do(l.GW, func() (err error) {
+			c, err = net.DialTimeout("tcp", net.JoinHostPort(l.ClientIP(0).String(), "7001"), 5*time.Second)
+			return err
+		}); err != nil {
+			t.Fatalf("conn %d: %v\n%s", i, err, logb.String())
+		}
+		tcpRoundTrip(t, c, fmt.Sprintf("conn %d", i))
+		c.Close()
+	}
+	s, err := g.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Workers) != 2 {
+		t.Fatalf("%d workers, want 2", len(s.Workers))
+	}
+	for _, w := range s.Workers {
+		t.Logf("worker %d on cpu %d (lcore %d): %d packets in %d vectors", w.ID, w.Core, w.Lcore, w.Packets, w.Vectors)
+	}
 }
