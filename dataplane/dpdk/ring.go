@@ -41,8 +41,7 @@ func cbool(b bool) C.int {
 // Enqueue puts m on the ring; it reports false if the ring is full (the
 // caller still owns m).
 func (r *Ring) Enqueue(m *Mbuf) bool {
-	p := m.c()
-	return C.tg_ring_enqueue(r.c, &p, 1) == 1
+	return C.tg_ring_enqueue_one(r.c, m.c()) == 1
 }
 
 // Dequeue takes up to len(out) mbufs off the ring. It uses a scratch

@@ -372,9 +372,9 @@ void tg_ring_free(struct rte_ring *r)
 	rte_ring_free(r);
 }
 
-unsigned int tg_ring_enqueue(struct rte_ring *r, struct rte_mbuf **m, unsigned int n)
+int tg_ring_enqueue_one(struct rte_ring *r, struct rte_mbuf *m)
 {
-	return rte_ring_enqueue_burst(r, (void **)m, n, NULL);
+	return rte_ring_enqueue(r, m) == 0;
 }
 
 unsigned int tg_ring_dequeue(struct rte_ring *r, struct rte_mbuf **m, unsigned int n)

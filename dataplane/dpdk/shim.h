@@ -138,7 +138,7 @@ struct rte_ring *tg_ring_create(const char *name, unsigned int count, int socket
 void tg_ring_free(struct rte_ring *r);
 struct rte_mempool *tg_pool_create(const char *name, unsigned int n, unsigned int cache, uint16_t data_room, int socket, int *err);
 void tg_pool_free(struct rte_mempool *mp);
-unsigned int tg_ring_enqueue(struct rte_ring *r, struct rte_mbuf **m, unsigned int n);
+int tg_ring_enqueue_one(struct rte_ring *r, struct rte_mbuf *m);
 unsigned int tg_ring_dequeue(struct rte_ring *r, struct rte_mbuf **m, unsigned int n);
 unsigned int tg_ring_count(struct rte_ring *r);
 
