@@ -8,7 +8,7 @@ PKGS      := libdpdk-dev dpdk-dev pkg-config iproute2 iputils-ping procps util-l
 GOTEST    ?= $(GO) test
 FUZZTIME  ?= 30s
 
-.PHONY: all deps hugepages build test lint fuzz demo bench bench-tx clean
+.PHONY: all deps hugepages build test lint fuzz demo bench bench-tx pgo clean
 
 all: build
 
@@ -57,6 +57,12 @@ demo: build
 ## bench-tx: teamgw's outbound path against DPDK net_bonding (l34, rr) over net_null members.
 bench-tx: build
 	$(BIN)/txbench -members 2,4,8 -rounds 5 -steps 20000 -out perf/results | tee perf/results/txbench.txt
+
+## pgo: refresh the profile the Go compiler optimises the data path with
+## (default.pgo of teamgw and txbench), from the outbound benchmark.
+pgo: build
+	$(BIN)/txbench -members 2 -rounds 3 -steps 60000 -only trunk -out "" -cpuprofile cmd/teamgw/default.pgo
+	cp cmd/teamgw/default.pgo perf/cmd/txbench/default.pgo
 
 ## bench: burst-loop, outbound and failover benchmarks; results in perf/results/.
 bench: build bench-tx

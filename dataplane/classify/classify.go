@@ -139,7 +139,8 @@ var be = binary.BigEndian
 func Frame(b []byte) Result {
 	// Fast path for the bulk of a server's traffic: untagged IPv4 without
 	// options or fragmentation, TCP or UDP, ports inside the datagram.
-	// Everything else, and every doubt, takes the general path below.
+	// It is small enough for the compiler to inline Frame into the
+	// caller's loop; everything else, and every doubt, takes frame.
 	if len(b) >= ethHeaderLen+ipv4MinHeaderLen+portsLen {
 		h := b[ethHeaderLen : ethHeaderLen+ipv4MinHeaderLen+portsLen]
 		if be.Uint16(b[12:14]) == etherTypeIPv4 && h[0] == 0x45 && (h[9] == protoTCP || h[9] == protoUDP) &&
@@ -147,6 +148,11 @@ func Frame(b []byte) Result {
 			return Result{Class: ClassL4, Hash: hashV4L4(be.Uint64(h[12:20]), h[9], be.Uint32(h[20:24])), L3: ethHeaderLen}
 		}
 	}
+	return frame(b)
+}
+
+// frame is Frame's general path.
+func frame(b []byte) Result {
 	if len(b) < ethHeaderLen {
 		return Result{Class: ClassMalformed}
 	}

@@ -1,5 +1,7 @@
 package classify
 
+import "math/bits"
+
 // The flow hash absorbs the header fields as 64-bit words into a 64-bit
 // state, one multiply/xor-shift round per word, and finishes with a full
 // avalanche mixer. Each absorb round is a bijection of the state for a fixed
@@ -44,7 +46,18 @@ func hashV4L3(addrs uint64) uint32 {
 
 // hashV4L4 hashes an IPv4 flow; ports is source port<<16 | destination port.
 func hashV4L4(addrs uint64, proto byte, ports uint32) uint32 {
-	return finish(absorb(absorb(seedV4L4, addrs), uint64(ports)<<32|uint64(proto)))
+	return mum(addrs^seedV4L4, (uint64(ports)<<8|uint64(proto))^finishM2)
+}
+
+// mum is the IPv4 fast path's mixer: one 64x64->128-bit multiply of the
+// two input words, folded (the "mum" of wyhash). Every output bit depends
+// on every input bit, at a fifth of the instructions of absorb+finish.
+// (Its one weak spot: the address pair equal to the seed multiplies to
+// zero, so all flows of that single pair share a bucket.)
+func mum(a, b uint64) uint32 {
+	hi, lo := bits.Mul64(a, b)
+	x := hi ^ lo
+	return uint32(x>>32) ^ uint32(x)
 }
 
 // addr6 is an IPv6 address pair as big-endian 64-bit halves.
