@@ -106,11 +106,26 @@ type Team struct {
 	RebalanceInterval Duration `toml:"rebalance_interval"`
 	// Members are the team's ports, 2 to 8 of them.
 	Members []Member `toml:"members"`
+	// VLANs are the team's 802.1Q VLANs, at most 64 (BASP's limit), each
+	// its own kernel interface; frames of the team's own interface leave
+	// untagged.
+	VLANs []VLAN `toml:"vlan"`
 
 	// explicit records which keys whose zero value is valid (and differs
 	// from the default) were written in the file, so that SetDefaults
 	// keeps an explicit zero.
 	explicit teamKeys
+}
+
+// VLAN is one 802.1Q VLAN of a team ([[team.vlan]]).
+type VLAN struct {
+	// ID is the VLAN ID, 1 to 4094.
+	ID int `toml:"id"`
+	// Name is the VLAN's kernel interface; it defaults to "<team>.<id>"
+	// and must be a valid interface name of at most 15 characters.
+	Name string `toml:"name"`
+	// Addresses are assigned to the VLAN interface (CIDR form).
+	Addresses []string `toml:"addresses"`
 }
 
 // teamKeys is a set of Team keys whose zero value is meaningful.

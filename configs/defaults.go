@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"fmt"
 	"net/netip"
 	"runtime"
 	"time"
@@ -122,6 +123,11 @@ func (t *Team) setDefaults() {
 		t.RebalanceInterval.Duration = DefaultRebalanceInterval
 	}
 	t.Addresses = mergeAddresses(t.Address, t.Addresses)
+	for i := range t.VLANs {
+		if v := &t.VLANs[i]; v.Name == "" {
+			v.Name = fmt.Sprintf("%s.%d", t.Name, v.ID)
+		}
+	}
 	for i := range t.Members {
 		m := &t.Members[i]
 		if m.Carrier == "" {

@@ -274,6 +274,7 @@ func (c *Config) validateTeams(errs *Error) {
 		if len(t.Members) > 0 && active == 0 {
 			errs.add(tp+".members", "all members are standby: at least one must be active")
 		}
+		t.validateVLANs(errs, tp, names)
 	}
 
 	// A team's TAP interface must not take the name of a kernel interface
@@ -281,6 +282,42 @@ func (c *Config) validateTeams(errs *Error) {
 	for ti, t := range c.Teams {
 		if p, clash := kernel[t.Name]; clash {
 			errs.add(fmt.Sprintf("team[%d].name", ti), "team name %q is also the kernel interface of %s", t.Name, p)
+		}
+	}
+}
+
+// MaxVLANs is the most VLANs a team may have (Broadcom BASP's limit).
+const MaxVLANs = 64
+
+// validateVLANs checks the team's VLANs; their interface names join the
+// set of names that must not collide.
+func (t *Team) validateVLANs(errs *Error, tp string, names map[string]int) {
+	if len(t.VLANs) > MaxVLANs {
+		errs.add(tp+".vlan", "a team has at most %d VLANs, got %d", MaxVLANs, len(t.VLANs))
+	}
+	ids := map[int]int{}
+	for i, v := range t.VLANs {
+		vp := fmt.Sprintf("%s.vlan[%d]", tp, i)
+		if v.ID < 1 || v.ID > 4094 {
+			errs.add(vp+".id", "VLAN id must be between 1 and 4094, got %d", v.ID)
+		} else if j, dup := ids[v.ID]; dup {
+			errs.add(vp+".id", "duplicate VLAN %d (also %s.vlan[%d])", v.ID, tp, j)
+		} else {
+			ids[v.ID] = i
+		}
+		if v.Name != "" {
+			if v.Name == "." || v.Name == ".." || !teamNameRe.MatchString(v.Name) {
+				errs.add(vp+".name", "invalid interface name %q: 1 to 15 characters from [A-Za-z0-9_.-] (name it explicitly if \"<team>.<id>\" is too long)", v.Name)
+			} else if _, dup := names[v.Name]; dup {
+				errs.add(vp+".name", "interface name %q is already used", v.Name)
+			} else {
+				names[v.Name] = -1
+			}
+		}
+		for k, a := range v.Addresses {
+			if msg := checkPrefix(a); msg != "" {
+				errs.add(fmt.Sprintf("%s.addresses[%d]", vp, k), "%s", msg)
+			}
 		}
 	}
 }

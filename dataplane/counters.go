@@ -30,11 +30,13 @@ const (
 	// member other than the path member (BASP's loop filter: the kernel
 	// must see each broadcast once).
 	DropMulticastFilter
+	// DropUnknownVLAN: tagged with a VLAN the team does not have.
+	DropUnknownVLAN
 	// NumDropReasons counts the reasons.
 	NumDropReasons
 )
 
-var dropNames = [NumDropReasons]string{"malformed", "inactive_member", "loop", "not_for_us", "no_member", "tx_full", "multicast_filter"}
+var dropNames = [NumDropReasons]string{"malformed", "inactive_member", "loop", "not_for_us", "no_member", "tx_full", "multicast_filter", "unknown_vlan"}
 
 // String is the reason's metric label.
 func (r DropReason) String() string {

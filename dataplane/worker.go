@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
@@ -16,9 +17,22 @@ import (
 
 // TeamPorts are the ports of one team as a worker sees them.
 type TeamPorts struct {
-	Tap     *dpdk.Port
+	// Tap is the team's kernel-facing port: untagged frames.
+	Tap *dpdk.Port
+	// VLANs are the kernel-facing ports of the team's 802.1Q VLANs.
+	VLANs   []VLANPort
 	Members []*dpdk.Port
 }
+
+// VLANPort is the kernel-facing port of one VLAN: frames from it leave
+// the members tagged with ID, tagged frames for ID reach it untagged.
+type VLANPort struct {
+	ID  uint16
+	Tap *dpdk.Port
+}
+
+// MaxVLANs is the most VLANs a team may have (BASP's limit).
+const MaxVLANs = 64
 
 // WorkerConfig describes one worker lcore.
 type WorkerConfig struct {
@@ -44,7 +58,8 @@ type WorkerConfig struct {
 // source says where an RX queue's frames come from.
 type source struct {
 	team   int8
-	member int8 // -1 for the TAP
+	member int8 // -1 for a kernel-facing port
+	tap    uint8 // which kernel-facing port: 0 untagged, i VLAN i-1
 }
 
 // Worker is one pinned, EAL-registered poll loop.
@@ -52,7 +67,9 @@ type Worker struct {
 	cfg      WorkerConfig
 	io       *dpdk.IO
 	sources  [dpdk.MaxQueues]source
-	tapTx    [MaxTeams]int
+	tapQ     [MaxTeams][1 + MaxVLANs]*dpdk.TxQueue // kernel-facing TX queues
+	vlanID   [MaxTeams][1 + MaxVLANs]uint16        // VLAN of each kernel-facing port
+	vlanTap  [MaxTeams]*[4096]uint8                // VLAN ID -> kernel-facing port, 0 = none
 	memberQ  [MaxTeams][MaxMembers]*dpdk.TxQueue
 	counters WorkerCounters
 	bucketC  *dpdk.Counters
@@ -100,13 +117,30 @@ func (w *Worker) addQueues() error {
 		if len(tp.Members) > MaxMembers {
 			return fmt.Errorf("dataplane: team %d has %d members, at most %d", t, len(tp.Members), MaxMembers)
 		}
-		i, err := w.io.AddRx(tp.Tap, q)
-		if err != nil {
-			return err
+		if len(tp.VLANs) > MaxVLANs {
+			return fmt.Errorf("dataplane: team %d has %d VLANs, at most %d", t, len(tp.VLANs), MaxVLANs)
 		}
-		w.sources[i] = source{team: int8(t), member: -1}
-		if w.tapTx[t], err = w.io.AddTx(tp.Tap, q); err != nil {
-			return err
+		taps := []*dpdk.Port{tp.Tap}
+		w.vlanTap[t] = new([4096]uint8)
+		for i, v := range tp.VLANs {
+			if v.ID < 1 || v.ID > 4094 || w.vlanTap[t][v.ID] != 0 {
+				return fmt.Errorf("dataplane: team %d: bad or duplicate VLAN %d", t, v.ID)
+			}
+			taps = append(taps, v.Tap)
+			w.vlanID[t][i+1] = v.ID
+			w.vlanTap[t][v.ID] = uint8(i + 1)
+		}
+		for k, p := range taps {
+			i, err := w.io.AddRx(p, q)
+			if err != nil {
+				return err
+			}
+			w.sources[i] = source{team: int8(t), member: -1, tap: uint8(k)}
+			qi, err := w.io.AddTx(p, q)
+			if err != nil {
+				return err
+			}
+			w.tapQ[t][k] = w.io.Queue(qi)
 		}
 		for m, p := range tp.Members {
 			i, err := w.io.AddRx(p, q)
@@ -233,7 +267,11 @@ func (w *Worker) forward(s *Snapshot, src source, pkts []*dpdk.Mbuf) {
 	c := &w.counters.Teams[t]
 	var d delta
 	if src.member < 0 {
-		w.fromKernel(t, ts, pkts, &d)
+		out := pkts
+		if vid := w.vlanID[t][src.tap]; vid != 0 {
+			out = w.tagAll(vid, pkts, &d)
+		}
+		w.fromKernel(t, ts, out, &d)
 	} else {
 		w.fromWire(t, ts, int(src.member), pkts, &d)
 	}
@@ -315,6 +353,46 @@ func (w *Worker) fromKernel(t int, ts *TeamState, pkts []*dpdk.Mbuf, d *delta) {
 	}
 }
 
+// tagAll inserts an 802.1Q tag with VLAN vid into every frame from a
+// VLAN's kernel-facing port (in the mbuf headroom, after the MAC
+// addresses) and returns the frames that could take it; the others (runts,
+// no headroom) are dropped as malformed.
+func (w *Worker) tagAll(vid uint16, pkts []*dpdk.Mbuf, d *delta) []*dpdk.Mbuf {
+	n := 0
+	for _, m := range pkts {
+		if !tagFrame(m, vid) {
+			d.drops[DropMalformed]++
+			w.io.Drop(m)
+			continue
+		}
+		pkts[n] = m
+		n++
+	}
+	return pkts[:n]
+}
+
+// tagFrame inserts an 802.1Q tag for vid after the MAC addresses.
+func tagFrame(m *dpdk.Mbuf, vid uint16) bool {
+	if m.DataLen() < frame.EthHeaderLen {
+		return false
+	}
+	b := m.Prepend(4)
+	if b == nil {
+		return false
+	}
+	copy(b[0:12], b[4:16])
+	b[12], b[13] = 0x81, 0x00
+	b[14], b[15] = byte(vid>>8)&0x0f, byte(vid)
+	return true
+}
+
+// untag removes a frame's outer 802.1Q tag.
+func untag(m *dpdk.Mbuf) {
+	b := m.Data()
+	copy(b[4:16], b[0:12])
+	m.Adj(4)
+}
+
 // rewriteSource gives a frame from the kernel (source = team MAC) the
 // source MAC of the member it leaves on.
 func rewriteSource(data []byte, team frame.MAC, src *frame.MAC) {
@@ -330,14 +408,29 @@ func rewriteSource(data []byte, team frame.MAC, src *frame.MAC) {
 // a member's own MAC, which is rewritten to the team MAC the kernel owns.
 func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *delta) {
 	active := ts.RxMask&(1<<mi) != 0
+	vlanTap := w.vlanTap[t]
 	for _, m := range pkts {
 		d.rxBytes += uint64(m.PktLen())
-		if r, ok := acceptFromWire(ts, mi, active, frame.Ethernet(m.Data())); !ok {
+		e := frame.Ethernet(m.Data())
+		if r, ok := acceptFromWire(ts, mi, active, e); !ok {
 			d.drops[r]++
 			w.io.Drop(m)
 			continue
 		}
-		if !w.io.Tx(w.tapTx[t], m) {
+		// 802.1Q: a VLAN's frames go, untagged, to its kernel port;
+		// priority-tagged (VLAN 0) ones to the team's own.
+		tap := uint8(0)
+		if e.Type() == frame.TypeVLAN && len(e) >= frame.EthHeaderLen+4 {
+			if vid := binary.BigEndian.Uint16(e[14:16]) & 0x0fff; vid != 0 {
+				if tap = vlanTap[vid]; tap == 0 {
+					d.drops[DropUnknownVLAN]++
+					w.io.Drop(m)
+					continue
+				}
+			}
+			untag(m)
+		}
+		if !w.tapQ[t][tap].Push(m) {
 			d.drops[DropTxFull]++
 			w.io.Drop(m)
 			continue

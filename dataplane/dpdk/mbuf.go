@@ -125,3 +125,29 @@ func (m *Mbuf) SetData(b []byte) bool {
 func (m *Mbuf) Free() { C.tg_pktmbuf_free((*C.struct_rte_mbuf)(m.ptr())) }
 
 func (m *Mbuf) c() *C.struct_rte_mbuf { return (*C.struct_rte_mbuf)(m.ptr()) }
+
+// Prepend grows the packet by n bytes at the front (into the headroom)
+// and returns the new data; it returns nil, changing nothing, when the
+// headroom is short.
+func (m *Mbuf) Prepend(n int) []byte {
+	off := int(*m.u16(offDataOff))
+	if n > off {
+		return nil
+	}
+	*m.u16(offDataOff) = uint16(off - n)
+	*m.u16(offDataLen) += uint16(n)
+	*m.u32(offPktLen) += uint32(n)
+	return m.Data()
+}
+
+// Adj removes n bytes from the front of the packet; it reports false,
+// changing nothing, when the first segment is shorter.
+func (m *Mbuf) Adj(n int) bool {
+	if n > int(*m.u16(offDataLen)) {
+		return false
+	}
+	*m.u16(offDataOff) += uint16(n)
+	*m.u16(offDataLen) -= uint16(n)
+	*m.u32(offPktLen) -= uint32(n)
+	return true
+}

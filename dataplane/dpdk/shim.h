@@ -23,8 +23,9 @@
 /* Packets a TX queue buffers between two steps: a full vector plus control
  * frames injected by the control plane. */
 #define TG_TXQ_CAP (TG_VECTOR + TG_BURST)
-/* RX and TX queues one worker can own: 4 teams of 8 members and a TAP each. */
-#define TG_MAX_QUEUES 40
+/* RX and TX queues one worker can own: 4 teams of 8 members, a TAP and
+ * 64 VLAN TAPs each. */
+#define TG_MAX_QUEUES 296
 /* Frames one step hands to the control plane or frees. */
 #define TG_SIDE_CAP TG_VECTOR
 

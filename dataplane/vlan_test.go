@@ -1,0 +1,71 @@
+package dataplane
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/teamgw/teamgw/dataplane/dpdk/dpdktest"
+	"github.com/teamgw/teamgw/dataplane/frame"
+)
+
+// vlanRig is a rig whose team also has VLAN 10 on its own kernel port.
+func vlanRig(t *testing.T) (*rig, *ringPort) {
+	t.Helper()
+	r := &rig{pool: dpdktest.Pool(t, 4095)}
+	r.tap = newRingPort(t, r.pool)
+	v10 := newRingPort(t, r.pool)
+	tp := TeamPorts{Tap: r.tap.port, VLANs: []VLANPort{{ID: 10, Tap: v10.port}}}
+	for range 2 {
+		m := newRingPort(t, r.pool)
+		r.members = append(r.members, m)
+		tp.Members = append(tp.Members, m.port)
+	}
+	r.publish(0)
+	w, err := NewWorker(WorkerConfig{ID: 0, Core: -1, Teams: []TeamPorts{tp}, Snapshot: &r.snap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Free)
+	r.w = w
+	return r, v10
+}
+
+func tagged(f []byte, vid uint16) []byte {
+	out := append([]byte{}, f[:12]...)
+	out = append(out, 0x81, 0x00, byte(vid>>8), byte(vid))
+	return append(out, f[12:]...)
+}
+
+func TestVLANFramesFromTheKernelLeaveTagged(t *testing.T) {
+	r, v10 := vlanRig(t)
+	f := ethFrame(clientMAC, teamMAC, 7)
+	v10.send(f)
+	got := r.members[0].collect(1)[0]
+	if want := tagged(f, 10); !bytes.Equal(got, want) {
+		t.Errorf("member sent\n%x\nwant\n%x", got, want)
+	}
+	r.tap.send(f)
+	if got := r.members[0].collect(1)[0]; !bytes.Equal(got, f) {
+		t.Errorf("untagged port's frame left as %x, want it untagged", got)
+	}
+}
+
+func TestTaggedFramesReachTheirVLANUntagged(t *testing.T) {
+	r, v10 := vlanRig(t)
+	f := ethFrame(teamMAC, clientMAC, 8)
+	r.members[0].send(tagged(f, 10))
+	if got := v10.collect(1)[0]; !bytes.Equal(got, f) {
+		t.Errorf("VLAN 10 port got %x, want %x", got, f)
+	}
+	r.members[0].send(tagged(f, 0)) // priority-tagged: the team's own port
+	if got := r.tap.collect(1)[0]; !bytes.Equal(got, f) {
+		t.Errorf("priority-tagged frame reached the kernel as %x, want %x", got, f)
+	}
+	r.members[0].send(tagged(ethFrame(frame.Broadcast, clientMAC, 9), 20))
+	waitCounter(t, &r.w.Counters().Teams[0].Drops[DropUnknownVLAN], 1)
+	r.tap.quiet()
+	v10.quiet()
+}
