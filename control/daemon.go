@@ -195,7 +195,7 @@ func (d *Daemon) queues() uint16 { return uint16(len(d.cfg.EAL.WorkerCores)) }
 func (d *Daemon) startWorkers() error {
 	var tps []dataplane.TeamPorts
 	for _, t := range d.teams {
-		tp := dataplane.TeamPorts{Tap: t.tap}
+		tp := dataplane.TeamPorts{Tap: t.tap, VLANs: t.vlans}
 		for _, m := range t.members {
 			tp.Members = append(tp.Members, m.port)
 		}

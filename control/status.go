@@ -43,8 +43,16 @@ type TeamStatus struct {
 	BucketMoves uint64            `json:"bucket_moves"`
 	Classes     map[string]uint64 `json:"classes"`
 	Members     []MemberStatus    `json:"members"`
+	VLANs       []VLANStatus      `json:"vlans,omitempty"`
 	Kernel      PortCounters      `json:"kernel"`
 	Drops       map[string]uint64 `json:"drops"`
+}
+
+// VLANStatus describes one VLAN of a team.
+type VLANStatus struct {
+	ID        int      `json:"id"`
+	Interface string   `json:"interface"`
+	Addresses []string `json:"addresses"`
 }
 
 // MemberStatus describes one member.
@@ -116,6 +124,13 @@ func (d *Daemon) buildStatus() *Status {
 		}
 		if t.path >= 0 {
 			ts.Active = t.members[t.path].cfg.Name()
+		}
+		for _, v := range t.cfg.VLANs {
+			vs := VLANStatus{ID: v.ID, Interface: v.Name}
+			for _, a := range interfaceAddrs(v.Name) {
+				vs.Addresses = append(vs.Addresses, a.String())
+			}
+			ts.VLANs = append(ts.VLANs, vs)
 		}
 		for c, n := range totals[ti].Classes {
 			ts.Classes[classify.Class(c).String()] = n

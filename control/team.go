@@ -26,6 +26,7 @@ type team struct {
 	cfg     configs.Team
 	mac     frame.MAC
 	tap     *dpdk.Port
+	vlans   []dataplane.VLANPort
 	members []*member
 	// path is the member that carries what is not balanced (non-IP, ARP,
 	// broadcast in SLB) and transmits with the team MAC; -1 when none.
@@ -223,54 +224,70 @@ func (d *Daemon) startMember(mc configs.Member) (*member, error) {
 	return m, nil
 }
 
-// startTap creates the kernel-facing net_tap port: the kernel sees the team
-// as one interface with the team MAC, and owns its addresses.
+// startTap creates the team's kernel-facing ports: the team's own
+// interface and one per VLAN. The kernel sees each as an interface with
+// the team MAC and owns its addresses.
 func (d *Daemon) startTap(t *team) error {
-	name := t.cfg.Name
-	if _, err := net.InterfaceByName(name); err == nil {
-		return fmt.Errorf("kernel interface %q already exists", name)
-	}
-	devargs := fmt.Sprintf("net_tap_tg_%s,iface=%s,mac=%s", name, name, t.mac)
-	p, err := dpdk.Probe(devargs)
+	p, err := d.startKernelPort("net_tap_tg_"+t.cfg.Name, t.cfg.Name, t.mac, t.cfg.MTU, t.cfg.Addresses)
 	if err != nil {
 		return err
 	}
 	t.tap = p
-	d.onUndo(func() {
-		p.Stop()
-		if err := p.Remove(); err != nil {
-			d.log.Warn("removing TAP port", "team", name, "err", err)
-		}
-	})
-	q := d.queues()
-	if err := p.Configure(dpdk.PortConfig{RxQueues: q, TxQueues: q, Pool: d.pool}); err != nil {
-		return err
-	}
-	if err := p.SetMTU(uint16(t.cfg.MTU)); err != nil && !errors.Is(err, unix.ENOTSUP) {
-		return err
-	}
-	if err := p.Start(); err != nil {
-		return err
-	}
 	for _, m := range t.members {
 		if err := m.port.SetMTU(uint16(t.cfg.MTU)); err != nil && !errors.Is(err, unix.ENOTSUP) {
 			d.log.Warn("member MTU", "member", m.cfg.Name(), "mtu", t.cfg.MTU, "err", err)
 		}
 	}
-	ifindex, err := interfaceIndex(name)
-	if err != nil {
-		return fmt.Errorf("TAP %s did not appear: %w", name, err)
-	}
-	for _, a := range t.cfg.Addresses {
-		p, err := netip.ParsePrefix(a)
+	for _, v := range t.cfg.VLANs {
+		p, err := d.startKernelPort(fmt.Sprintf("net_tap_tg_%s_v%d", t.cfg.Name, v.ID), v.Name, t.mac, t.cfg.MTU, v.Addresses)
 		if err != nil {
-			return err
+			return fmt.Errorf("VLAN %d: %w", v.ID, err)
 		}
-		if err := addAddress(ifindex, p); err != nil {
-			return fmt.Errorf("TAP %s: %w", name, err)
-		}
+		t.vlans = append(t.vlans, dataplane.VLANPort{ID: uint16(v.ID), Tap: p})
 	}
 	return nil
+}
+
+// startKernelPort creates one net_tap port whose kernel interface is
+// ifname, with the team MAC and the given addresses.
+func (d *Daemon) startKernelPort(dev, ifname string, mac frame.MAC, mtu int, addrs []string) (*dpdk.Port, error) {
+	if _, err := net.InterfaceByName(ifname); err == nil {
+		return nil, fmt.Errorf("kernel interface %q already exists", ifname)
+	}
+	p, err := dpdk.Probe(fmt.Sprintf("%s,iface=%s,mac=%s", dev, ifname, mac))
+	if err != nil {
+		return nil, err
+	}
+	d.onUndo(func() {
+		p.Stop()
+		if err := p.Remove(); err != nil {
+			d.log.Warn("removing TAP port", "interface", ifname, "err", err)
+		}
+	})
+	q := d.queues()
+	if err := p.Configure(dpdk.PortConfig{RxQueues: q, TxQueues: q, Pool: d.pool}); err != nil {
+		return nil, err
+	}
+	if err := p.SetMTU(uint16(mtu)); err != nil && !errors.Is(err, unix.ENOTSUP) {
+		return nil, err
+	}
+	if err := p.Start(); err != nil {
+		return nil, err
+	}
+	ifindex, err := interfaceIndex(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("TAP %s did not appear: %w", ifname, err)
+	}
+	for _, a := range addrs {
+		pfx, err := netip.ParsePrefix(a)
+		if err != nil {
+			return nil, err
+		}
+		if err := addAddress(ifindex, pfx); err != nil {
+			return nil, fmt.Errorf("TAP %s: %w", ifname, err)
+		}
+	}
+	return p, nil
 }
 
 // readLinks reads every member's ethdev link and returns the teams in
@@ -489,16 +506,25 @@ func (d *Daemon) sendAnnouncement(t *team) {
 	m := t.members[a.member]
 	sent := 0
 	buf := make([]byte, 0, 128)
-	for _, addr := range d.teamAddrs(t) {
-		buf = buf[:0]
-		if addr.Is4() {
-			buf = frame.AppendGratuitousARP(buf, t.mac, addr)
-		} else {
-			buf = frame.AppendUnsolicitedNA(buf, t.mac, addr)
+	announce := func(ifname string, vid uint16) {
+		for _, addr := range interfaceAddrs(ifname) {
+			buf = buf[:0]
+			if addr.Is4() {
+				buf = frame.AppendGratuitousARP(buf, t.mac, addr)
+			} else {
+				buf = frame.AppendUnsolicitedNA(buf, t.mac, addr)
+			}
+			if vid != 0 {
+				buf = frame.Tag(buf, vid)
+			}
+			if d.injectFrame(m.port, buf) {
+				sent++
+			}
 		}
-		if d.injectFrame(m.port, buf) {
-			sent++
-		}
+	}
+	announce(t.cfg.Name, 0)
+	for i, v := range t.vlans {
+		announce(t.cfg.VLANs[i].Name, v.ID)
 	}
 	a.left--
 	if a.left == 0 {
@@ -510,8 +536,11 @@ func (d *Daemon) sendAnnouncement(t *team) {
 }
 
 // teamAddrs are the addresses the kernel has on the team interface.
-func (d *Daemon) teamAddrs(t *team) []netip.Addr {
-	ifi, err := net.InterfaceByName(t.cfg.Name)
+func (d *Daemon) teamAddrs(t *team) []netip.Addr { return interfaceAddrs(t.cfg.Name) }
+
+// interfaceAddrs are the addresses the kernel has on an interface.
+func interfaceAddrs(name string) []netip.Addr {
+	ifi, err := net.InterfaceByName(name)
 	if err != nil {
 		return nil
 	}

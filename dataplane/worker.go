@@ -58,7 +58,7 @@ type WorkerConfig struct {
 // source says where an RX queue's frames come from.
 type source struct {
 	team   int8
-	member int8 // -1 for a kernel-facing port
+	member int8  // -1 for a kernel-facing port
 	tap    uint8 // which kernel-facing port: 0 untagged, i VLAN i-1
 }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -61,6 +62,9 @@ func printShow(w io.Writer, s *control.Status) {
 		fmt.Fprintf(w, "\nteam %s  mode %s  mac %s  path %s  failovers %d  bucket moves %d\n", t.Name, t.Mode, t.MAC, t.Active, t.Failovers, t.BucketMoves)
 		for _, a := range t.Addresses {
 			fmt.Fprintf(w, "  address %s\n", a)
+		}
+		for _, v := range t.VLANs {
+			fmt.Fprintf(w, "  vlan %d  interface %s  addresses %s\n", v.ID, v.Interface, strings.Join(v.Addresses, " "))
 		}
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  MEMBER\tMAC\tROLE\tSTATE\tLINK\tBUCKETS\tDOWNS\tRX PKTS\tTX PKTS\tRX BYTES\tTX BYTES")

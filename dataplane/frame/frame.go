@@ -195,3 +195,12 @@ func icmpv6Checksum(src, dst, msg []byte) uint16 {
 	}
 	return ^uint16(s)
 }
+
+// Tag returns the frame b with an 802.1Q tag for VLAN vid inserted after
+// the MAC addresses (b must hold at least the addresses).
+func Tag(b []byte, vid uint16) []byte {
+	out := make([]byte, 0, len(b)+4)
+	out = append(out, b[:12]...)
+	out = append(out, 0x81, 0x00, byte(vid>>8)&0x0f, byte(vid))
+	return append(out, b[12:]...)
+}
