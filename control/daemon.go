@@ -170,11 +170,12 @@ func (d *Daemon) startShared() error {
 	return nil
 }
 
-// ports is the number of DPDK ports the config asks for (members and TAPs).
+// ports is the number of DPDK ports the config asks for (members, TAPs and
+// VLAN TAPs).
 func (d *Daemon) ports() int {
 	n := 0
 	for _, t := range d.cfg.Teams {
-		n += len(t.Members) + 1
+		n += len(t.Members) + 1 + len(t.VLANs)
 	}
 	return n
 }
@@ -210,11 +211,11 @@ func (d *Daemon) startWorkers() error {
 		if err != nil {
 			return err
 		}
+		d.onUndo(w.Free)
 		if err := w.Start(); err != nil {
 			return err
 		}
 		d.workers = append(d.workers, w)
-		d.onUndo(w.Stop)
 	}
 	return nil
 }

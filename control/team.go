@@ -420,7 +420,13 @@ func (d *Daemon) assignBuckets(t *team) {
 	for i, m := range t.members {
 		weights[i] = m.weight()
 	}
-	_, load := d.bucketLoad(t)
+	// Least-loaded by recent traffic (the rebalancer's decayed load), not
+	// by lifetime totals.
+	decayed := t.rebal.Load()
+	load := make([]uint64, len(decayed))
+	for i, v := range decayed {
+		load[i] = uint64(v)
+	}
 	next, moved := slb.Assign(t.table, t.active, weights, load)
 	if len(t.table) > 0 && moved > 0 {
 		t.bucketMoves += uint64(moved)

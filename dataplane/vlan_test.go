@@ -69,3 +69,12 @@ func TestTaggedFramesReachTheirVLANUntagged(t *testing.T) {
 	r.tap.quiet()
 	v10.quiet()
 }
+
+func TestTeamWithoutVLANsPassesTaggedFramesThrough(t *testing.T) {
+	r := newRig(t, 2)
+	f := tagged(ethFrame(teamMAC, clientMAC, 5), 42)
+	r.members[0].send(f)
+	if got := r.tap.collect(1)[0]; !bytes.Equal(got, f) {
+		t.Errorf("kernel got %x, want the tagged frame untouched %x", got, f)
+	}
+}

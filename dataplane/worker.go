@@ -267,11 +267,7 @@ func (w *Worker) forward(s *Snapshot, src source, pkts []*dpdk.Mbuf) {
 	c := &w.counters.Teams[t]
 	var d delta
 	if src.member < 0 {
-		out := pkts
-		if vid := w.vlanID[t][src.tap]; vid != 0 {
-			out = w.tagAll(vid, pkts, &d)
-		}
-		w.fromKernel(t, ts, out, &d)
+		w.fromKernel(t, ts, w.vlanID[t][src.tap], pkts, &d)
 	} else {
 		w.fromWire(t, ts, int(src.member), pkts, &d)
 	}
@@ -316,8 +312,10 @@ const classMask = 7
 
 // fromKernel sends frames from the team's TAP: IP flows by their bucket,
 // everything else on the path member (BASP outbound flow table, seed 004).
-// In SLB a frame leaves with its member's own source MAC.
-func (w *Worker) fromKernel(t int, ts *TeamState, pkts []*dpdk.Mbuf, d *delta) {
+// In SLB a frame leaves with its member's own source MAC. Frames from a
+// VLAN's kernel port (vid != 0) are classified untagged (the hash is the
+// same as for the tagged frame) and get their 802.1Q tag last.
+func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf, d *delta) {
 	buckets := (*[NBuckets * 2]uint64)(w.buckets[bucketIndex(t, 0):])
 	queues := &w.memberQ[t]
 	table := &ts.Table
@@ -343,6 +341,11 @@ func (w *Worker) fromKernel(t int, ts *TeamState, pkts []*dpdk.Mbuf, d *delta) {
 		if rewrite&(1<<mi) != 0 {
 			rewriteSource(data, ts.MAC, &ts.SourceMAC[mi])
 		}
+		if vid != 0 && !tagFrame(m, vid) {
+			d.drops[DropMalformed]++
+			w.io.Drop(m)
+			continue
+		}
 		if !queues[mi].Push(m) {
 			d.drops[DropTxFull]++
 			w.io.Drop(m)
@@ -351,24 +354,6 @@ func (w *Worker) fromKernel(t int, ts *TeamState, pkts []*dpdk.Mbuf, d *delta) {
 		d.txPkts[mi]++
 		d.txBytes[mi] += n
 	}
-}
-
-// tagAll inserts an 802.1Q tag with VLAN vid into every frame from a
-// VLAN's kernel-facing port (in the mbuf headroom, after the MAC
-// addresses) and returns the frames that could take it; the others (runts,
-// no headroom) are dropped as malformed.
-func (w *Worker) tagAll(vid uint16, pkts []*dpdk.Mbuf, d *delta) []*dpdk.Mbuf {
-	n := 0
-	for _, m := range pkts {
-		if !tagFrame(m, vid) {
-			d.drops[DropMalformed]++
-			w.io.Drop(m)
-			continue
-		}
-		pkts[n] = m
-		n++
-	}
-	return pkts[:n]
 }
 
 // tagFrame inserts an 802.1Q tag for vid after the MAC addresses.
@@ -409,6 +394,7 @@ func rewriteSource(data []byte, team frame.MAC, src *frame.MAC) {
 func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *delta) {
 	active := ts.RxMask&(1<<mi) != 0
 	vlanTap := w.vlanTap[t]
+	hasVLANs := w.vlanID[t][1] != 0
 	for _, m := range pkts {
 		d.rxBytes += uint64(m.PktLen())
 		e := frame.Ethernet(m.Data())
@@ -417,10 +403,12 @@ func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *de
 			w.io.Drop(m)
 			continue
 		}
-		// 802.1Q: a VLAN's frames go, untagged, to its kernel port;
-		// priority-tagged (VLAN 0) ones to the team's own.
+		// 802.1Q, when the team has VLANs: a VLAN's frames go,
+		// untagged, to its kernel port; priority-tagged (VLAN 0) ones
+		// to the team's own. A team without VLANs passes tagged frames
+		// through untouched (the kernel may have VLAN interfaces).
 		tap := uint8(0)
-		if e.Type() == frame.TypeVLAN && len(e) >= frame.EthHeaderLen+4 {
+		if hasVLANs && e.Type() == frame.TypeVLAN && len(e) >= frame.EthHeaderLen+4 {
 			if vid := binary.BigEndian.Uint16(e[14:16]) & 0x0fff; vid != 0 {
 				if tap = vlanTap[vid]; tap == 0 {
 					d.drops[DropUnknownVLAN]++

@@ -53,11 +53,26 @@ type Decision struct {
 // traffic falls back — when AutoFallback is on and the preferred member
 // has been up for FallbackDelay — to the primary, or from a standby to any
 // non-standby member. When the current member is down or there is none,
-// the best member that is up takes over at once: the primary, then the
-// other non-standby members in configuration order, then standbys.
+// the best member that is up takes over at once — preferring members past
+// their hold-down: the primary, then the other non-standby members in
+// configuration order, then standbys.
 func SelectActive(members []MemberView, current int, p Policy, now time.Time) Decision {
 	best := preferred(members, p.Primary, func(m MemberView) bool { return m.Up })
+	stableAt := func(m MemberView) bool { return m.Up && !now.Before(m.UpSince.Add(p.FallbackDelay)) }
 	if current < 0 || current >= len(members) || !members[current].Up {
+		// Take over on the best member past its hold-down (a port that
+		// has just come back may still be blocked by spanning tree);
+		// only when there is none, on the best member that is up.
+		if stable := preferred(members, p.Primary, stableAt); stable >= 0 {
+			d := Decision{Active: stable}
+			if stable != best {
+				d.Recheck = members[best].UpSince.Add(p.FallbackDelay)
+			}
+			if !p.AutoFallback {
+				d.Recheck = time.Time{}
+			}
+			return d
+		}
 		return Decision{Active: best}
 	}
 	if !p.AutoFallback || best == current || rank(members, p.Primary, best) >= rank(members, p.Primary, current) {
@@ -65,9 +80,7 @@ func SelectActive(members []MemberView, current int, p Policy, now time.Time) De
 	}
 	// A better member is up: return to it once it has been stable for
 	// the hold-down; the best stable member may be a lesser one.
-	stable := preferred(members, p.Primary, func(m MemberView) bool {
-		return m.Up && !now.Before(m.UpSince.Add(p.FallbackDelay))
-	})
+	stable := preferred(members, p.Primary, stableAt)
 	d := Decision{Active: current}
 	if stable >= 0 && rank(members, p.Primary, stable) < rank(members, p.Primary, current) {
 		d.Active = stable

@@ -38,6 +38,8 @@ func TestSelectActive(t *testing.T) {
 		{"non-primary normal member is not left for a standby", []MemberView{down(), up(0), standby(up(0))}, 1, policy, 1, time.Time{}},
 		{"configured primary other than first", []MemberView{up(0), up(0)}, -1, Policy{Primary: 1, AutoFallback: true}, 1, time.Time{}},
 		{"current out of range", []MemberView{up(0), up(0)}, 7, policy, 0, time.Time{}},
+		{"takeover prefers a member past its hold-down", []MemberView{down(), up(9500 * time.Millisecond), up(0)}, 0, policy, 2, t0.Add(11 * time.Second)},
+		{"takeover by a member in hold-down when no other is up", []MemberView{down(), up(9500 * time.Millisecond)}, 0, policy, 1, time.Time{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

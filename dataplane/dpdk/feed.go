@@ -15,6 +15,8 @@ import (
 // benchmark receives the same traffic through a real rx_burst. Each frame
 // is an mbuf that stays allocated; the feed takes a reference before
 // handing it out, so the transmit side's free only drops that reference.
+// The feed restores each frame's MAC addresses before reuse (a path may
+// rewrite them); a path that changes a frame's length cannot be fed.
 type Feed struct {
 	c *C.struct_tg_feed
 }

@@ -115,6 +115,7 @@ static inline void tg_feed_fill(struct tg_feed *f)
 	for (i = 0; i < want; i++) {
 		struct rte_mbuf *m = f->pkts[f->cursor];
 		rte_mbuf_refcnt_update(m, 1);
+		memcpy(rte_pktmbuf_mtod(m, uint8_t *), f->hdr, sizeof(f->hdr));
 		f->cursor = f->cursor + 1 == f->n ? 0 : f->cursor + 1;
 		if (rte_ring_sp_enqueue(f->ring, m) != 0) {
 			rte_mbuf_refcnt_update(m, -1);
@@ -412,6 +413,8 @@ struct tg_feed *tg_feed_new(struct rte_ring *ring, struct rte_mempool *mp, const
 	}
 	f->ring = ring;
 	f->n = n;
+	if (n > 0 && lens[0] >= sizeof(f->hdr))
+		memcpy(f->hdr, frames, sizeof(f->hdr));
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
 		char *p;

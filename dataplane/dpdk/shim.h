@@ -49,13 +49,17 @@ struct tg_txq {
 /*
  * struct tg_feed is a benchmark traffic source: before each poll, a step
  * refills ring (the RX ring of a net_ring port) with the next prebuilt
- * mbufs, taking a reference on each so transmitting frees nothing.
+ * mbufs, taking a reference on each so transmitting frees nothing. A
+ * forwarding path may rewrite a frame's MAC addresses (SLB source MACs),
+ * so the feed puts the prebuilt ones back before each reuse; every frame
+ * of a feed has the same addresses.
  */
 struct tg_feed {
 	struct rte_ring *ring;
 	struct rte_mbuf **pkts;
 	uint32_t n;
 	uint32_t cursor;
+	uint8_t hdr[12]; /* MAC addresses restored before each reuse */
 };
 
 /*
