@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -307,6 +309,43 @@ func rawCall(t *testing.T, path string, b []byte) string {
 		if err != nil {
 			return out.String()
 		}
+	}
+}
+
+// TestMetrics scrapes the Prometheus endpoint of a running team and
+// checks the families an operator relies on, with their labels.
+func TestMetrics(t *testing.T) {
+	tt := startTapTeam(t, "")
+	mx, err := ListenMetrics(tt.d, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mx.Close()
+	resp, err := http.Get("http://" + mx.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	text := string(body)
+	id := strings.TrimPrefix(tt.name, "tgc")
+	for _, want := range []string{
+		`teamgw_build_info{`,
+		fmt.Sprintf(`teamgw_member_up{member="net_tapc%sm0",team="%s"} 1`, id, tt.name),
+		fmt.Sprintf(`teamgw_member_path{member="net_tapc%sm0",team="%s"} 1`, id, tt.name),
+		fmt.Sprintf(`teamgw_member_flow_buckets{member="net_tapc%sm1",team="%s"} 128`, id, tt.name),
+		fmt.Sprintf(`teamgw_drops_total{reason="unknown_vlan",team="%s"} 0`, tt.name),
+		fmt.Sprintf(`teamgw_failovers_total{team="%s"} 0`, tt.name),
+		`teamgw_worker_polls_total{worker="0"}`,
+		`teamgw_member_transmit_packets_total{`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("metrics:\n%s", text)
 	}
 }
 

@@ -58,6 +58,17 @@ func run() int {
 		return 1
 	}
 	go api.Serve(ctx)
+	if cfg.Control.Metrics != configs.MetricsOff {
+		mx, err := control.ListenMetrics(d, cfg.Control.Metrics)
+		if err != nil {
+			api.Close()
+			os.Remove(cfg.Control.Socket)
+			d.Stop()
+			fmt.Fprintln(os.Stderr, "teamgw:", err)
+			return 1
+		}
+		defer mx.Close()
+	}
 	err = d.Run(ctx)
 	api.Close()
 	os.Remove(cfg.Control.Socket)

@@ -1,0 +1,169 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime"
+	"runtime/debug"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metricsCollector exposes the daemon's state to Prometheus. It reads one
+// consistent Status per scrape (through the Run loop), so scraping costs
+// the data path nothing: workers only ever bump their own counters.
+type metricsCollector struct {
+	d *Daemon
+
+	buildInfo                                  *prometheus.Desc
+	memberRxPackets, memberRxBytes             *prometheus.Desc
+	memberTxPackets, memberTxBytes             *prometheus.Desc
+	kernelRxPackets, kernelRxBytes             *prometheus.Desc
+	kernelTxPackets, kernelTxBytes             *prometheus.Desc
+	drops, classes                             *prometheus.Desc
+	memberUp, memberActive, memberPath         *prometheus.Desc
+	memberBuckets, memberLinkDowns, memberInfo *prometheus.Desc
+	failovers, bucketMoves                     *prometheus.Desc
+	workerSteps, workerIdle, workerPackets     *prometheus.Desc
+}
+
+func newMetricsCollector(d *Daemon) *metricsCollector {
+	team := []string{"team"}
+	member := []string{"team", "member"}
+	desc := func(name, help string, labels []string) *prometheus.Desc {
+		return prometheus.NewDesc("teamgw_"+name, help, labels, nil)
+	}
+	return &metricsCollector{
+		d:               d,
+		buildInfo:       desc("build_info", "Build of the running teamgw (value 1).", []string{"version", "goversion"}),
+		memberRxPackets: desc("member_receive_packets_total", "Frames received on a member.", member),
+		memberRxBytes:   desc("member_receive_bytes_total", "Bytes received on a member.", member),
+		memberTxPackets: desc("member_transmit_packets_total", "Frames transmitted on a member.", member),
+		memberTxBytes:   desc("member_transmit_bytes_total", "Bytes transmitted on a member.", member),
+		kernelRxPackets: desc("kernel_receive_packets_total", "Frames received from the team's kernel interfaces.", team),
+		kernelRxBytes:   desc("kernel_receive_bytes_total", "Bytes received from the team's kernel interfaces.", team),
+		kernelTxPackets: desc("kernel_transmit_packets_total", "Frames passed to the team's kernel interfaces.", team),
+		kernelTxBytes:   desc("kernel_transmit_bytes_total", "Bytes passed to the team's kernel interfaces.", team),
+		drops:           desc("drops_total", "Frames dropped by the data plane, by reason.", []string{"team", "reason"}),
+		classes:         desc("kernel_frames_classified_total", "Frames from the kernel by balancing class.", []string{"team", "class"}),
+		memberUp:        desc("member_up", "1 when the member's link (and kernel carrier) is up.", member),
+		memberActive:    desc("member_active", "1 when the member carries traffic.", member),
+		memberPath:      desc("member_path", "1 for the member that carries the team MAC, broadcasts and non-IP traffic.", member),
+		memberBuckets:   desc("member_flow_buckets", "Outbound flow buckets assigned to the member.", member),
+		memberLinkDowns: desc("member_link_downs_total", "Times the member lost its link.", member),
+		memberInfo:      desc("member_info", "Member metadata (value 1).", []string{"team", "member", "device", "mac", "role"}),
+		failovers:       desc("failovers_total", "Times the path member changed because it went down.", team),
+		bucketMoves:     desc("flow_bucket_moves_total", "Outbound flow buckets moved (failover, fallback, rebalancing).", team),
+		workerSteps:     desc("worker_polls_total", "Poll iterations of a worker lcore.", []string{"worker"}),
+		workerIdle:      desc("worker_idle_polls_total", "Poll iterations that found no packet (busy ratio = 1 - idle/polls).", []string{"worker"}),
+		workerPackets:   desc("worker_packets_total", "Packets a worker lcore handled.", []string{"worker"}),
+	}
+}
+
+// Describe sends every descriptor.
+func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.buildInfo, c.memberRxPackets, c.memberRxBytes, c.memberTxPackets,
+		c.memberTxBytes, c.kernelRxPackets, c.kernelRxBytes, c.kernelTxPackets, c.kernelTxBytes, c.drops,
+		c.classes, c.memberUp, c.memberActive, c.memberPath, c.memberBuckets, c.memberLinkDowns, c.memberInfo,
+		c.failovers, c.bucketMoves, c.workerSteps, c.workerIdle, c.workerPackets} {
+		ch <- d
+	}
+}
+
+// Collect reads a Status and turns it into metrics.
+func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
+	version := "devel"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		version = bi.Main.Version
+	}
+	ch <- prometheus.MustNewConstMetric(c.buildInfo, prometheus.GaugeValue, 1, version, runtime.Version())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := c.d.Status(ctx)
+	if err != nil {
+		return
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	b := func(x bool) float64 {
+		if x {
+			return 1
+		}
+		return 0
+	}
+	for _, t := range s.Teams {
+		counter(c.kernelRxPackets, t.Kernel.RxPackets, t.Name)
+		counter(c.kernelRxBytes, t.Kernel.RxBytes, t.Name)
+		counter(c.kernelTxPackets, t.Kernel.TxPackets, t.Name)
+		counter(c.kernelTxBytes, t.Kernel.TxBytes, t.Name)
+		counter(c.failovers, t.Failovers, t.Name)
+		counter(c.bucketMoves, t.BucketMoves, t.Name)
+		for r, n := range t.Drops {
+			counter(c.drops, n, t.Name, r)
+		}
+		for k, n := range t.Classes {
+			counter(c.classes, n, t.Name, k)
+		}
+		for _, m := range t.Members {
+			up := m.Link && (m.Carrier == nil || *m.Carrier)
+			counter(c.memberRxPackets, m.Counters.RxPackets, t.Name, m.Name)
+			counter(c.memberRxBytes, m.Counters.RxBytes, t.Name, m.Name)
+			counter(c.memberTxPackets, m.Counters.TxPackets, t.Name, m.Name)
+			counter(c.memberTxBytes, m.Counters.TxBytes, t.Name, m.Name)
+			counter(c.memberLinkDowns, m.Downs, t.Name, m.Name)
+			gauge(c.memberUp, b(up), t.Name, m.Name)
+			gauge(c.memberActive, b(m.State == "active"), t.Name, m.Name)
+			gauge(c.memberPath, b(m.Path), t.Name, m.Name)
+			gauge(c.memberBuckets, float64(m.Buckets), t.Name, m.Name)
+			gauge(c.memberInfo, 1, t.Name, m.Name, m.Device, m.MAC, m.Role)
+		}
+	}
+	for _, w := range s.Workers {
+		id := fmt.Sprint(w.ID)
+		counter(c.workerSteps, w.Steps, id)
+		counter(c.workerIdle, w.IdleSteps, id)
+		counter(c.workerPackets, w.Packets, id)
+	}
+}
+
+// Metrics serves Prometheus metrics over HTTP.
+type Metrics struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+// ListenMetrics starts the metrics endpoint (/metrics) on addr, loopback by
+// default; the Go runtime and process collectors come along.
+func ListenMetrics(d *Daemon, addr string) (*Metrics, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newMetricsCollector(d), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	m := &Metrics{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln}
+	go func() {
+		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Warn("metrics server", "err", err)
+		}
+	}()
+	return m, nil
+}
+
+// Addr is where the endpoint listens.
+func (m *Metrics) Addr() string { return m.ln.Addr().String() }
+
+// Close stops the endpoint.
+func (m *Metrics) Close() { m.srv.Close() }
