@@ -19,12 +19,15 @@ import (
 type Request struct {
 	Cmd  string `json:"cmd"`
 	Team string `json:"team,omitempty"`
+	// Since asks "events" for the events after this sequence number.
+	Since uint64 `json:"since,omitempty"`
 }
 
 // Response answers a Request on one line.
 type Response struct {
 	Error  string  `json:"error,omitempty"`
 	Status *Status `json:"status,omitempty"`
+	Events []Event `json:"events,omitempty"`
 }
 
 // maxRequest bounds what a client may send in one request.
@@ -132,6 +135,8 @@ func (a *API) handle(ctx context.Context, req Request) Response {
 			s.Teams = keep
 		}
 		return Response{Status: s}
+	case "events":
+		return Response{Events: a.d.Events(req.Since)}
 	default:
 		return Response{Error: fmt.Sprintf("unknown command %q", req.Cmd)}
 	}

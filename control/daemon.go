@@ -41,6 +41,7 @@ type Daemon struct {
 	started  time.Time
 	requests chan func()
 	done     chan struct{}
+	events   eventLog
 }
 
 // ErrNotRoot is returned when teamgw is not run as root.

@@ -281,6 +281,14 @@ func TestAPI(t *testing.T) {
 	if _, err := Call(tt.socket, Request{Cmd: "show", Team: "nosuch"}); err == nil || !strings.Contains(err.Error(), `no team "nosuch"`) {
 		t.Errorf("show nosuch = %v", err)
 	}
+	ev, err := Call(tt.socket, Request{Cmd: "events"})
+	if err != nil || len(ev.Events) == 0 || ev.Events[0].ID != EventMemberBound {
+		t.Fatalf("events = %+v, %v; want the start-up events, member bound first", ev, err)
+	}
+	last := ev.Events[len(ev.Events)-1].Seq
+	if more, err := Call(tt.socket, Request{Cmd: "events", Since: last}); err != nil || len(more.Events) != 0 {
+		t.Errorf("events since the last one = %+v, %v; want none", more, err)
+	}
 	if _, err := Call(tt.socket, Request{Cmd: "frobnicate"}); err == nil || !strings.Contains(err.Error(), "unknown command") {
 		t.Errorf("unknown command = %v", err)
 	}

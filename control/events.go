@@ -2,7 +2,10 @@ package control
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"sync"
+	"time"
 )
 
 // Event numbers. Where Broadcom BASP has an intermediate-driver message for
@@ -23,10 +26,69 @@ const (
 	EventBucketsMoved      = 103 // outbound flow buckets moved between members
 )
 
-// event logs one numbered event.
-func (d *Daemon) event(id int, msg string, args ...any) {
-	d.log.LogAttrs(context.Background(), slog.LevelInfo, msg, append([]slog.Attr{slog.Int("event", id)}, attrs(args)...)...)
+// Event is one entry of the event log, as the control API returns it.
+type Event struct {
+	Seq   uint64            `json:"seq"`
+	Time  time.Time         `json:"time"`
+	ID    int               `json:"id"`
+	Msg   string            `json:"msg"`
+	Attrs map[string]string `json:"attrs,omitempty"`
 }
+
+// eventLog keeps the most recent events for the control API.
+type eventLog struct {
+	mu   sync.Mutex
+	buf  []Event
+	next int
+	seq  uint64
+}
+
+const eventLogSize = 1024
+
+func (l *eventLog) add(e Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seq++
+	e.Seq = l.seq
+	if len(l.buf) < eventLogSize {
+		l.buf = append(l.buf, e)
+		return
+	}
+	l.buf[l.next] = e
+	l.next = (l.next + 1) % eventLogSize
+}
+
+// since returns the kept events with a sequence number above seq, oldest
+// first.
+func (l *eventLog) since(seq uint64) []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := []Event{}
+	for i := range l.buf {
+		e := l.buf[(l.next+i)%len(l.buf)]
+		if e.Seq > seq {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// event logs one numbered event and keeps it for the control API.
+func (d *Daemon) event(id int, msg string, args ...any) {
+	as := attrs(args)
+	d.log.LogAttrs(context.Background(), slog.LevelInfo, msg, append([]slog.Attr{slog.Int("event", id)}, as...)...)
+	e := Event{Time: d.now(), ID: id, Msg: msg}
+	if len(as) > 0 {
+		e.Attrs = make(map[string]string, len(as))
+		for _, a := range as {
+			e.Attrs[a.Key] = fmt.Sprint(a.Value.Any())
+		}
+	}
+	d.events.add(e)
+}
+
+// Events returns the kept events after sequence number seq.
+func (d *Daemon) Events(seq uint64) []Event { return d.events.since(seq) }
 
 func attrs(args []any) []slog.Attr {
 	var out []slog.Attr

@@ -2,6 +2,7 @@
 // control socket and prints human tables (or JSON with -json).
 //
 //	teamctl [-socket PATH] [-json] show [TEAM]
+//	teamctl [-socket PATH] [-json] events [-f]
 package main
 
 import (
@@ -23,7 +24,7 @@ func main() {
 	socket := flag.String("socket", configs.DefaultSocket, "teamgw control `socket`")
 	asJSON := flag.Bool("json", false, "print JSON instead of tables")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: teamctl [-socket PATH] [-json] show [TEAM]\n")
+		fmt.Fprintf(os.Stderr, "usage: teamctl [-socket PATH] [-json] show [TEAM]\n       teamctl [-socket PATH] [-json] events [-f]\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -49,6 +50,12 @@ func main() {
 			return
 		}
 		printShow(os.Stdout, resp.Status)
+	case "events":
+		follow := len(args) > 1 && args[1] == "-f"
+		if err := events(*socket, *asJSON, follow); err != nil {
+			fmt.Fprintln(os.Stderr, "teamctl:", err)
+			os.Exit(1)
+		}
 	default:
 		fmt.Fprintf(os.Stderr, "teamctl: unknown command %q\n", args[0])
 		flag.Usage()
@@ -102,4 +109,38 @@ func printCounts(w io.Writer, m map[string]uint64) {
 		fmt.Fprintf(w, " %s=%d", k, m[k])
 	}
 	fmt.Fprintln(w)
+}
+
+// events prints the daemon's event log; with follow it keeps printing new
+// events until interrupted.
+func events(socket string, asJSON, follow bool) error {
+	var seq uint64
+	enc := json.NewEncoder(os.Stdout)
+	for {
+		resp, err := control.Call(socket, control.Request{Cmd: "events", Since: seq})
+		if err != nil {
+			return err
+		}
+		for _, e := range resp.Events {
+			seq = e.Seq
+			if asJSON {
+				enc.Encode(e)
+				continue
+			}
+			keys := make([]string, 0, len(e.Attrs))
+			for k := range e.Attrs {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			var kv []string
+			for _, k := range keys {
+				kv = append(kv, k+"="+e.Attrs[k])
+			}
+			fmt.Printf("%s  #%-3d %s  %s\n", e.Time.Format("2006-01-02T15:04:05.000"), e.ID, e.Msg, strings.Join(kv, " "))
+		}
+		if !follow {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

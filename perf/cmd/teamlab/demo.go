@@ -100,6 +100,11 @@ func demo(args []string) error {
 	r = s.Stop()
 	fmt.Printf("fallback: %d of %d datagrams lost\n", r.Lost, r.Sent)
 	show()
+
+	step("the event log (teamctl events; numbers follow BASP's event log where it has one)")
+	cmd := exec.Command(*teamctl, "-socket", l.Socket(), "events")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Run()
 	return nil
 }
 
