@@ -21,13 +21,17 @@ type Request struct {
 	Team string `json:"team,omitempty"`
 	// Since asks "events" for the events after this sequence number.
 	Since uint64 `json:"since,omitempty"`
+	// Member names a member for "member-enable", "member-disable" and
+	// "primary".
+	Member string `json:"member,omitempty"`
 }
 
 // Response answers a Request on one line.
 type Response struct {
-	Error  string  `json:"error,omitempty"`
-	Status *Status `json:"status,omitempty"`
-	Events []Event `json:"events,omitempty"`
+	Error  string     `json:"error,omitempty"`
+	Status *Status    `json:"status,omitempty"`
+	Events []Event    `json:"events,omitempty"`
+	Flows  *FlowTable `json:"flows,omitempty"`
 }
 
 // maxRequest bounds what a client may send in one request.
@@ -137,6 +141,28 @@ func (a *API) handle(ctx context.Context, req Request) Response {
 		return Response{Status: s}
 	case "events":
 		return Response{Events: a.d.Events(req.Since)}
+	case "member-enable", "member-disable":
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := a.d.SetMemberEnabled(ctx, req.Team, req.Member, req.Cmd == "member-enable"); err != nil {
+			return Response{Error: err.Error()}
+		}
+		return Response{}
+	case "primary":
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := a.d.SetPrimary(ctx, req.Team, req.Member); err != nil {
+			return Response{Error: err.Error()}
+		}
+		return Response{}
+	case "flows":
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		ft, err := a.d.Flows(ctx, req.Team)
+		if err != nil {
+			return Response{Error: err.Error()}
+		}
+		return Response{Flows: ft}
 	default:
 		return Response{Error: fmt.Sprintf("unknown command %q", req.Cmd)}
 	}

@@ -320,6 +320,43 @@ func rawCall(t *testing.T, path string, b []byte) string {
 	}
 }
 
+// TestOperatorActions disables and enables members, moves the primary and
+// reads the flow table, as teamctl does.
+func TestOperatorActions(t *testing.T) {
+	tt := startTapTeam(t, `fallback_delay = "50ms"`)
+	id := strings.TrimPrefix(tt.name, "tgc")
+	m0, m1 := "net_tapc"+id+"m0", "net_tapc"+id+"m1"
+	ctx := context.Background()
+	tt.waitActive(t, m0)
+	if err := tt.d.SetMemberEnabled(ctx, tt.name, m0, false); err != nil {
+		t.Fatal(err)
+	}
+	st := tt.waitActive(t, m1)
+	if st.Members[0].State != "disabled" || st.Members[0].Buckets != 0 || st.Members[1].Buckets != 256 {
+		t.Errorf("after disabling m0: %+v", st.Members)
+	}
+	if err := tt.d.SetMemberEnabled(ctx, tt.name, m0, true); err != nil {
+		t.Fatal(err)
+	}
+	tt.waitActive(t, m0) // back after the hold-down
+	if err := tt.d.SetPrimary(ctx, tt.name, m1); err != nil {
+		t.Fatal(err)
+	}
+	tt.waitActive(t, m1)
+	ft, err := tt.d.Flows(ctx, tt.name)
+	if err != nil || len(ft.Buckets) != 256 {
+		t.Fatalf("Flows = %+v, %v", ft, err)
+	}
+	if err := tt.d.SetMemberEnabled(ctx, tt.name, "nosuch", false); err == nil || !strings.Contains(err.Error(), `no member "nosuch"`) {
+		t.Errorf("disabling an unknown member: %v", err)
+	}
+	for _, ev := range []string{"event=15 ", "event=14 ", "event=104 "} {
+		if !strings.Contains(tt.log.String(), ev) {
+			t.Errorf("no %q in the event log", ev)
+		}
+	}
+}
+
 // TestMetrics scrapes the Prometheus endpoint of a running team and
 // checks the families an operator relies on, with their labels.
 func TestMetrics(t *testing.T) {

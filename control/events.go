@@ -18,12 +18,15 @@ const (
 	EventMemberDisconnect  = 9  // a member lost its link
 	EventMemberConnect     = 10 // a member established its link
 	EventStandbySelected   = 12 // a standby member now carries the traffic
+	EventMemberEnabled     = 14 // a member was enabled through the management interface
+	EventMemberDisabled    = 15 // a member was disabled through the management interface
 	EventMemberActivated   = 16 // a member now carries traffic
 	EventMemberDeactivated = 17 // a member no longer carries traffic
 	EventTeamDown          = 100
 	EventAnnounced         = 101 // gratuitous ARPs / NAs sent after a change
 	EventPathMember        = 102 // a member now carries the team MAC, broadcasts and non-IP traffic
 	EventBucketsMoved      = 103 // outbound flow buckets moved between members
+	EventPrimaryChanged    = 104 // the operator chose another primary member
 )
 
 // Event is one entry of the event log, as the control API returns it.

@@ -165,6 +165,8 @@ func (d *Daemon) buildStatus() *Status {
 				ms.SpeedMb = l.SpeedMbps
 			}
 			switch {
+			case m.disabled:
+				ms.State = "disabled"
 			case mi == t.path || t.active[mi]:
 				ms.State = "active"
 			case m.up:

@@ -63,6 +63,9 @@ type member struct {
 	upSince    time.Time
 	downs      uint64
 	speed      uint32 // link speed in Mbit/s, 0 if unknown
+	// disabled: taken out of the team by the operator (teamctl member
+	// disable); it carries nothing whatever its link says.
+	disabled bool
 }
 
 // announcement is a pending series of gratuitous ARPs and unsolicited
@@ -337,7 +340,7 @@ func (d *Daemon) refresh(t *team, m *member) bool {
 			m.carrierUp = up
 		}
 	}
-	up := m.linkUp && m.carrierUp
+	up := m.linkUp && m.carrierUp && !m.disabled
 	if up == m.up {
 		return false
 	}

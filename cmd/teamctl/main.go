@@ -3,6 +3,9 @@
 //
 //	teamctl [-socket PATH] [-json] show [TEAM]
 //	teamctl [-socket PATH] [-json] events [-f]
+//	teamctl [-socket PATH] [-json] flows TEAM
+//	teamctl [-socket PATH] member enable|disable TEAM MEMBER
+//	teamctl [-socket PATH] primary TEAM MEMBER
 package main
 
 import (
@@ -11,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -24,7 +28,12 @@ func main() {
 	socket := flag.String("socket", configs.DefaultSocket, "teamgw control `socket`")
 	asJSON := flag.Bool("json", false, "print JSON instead of tables")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: teamctl [-socket PATH] [-json] show [TEAM]\n       teamctl [-socket PATH] [-json] events [-f]\n")
+		fmt.Fprint(os.Stderr, `usage: teamctl [-socket PATH] [-json] show [TEAM]
+       teamctl [-socket PATH] [-json] events [-f]
+       teamctl [-socket PATH] [-json] flows TEAM
+       teamctl [-socket PATH] member enable|disable TEAM MEMBER
+       teamctl [-socket PATH] primary TEAM MEMBER
+`)
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -53,6 +62,40 @@ func main() {
 	case "events":
 		follow := len(args) > 1 && args[1] == "-f"
 		if err := events(*socket, *asJSON, follow); err != nil {
+			fmt.Fprintln(os.Stderr, "teamctl:", err)
+			os.Exit(1)
+		}
+	case "flows":
+		if len(args) != 2 {
+			flag.Usage()
+			os.Exit(2)
+		}
+		resp, err := control.Call(*socket, control.Request{Cmd: "flows", Team: args[1]})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "teamctl:", err)
+			os.Exit(1)
+		}
+		if *asJSON {
+			json.NewEncoder(os.Stdout).Encode(resp.Flows)
+			return
+		}
+		printFlows(os.Stdout, resp.Flows)
+	case "member", "primary":
+		req := control.Request{Cmd: "primary"}
+		rest := args[1:]
+		if args[0] == "member" {
+			if len(args) < 2 || (args[1] != "enable" && args[1] != "disable") {
+				flag.Usage()
+				os.Exit(2)
+			}
+			req.Cmd, rest = "member-"+args[1], args[2:]
+		}
+		if len(rest) != 2 {
+			flag.Usage()
+			os.Exit(2)
+		}
+		req.Team, req.Member = rest[0], rest[1]
+		if _, err := control.Call(*socket, req); err != nil {
 			fmt.Fprintln(os.Stderr, "teamctl:", err)
 			os.Exit(1)
 		}
@@ -142,5 +185,47 @@ func events(socket string, asJSON, follow bool) error {
 			return nil
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// printFlows prints the flow table: buckets and traffic per member, then
+// the busiest buckets.
+func printFlows(w io.Writer, ft *control.FlowTable) {
+	type agg struct {
+		buckets        int
+		packets, bytes uint64
+		load           float64
+	}
+	per := map[string]*agg{}
+	var names []string
+	for _, b := range ft.Buckets {
+		a := per[b.Member]
+		if a == nil {
+			a = &agg{}
+			per[b.Member] = a
+			names = append(names, b.Member)
+		}
+		a.buckets++
+		a.packets += b.Packets
+		a.bytes += b.Bytes
+		a.load += b.Load
+	}
+	sort.Strings(names)
+	fmt.Fprintf(w, "team %s  %d buckets  bucket moves %d\n", ft.Team, len(ft.Buckets), ft.BucketMoves)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  MEMBER\tBUCKETS\tPACKETS\tBYTES\tRECENT LOAD")
+	for _, n := range names {
+		a := per[n]
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%.0f\n", n, a.buckets, a.packets, a.bytes, a.load)
+	}
+	tw.Flush()
+	top := slices.Clone(ft.Buckets)
+	sort.Slice(top, func(i, j int) bool { return top[i].Bytes > top[j].Bytes })
+	fmt.Fprintln(w, "  busiest buckets:")
+	for _, b := range top[:min(8, len(top))] {
+		if b.Bytes == 0 {
+			break
+		}
+		fmt.Fprintf(w, "    %3d  %-16s %d packets, %d bytes\n", b.Bucket, b.Member, b.Packets, b.Bytes)
 	}
 }

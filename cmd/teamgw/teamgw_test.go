@@ -19,7 +19,7 @@ import (
 	"github.com/teamgw/teamgw/perf/lab"
 )
 
-var teamgwBin string
+var teamgwBin, teamctlBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "teamgw-bin")
@@ -31,6 +31,11 @@ func TestMain(m *testing.M) {
 	teamgwBin = filepath.Join(dir, "teamgw")
 	if out, err := exec.Command("go", "build", "-o", teamgwBin, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building teamgw: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	teamctlBin = filepath.Join(dir, "teamctl")
+	if out, err := exec.Command("go", "build", "-o", teamctlBin, "../teamctl").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building teamctl: %v\n%s", err, out)
 		os.Exit(1)
 	}
 	if err := dpdktest.EnsureHugepages(1024); err != nil {
