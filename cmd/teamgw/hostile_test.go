@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/teamgw/teamgw/dataplane/frame"
+	"github.com/teamgw/teamgw/perf/lab"
+)
+
+// TestHostileFramesFromTheKernelSide writes broken frames into the team's
+// TAP from the gateway's own namespace (as a compromised or buggy local
+// application could): truncated and lying IPv4 headers, a bad IHL, three
+// stacked VLAN tags, a truncated IPv6 extension chain, an ARP packet with
+// odd address lengths. teamgw must count every one of them as malformed
+// (they leave on the path member, like any non-flow frame) and keep
+// forwarding.
+func TestHostileFramesFromTheKernelSide(t *testing.T) {
+	l := newLab(t, 2, 1)
+	g, err := l.StartTeamgw(context.Background(), teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop()
+	s, _ := g.Status()
+	before := s.Teams[0].Classes["malformed"]
+	mac, _ := net.ParseMAC(s.Teams[0].MAC)
+	src, _ := frame.MACFrom(mac)
+	dst := frame.MAC{0x02, 0, 0, 0, 0, 0x99}
+	eth := func(typ uint16, payload ...byte) []byte {
+		f := append(append(append([]byte{}, dst[:]...), src[:]...), byte(typ>>8), byte(typ))
+		return append(f, payload...)
+	}
+	ipv4 := func(ihl byte, total uint16, proto byte, n int) []byte {
+		h := make([]byte, n)
+		h[0] = 0x40 | ihl
+		binary.BigEndian.PutUint16(h[2:], total)
+		if n > 9 {
+			h[9] = proto
+		}
+		return h
+	}
+	hostile := [][]byte{
+		eth(0x0800, ipv4(5, 40, 6, 10)...),                                               // IPv4 header cut short
+		eth(0x0800, ipv4(3, 40, 6, 24)...),                                               // IHL below 5
+		eth(0x0800, ipv4(5, 12, 6, 24)...),                                               // total length below the header
+		eth(0x0800, ipv4(15, 80, 6, 40)...),                                              // IHL past the frame
+		eth(0x0800, ipv4(5, 22, 17, 22)...),                                              // UDP ports missing
+		eth(0x8100, 0, 1, 0x81, 0, 0, 2, 0x81, 0, 0, 3, 0x08, 0),                         // three VLAN tags
+		eth(0x86dd, append([]byte{0x60, 0, 0, 0, 0, 16, 0, 64}, make([]byte, 36)...)...), // IPv6, hop-by-hop chain cut
+		eth(0x0806, 0, 1, 8, 0, 200, 200, 0, 1),                                          // ARP claiming 200-byte addresses
+	}
+	const rounds = 50
+	err = l.Do(l.GW, func() error {
+		ifi, err := net.InterfaceByName("team0")
+		if err != nil {
+			return err
+		}
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(unix.ETH_P_ALL)))
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		to := &unix.SockaddrLinklayer{Ifindex: ifi.Index}
+		for range rounds {
+			for _, f := range hostile {
+				if err := unix.Sendto(fd, f, 0, to); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := before + uint64(rounds*len(hostile))
+	waitFor(t, "every hostile frame to be counted as malformed", func() bool {
+		s, err := g.Status()
+		return err == nil && s.Teams[0].Classes["malformed"] >= want
+	})
+	if out, err := l.Exec(context.Background(), l.Clients[0], "ping", "-c", "2", "-i", "0.2", "-W", "2", l.Spec.TeamIP.String()); err != nil {
+		t.Fatalf("team stopped forwarding after hostile frames: %v\n%s", err, out)
+	}
+}
