@@ -32,11 +32,14 @@ const (
 	DropMulticastFilter
 	// DropUnknownVLAN: tagged with a VLAN the team does not have.
 	DropUnknownVLAN
+	// DropSlowProtocol: an IEEE 802.3 slow-protocols frame (LACP,
+	// marker) on a team that does not run LACP; never for the kernel.
+	DropSlowProtocol
 	// NumDropReasons counts the reasons.
 	NumDropReasons
 )
 
-var dropNames = [NumDropReasons]string{"malformed", "inactive_member", "loop", "not_for_us", "no_member", "tx_full", "multicast_filter", "unknown_vlan"}
+var dropNames = [NumDropReasons]string{"malformed", "inactive_member", "loop", "not_for_us", "no_member", "tx_full", "multicast_filter", "unknown_vlan", "slow_protocol"}
 
 // String is the reason's metric label.
 func (r DropReason) String() string {

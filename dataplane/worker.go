@@ -433,6 +433,9 @@ func acceptFromWire(ts *TeamState, mi int, active bool, e frame.Ethernet) (DropR
 	if !e.Valid() {
 		return DropMalformed, false
 	}
+	if e.Type() == frame.TypeSlow {
+		return DropSlowProtocol, false
+	}
 	if !active {
 		return DropInactive, false
 	}

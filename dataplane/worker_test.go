@@ -186,11 +186,14 @@ func TestWorkerDropsByReason(t *testing.T) {
 	r.members[0].send(ethFrame(frame.Broadcast, teamMAC, 6))                  // our own frame reflected
 	r.members[0].send(ethFrame(frame.MAC{0x02, 9, 9, 9, 9, 9}, clientMAC, 7)) // someone else's unicast
 	r.members[0].send([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10})                  // runt
-	r.members[0].send(ethFrame(teamMAC, clientMAC, 8))                        // good
+	lacpdu := ethFrame(frame.MAC{0x01, 0x80, 0xc2, 0, 0, 2}, clientMAC, 1)
+	lacpdu[12], lacpdu[13] = 0x88, 0x09
+	r.members[0].send(lacpdu)                          // slow protocol on a team without LACP
+	r.members[0].send(ethFrame(teamMAC, clientMAC, 8)) // good
 	r.tap.collect(1)
 	r.tap.quiet()
 	c := &r.w.Counters().Teams[0]
-	want := map[DropReason]uint64{DropInactive: 1, DropLoop: 1, DropNotForUs: 1, DropMalformed: 1}
+	want := map[DropReason]uint64{DropInactive: 1, DropLoop: 1, DropNotForUs: 1, DropMalformed: 1, DropSlowProtocol: 1}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		ok := true
@@ -209,8 +212,8 @@ func TestWorkerDropsByReason(t *testing.T) {
 			t.Errorf("drops[%s] = %d, want %d", reason, got, n)
 		}
 	}
-	if got := c.Ports[0].RxPackets.Load(); got != 4 {
-		t.Errorf("member 0 rx packets = %d, want 4", got)
+	if got := c.Ports[0].RxPackets.Load(); got != 5 {
+		t.Errorf("member 0 rx packets = %d, want 5", got)
 	}
 }
 
