@@ -60,7 +60,9 @@ type TeamCounters struct {
 	Ports   [MaxMembers + 1]PortCounters
 	Drops   [NumDropReasons]atomic.Uint64
 	Classes [classify.NumClasses]atomic.Uint64 // frames from the kernel by class
-	_       [64]byte                           // keep the next team's counters off this cache line
+	// ToControl counts slow-protocols frames handed to the control plane.
+	ToControl atomic.Uint64
+	_         [64]byte // keep the next team's counters off this cache line
 }
 
 // TapIndex is the Ports index of the kernel-facing port.
@@ -83,9 +85,10 @@ type PortTotals struct {
 
 // TeamTotals is a plain copy of TeamCounters summed over workers.
 type TeamTotals struct {
-	Ports   [MaxMembers + 1]PortTotals
-	Drops   [NumDropReasons]uint64
-	Classes [classify.NumClasses]uint64
+	Ports     [MaxMembers + 1]PortTotals
+	Drops     [NumDropReasons]uint64
+	Classes   [classify.NumClasses]uint64
+	ToControl uint64
 }
 
 // Add adds one worker's counters for team t into tt.
@@ -103,6 +106,7 @@ func (tt *TeamTotals) Add(c *TeamCounters) {
 	for i := range c.Classes {
 		tt.Classes[i] += c.Classes[i].Load()
 	}
+	tt.ToControl += c.ToControl.Load()
 }
 
 // Bucket counters: a worker counts packets and bytes per team and flow

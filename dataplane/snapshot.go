@@ -63,6 +63,10 @@ type TeamState struct {
 	SourceMAC [MaxMembers]frame.MAC
 	// Rewrite has bit i set when SourceMAC[i] is set: the per-packet test.
 	Rewrite uint8
+	// SlowToControl hands IEEE 802.3 slow-protocols frames (LACPDUs,
+	// markers) from every member, whatever its state, to the control
+	// plane (LACP teams); otherwise they are dropped.
+	SlowToControl bool
 	// Table maps a flow bucket to the member that transmits it; -1 when
 	// no member is active.
 	Table [NBuckets]int8

@@ -3,7 +3,9 @@ package dataplane
 import (
 	"bytes"
 	"testing"
+	"time"
 
+	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/dpdk/dpdktest"
 	"github.com/teamgw/teamgw/dataplane/frame"
 )
@@ -77,4 +79,52 @@ func TestTeamWithoutVLANsPassesTaggedFramesThrough(t *testing.T) {
 	if got := r.tap.collect(1)[0]; !bytes.Equal(got, f) {
 		t.Errorf("kernel got %x, want the tagged frame untouched %x", got, f)
 	}
+}
+
+// TestSlowProtocolFramesGoToControl checks the LACP path: with
+// SlowToControl, slow-protocols frames from any member, even an inactive
+// one, reach the control ring with their arrival port.
+func TestSlowProtocolFramesGoToControl(t *testing.T) {
+	pool := dpdktest.Pool(t, 4095)
+	r := &rig{pool: pool}
+	r.tap = newRingPort(t, pool)
+	tp := TeamPorts{Tap: r.tap.port}
+	for range 2 {
+		m := newRingPort(t, pool)
+		r.members = append(r.members, m)
+		tp.Members = append(tp.Members, m.port)
+	}
+	ts := SingleMember(teamMAC, 2, 0)
+	ts.SlowToControl = true
+	r.publishState(ts)
+	ctl, err := dpdk.NewRing(dpdktest.Name("ctl"), 64, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Free()
+	w, err := NewWorker(WorkerConfig{ID: 0, Core: -1, Teams: []TeamPorts{tp}, Snapshot: &r.snap, Control: ctl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Free)
+	lacpdu := ethFrame(frame.MAC{0x01, 0x80, 0xc2, 0, 0, 2}, clientMAC, 1)
+	lacpdu[12], lacpdu[13] = 0x88, 0x09
+	r.members[1].send(lacpdu) // member 1 is not active
+	buf := make([]*dpdk.Mbuf, 4)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if n := ctl.Dequeue(buf); n > 0 {
+			if buf[0].Port() != r.members[1].port.ID || !bytes.Equal(buf[0].Data(), lacpdu) {
+				t.Errorf("control got port %d %x", buf[0].Port(), buf[0].Data())
+			}
+			buf[0].Free()
+			r.tap.quiet()
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("the LACPDU did not reach the control ring")
 }

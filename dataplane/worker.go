@@ -49,6 +49,10 @@ type WorkerConfig struct {
 	// Inject, if set, carries frames from the control plane that the
 	// worker transmits on the port each frame names.
 	Inject *dpdk.Ring
+	// Control, if set, carries frames for the control plane (LACPDUs,
+	// markers) from this worker; single producer. Their mbuf's Port
+	// field names the member port they arrived on.
+	Control *dpdk.Ring
 	// IdleSleep, if non-zero, makes an idle worker sleep that long after
 	// 256 empty polls in a row instead of spinning (for small shared
 	// machines; a dedicated appliance core should spin).
@@ -71,6 +75,7 @@ type Worker struct {
 	vlanID   [MaxTeams][1 + MaxVLANs]uint16        // VLAN of each kernel-facing port
 	vlanTap  [MaxTeams]*[4096]uint8                // VLAN ID -> kernel-facing port, 0 = none
 	memberQ  [MaxTeams][MaxMembers]*dpdk.TxQueue
+	memberID [MaxTeams][MaxMembers]uint16 // member port ids
 	counters WorkerCounters
 	bucketC  *dpdk.Counters
 	buckets  []uint64 // bucketC's words: packets and bytes per team and bucket
@@ -101,6 +106,9 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	}
 	if cfg.Inject != nil {
 		io.SetInject(cfg.Inject)
+	}
+	if cfg.Control != nil {
+		io.SetControl(cfg.Control)
 	}
 	if w.bucketC, err = dpdk.NewCounters(bucketWords); err != nil {
 		io.Free()
@@ -153,6 +161,7 @@ func (w *Worker) addQueues() error {
 				return err
 			}
 			w.memberQ[t][m] = w.io.Queue(qi)
+			w.memberID[t][m] = p.ID
 		}
 	}
 	return nil
@@ -293,6 +302,9 @@ func (w *Worker) forward(s *Snapshot, src source, pkts []*dpdk.Mbuf) {
 			c.Classes[k].Add(n)
 		}
 	}
+	if d.toControl != 0 {
+		c.ToControl.Add(d.toControl)
+	}
 	w.counters.Vectors.Add(1)
 	w.counters.Packets.Add(uint64(len(pkts)))
 }
@@ -304,6 +316,8 @@ type delta struct {
 	txBytes [MaxMembers + 1]uint64
 	drops   [NumDropReasons]uint64
 	classes [classMask + 1]uint64
+	// toControl counts frames handed to the control plane.
+	toControl uint64
 }
 
 // classMask bounds a class index for the per-vector class counts (an
@@ -398,6 +412,12 @@ func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *de
 	for _, m := range pkts {
 		d.rxBytes += uint64(m.PktLen())
 		e := frame.Ethernet(m.Data())
+		if ts.SlowToControl && e.Valid() && e.Type() == frame.TypeSlow {
+			m.SetPort(w.memberID[t][mi]) // not every PMD sets it
+			w.io.ToControl(m)
+			d.toControl++
+			continue
+		}
 		if r, ok := acceptFromWire(ts, mi, active, e); !ok {
 			d.drops[r]++
 			w.io.Drop(m)
