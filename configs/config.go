@@ -104,6 +104,24 @@ type Team struct {
 	// rebalanced from the measured bucket loads. It defaults to 10s, must
 	// be between 0 and 1h, and 0 turns rebalancing off.
 	RebalanceInterval Duration `toml:"rebalance_interval"`
+	// LACPActive chooses LACP active (true, the default) or passive mode
+	// (802.1AX LACP_Activity); lacp teams only.
+	LACPActive *bool `toml:"lacp_active"`
+	// LACPRate is "slow" (the default: LACPDUs every 30 s, 90 s timeout)
+	// or "fast" (1 s, 3 s).
+	LACPRate string `toml:"lacp_rate"`
+	// LACPSystemPriority is the actor system priority, 1 to 65535
+	// (default 32768).
+	LACPSystemPriority int `toml:"lacp_system_priority"`
+	// LACPKey is the actor's operational key, 1 to 65535; it defaults to
+	// the team's position in the file plus one.
+	LACPKey int `toml:"lacp_key"`
+	// LACPFallback says what a team does when the partner is silent:
+	// "strict" (the default: no member carries traffic until LACP
+	// agrees) or "active-backup" (one member carries it, so a server
+	// stays reachable through a misconfigured switch, like Open
+	// vSwitch's lacp-fallback-ab).
+	LACPFallback string `toml:"lacp_fallback"`
 	// Members are the team's ports, 2 to 8 of them.
 	Members []Member `toml:"members"`
 	// VLANs are the team's 802.1Q VLANs, at most 64 (BASP's limit), each

@@ -119,6 +119,18 @@ func (t *Team) setDefaults() {
 	if t.GARPInterval.Duration == 0 {
 		t.GARPInterval.Duration = DefaultGARPInterval
 	}
+	if t.LACPActive == nil {
+		t.LACPActive = boolPtr(true)
+	}
+	if t.LACPRate == "" {
+		t.LACPRate = "slow"
+	}
+	if t.LACPSystemPriority == 0 {
+		t.LACPSystemPriority = 32768
+	}
+	if t.LACPFallback == "" {
+		t.LACPFallback = "strict"
+	}
 	if t.RebalanceInterval.Duration == 0 && t.explicit&keyRebalanceInterval == 0 {
 		t.RebalanceInterval.Duration = DefaultRebalanceInterval
 	}

@@ -204,6 +204,12 @@ func (c *Config) validateTeams(errs *Error) {
 		checkRange(errs, tp+".garp_count", t.GARPCount, 0, 20)
 		checkDuration(errs, tp+".garp_interval", t.GARPInterval.Duration, time.Millisecond, 5*time.Second)
 		checkDuration(errs, tp+".rebalance_interval", t.RebalanceInterval.Duration, 0, time.Hour)
+		checkOneOf(errs, tp+".lacp_rate", "lacp_rate", t.LACPRate, []string{"slow", "fast"})
+		checkOneOf(errs, tp+".lacp_fallback", "lacp_fallback", t.LACPFallback, []string{"strict", "active-backup"})
+		checkRange(errs, tp+".lacp_system_priority", t.LACPSystemPriority, 1, 65535)
+		if t.LACPKey != 0 {
+			checkRange(errs, tp+".lacp_key", t.LACPKey, 1, 65535)
+		}
 
 		if n := len(t.Members); n < MinMembers || n > MaxMembers {
 			errs.add(tp+".members", "a team needs %d to %d members, got %d", MinMembers, MaxMembers, n)
