@@ -42,6 +42,7 @@ type Daemon struct {
 	requests chan func()
 	done     chan struct{}
 	events   eventLog
+	ctlRings []*dpdk.Ring // worker -> control, one per worker
 }
 
 // ErrNotRoot is returned when teamgw is not run as root.
@@ -204,7 +205,13 @@ func (d *Daemon) startWorkers() error {
 		tps = append(tps, tp)
 	}
 	for i, core := range d.cfg.EAL.WorkerCores {
-		wc := dataplane.WorkerConfig{ID: i, Core: core, Teams: tps, Snapshot: &d.snap, IdleSleep: d.cfg.EAL.IdleSleep.Duration}
+		ctl, err := dpdk.NewRing(fmt.Sprintf("tg_ctl_%d_%d", instances.Load(), i), 1024, true, true)
+		if err != nil {
+			return err
+		}
+		d.onUndo(ctl.Free)
+		d.ctlRings = append(d.ctlRings, ctl)
+		wc := dataplane.WorkerConfig{ID: i, Core: core, Teams: tps, Snapshot: &d.snap, IdleSleep: d.cfg.EAL.IdleSleep.Duration, Control: ctl}
 		if i == 0 {
 			wc.Inject = d.inject
 		}
@@ -264,6 +271,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return nil
 		case <-poll.C:
 			d.linksChanged(d.readLinks())
+			d.controlFrames()
+			d.lacpTick()
 			d.rebalanceAll()
 		case <-d.lsc.C():
 			d.linksChanged(d.readLinks())
@@ -347,15 +356,20 @@ func (d *Daemon) publish() {
 // state is the team's forwarding state for the workers.
 func (t *team) state() dataplane.TeamState {
 	ts := dataplane.TeamState{MAC: t.mac, Path: int8(t.path), Members: int8(len(t.members))}
-	if t.cfg.Mode == configs.ModeTrunk {
-		ts.Mode = dataplane.ModeTrunk
+	if t.cfg.Mode != configs.ModeSLB {
+		ts.Mode = dataplane.ModeTrunk // trunk and lacp: team MAC everywhere
+	}
+	ts.SlowToControl = t.lacp != nil
+	rx := t.active
+	if t.rx != nil {
+		rx = t.rx
 	}
 	anyActive := false
 	for i, m := range t.members {
-		if t.active[i] {
+		if rx[i] {
 			ts.RxMask |= 1 << i
-			anyActive = true
 		}
+		anyActive = anyActive || t.active[i]
 		// SLB: every member but the path member transmits with its own
 		// MAC (IEEE 802.3: a station's frames carry its own address);
 		// trunk: the team MAC everywhere.

@@ -3,10 +3,12 @@ package control
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/teamgw/teamgw/dataplane"
 	"github.com/teamgw/teamgw/dataplane/classify"
+	"github.com/teamgw/teamgw/lacp"
 )
 
 // Status is a consistent snapshot of the daemon, as the control API and
@@ -69,6 +71,23 @@ type MemberStatus struct {
 	SpeedMb  uint32       `json:"speed_mbps"`
 	Downs    uint64       `json:"link_downs"`
 	Counters PortCounters `json:"counters"`
+	LACP     *MemberLACP  `json:"lacp,omitempty"`
+}
+
+// MemberLACP is a member's 802.1AX state (lacp teams).
+type MemberLACP struct {
+	Actor        string `json:"actor"`   // system,key,port priority,port
+	Partner      string `json:"partner"` // likewise
+	ActorState   string `json:"actor_state"`
+	PartnerState string `json:"partner_state"`
+	Receive      string `json:"receive"`
+	Mux          string `json:"mux"`
+	Selected     bool   `json:"selected"`
+	Reason       string `json:"reason,omitempty"` // why not selected
+	PDUsRx       uint64 `json:"lacpdus_rx"`
+	PDUsTx       uint64 `json:"lacpdus_tx"`
+	Expired      uint64 `json:"expired"`
+	Defaulted    uint64 `json:"defaulted"`
 }
 
 // PortCounters are frames and bytes a port received and sent.
@@ -161,6 +180,9 @@ func (d *Daemon) buildStatus() *Status {
 				c := m.carrierUp
 				ms.Carrier = &c
 			}
+			if t.lacp != nil {
+				ms.LACP = memberLACP(t.lacp, mi)
+			}
 			if l, err := m.port.Link(); err == nil {
 				ms.SpeedMb = l.SpeedMbps
 			}
@@ -183,4 +205,21 @@ func (d *Daemon) buildStatus() *Status {
 
 func portCounters(p dataplane.PortTotals) PortCounters {
 	return PortCounters{RxPackets: p.RxPackets, RxBytes: p.RxBytes, TxPackets: p.TxPackets, TxBytes: p.TxBytes}
+}
+
+func portInfo(p lacp.PortInfo) string {
+	return fmt.Sprintf("%s,key %d,port %d/%d", p.System, p.Key, p.PortPriority, p.Port)
+}
+
+func memberLACP(lt *lacpTeam, i int) *MemberLACP {
+	p := lt.ports[i]
+	c := p.Counters()
+	sel, reason := lt.agg.Selected(p)
+	return &MemberLACP{
+		Actor: portInfo(p.Actor()), Partner: portInfo(p.Partner()),
+		ActorState: p.Actor().State.String(), PartnerState: p.Partner().State.String(),
+		Receive: p.ReceiveState().String(), Mux: p.MuxState().String(),
+		Selected: sel, Reason: reason,
+		PDUsRx: c.LACPDUsRx, PDUsTx: c.LACPDUsTx, Expired: c.Expired, Defaulted: c.Defaulted,
+	}
 }

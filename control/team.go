@@ -28,6 +28,11 @@ type team struct {
 	tap     *dpdk.Port
 	vlans   []dataplane.VLANPort
 	members []*member
+	// lacp is the 802.1AX state of an lacp team (nil otherwise).
+	lacp *lacpTeam
+	// rx says which members may pass frames to the kernel when it differs
+	// from active (LACP: members in Collecting).
+	rx []bool
 	// path is the member that carries what is not balanced (non-IP, ARP,
 	// broadcast in SLB) and transmits with the team MAC; -1 when none.
 	path int
@@ -119,9 +124,6 @@ func teamMAC(tc configs.Team, primary *member) (frame.MAC, error) {
 }
 
 func (d *Daemon) startTeam(idx int, tc configs.Team) (*team, error) {
-	if tc.Mode == configs.ModeLACP {
-		return nil, fmt.Errorf("mode %q is not available in this build yet: \"slb\" and \"trunk\" run today", tc.Mode)
-	}
 	if tc.MTU > maxMTU {
 		return nil, fmt.Errorf("mtu %d: jumbo frames are not available yet (DPDK 22.11's net_tap, the kernel-facing port, caps the MTU at 1500): at most %d", tc.MTU, maxMTU)
 	}
@@ -145,6 +147,9 @@ func (d *Daemon) startTeam(idx int, tc configs.Team) (*team, error) {
 		return nil, err
 	}
 	t.mac = mac
+	if tc.Mode == configs.ModeLACP {
+		d.startLACP(t)
+	}
 	for _, m := range t.members {
 		// Receive the team MAC: a filter entry where the NIC has one,
 		// promiscuous mode where it does not (af_packet, most vdevs).
@@ -345,6 +350,9 @@ func (d *Daemon) refresh(t *team, m *member) bool {
 		return false
 	}
 	m.up = up
+	if t.lacp != nil {
+		t.lacp.ports[slices.Index(t.members, m)].SetLink(up, d.now())
+	}
 	if up {
 		m.upSince = d.now()
 		if d.started.IsZero() {
@@ -370,10 +378,34 @@ func (d *Daemon) evaluate(t *team) bool {
 		views[i] = slb.MemberView{Role: memberRole(m.cfg.Role), Up: m.up, UpSince: m.upSince}
 	}
 	dec := slb.SelectActive(views, t.path, t.policy, now)
-	active, recheck := slb.ActiveSet(views, t.active, dec.Active, t.policy, now)
-	t.recheck = earliest(dec.Recheck, recheck)
-	pathChanged := d.setPath(t, dec.Active)
-	if slices.Equal(active, t.active) && !pathChanged {
+	var active []bool
+	path := dec.Active
+	rxChanged := false
+	if t.lacp != nil {
+		// 802.1AX decides: Distributing members carry buckets,
+		// Collecting ones receive; the path member (non-IP frames) is
+		// a distributing one, kept while it stays so.
+		var rx []bool
+		var fallback bool
+		rx, active, fallback = t.lacpSets(dec.Active)
+		if !fallback {
+			path = -1
+			if t.path >= 0 && active[t.path] {
+				path = t.path
+			} else if i := slices.Index(active, true); i >= 0 {
+				path = i
+			}
+		}
+		rxChanged = !slices.Equal(rx, t.rx)
+		t.rx = rx
+		t.recheck = time.Time{}
+	} else {
+		var recheck time.Time
+		active, recheck = slb.ActiveSet(views, t.active, dec.Active, t.policy, now)
+		t.recheck = earliest(dec.Recheck, recheck)
+	}
+	pathChanged := d.setPath(t, path)
+	if slices.Equal(active, t.active) && !pathChanged && !rxChanged {
 		return false
 	}
 	for i, m := range t.members {

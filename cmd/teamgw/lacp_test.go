@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/teamgw/teamgw/perf/lab"
+)
+
+// TestLACPAgainstOVS runs an lacp team against a real LACP partner: an
+// Open vSwitch bond with lacp=active (userspace datapath). Both sides must
+// negotiate (every member Collecting and Distributing, OVS reporting the
+// bond negotiated), traffic must flow both ways, and a cut member must
+// leave distribution while the stream goes on over the other.
+func TestLACPAgainstOVS(t *testing.T) {
+	l := newLab(t, 2, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var ovsLog bytes.Buffer
+	ovs, err := l.StartOVS(ctx, lab.BondMode{Mode: "balance-tcp", LACP: "active"}, &syncWriter{w: &ovsLog})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, ovsLog.String())
+	}
+	var logb bytes.Buffer
+	g, err := l.StartTeamgw(ctx, teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Mode: "lacp", Extra: "lacp_rate = \"fast\"\n"}), &syncWriter{w: &logb})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logb.String())
+	}
+	defer g.Stop()
+	defer func() {
+		if t.Failed() {
+			show, _ := ovs.Appctl(context.Background(), "lacp/show")
+			s, _ := g.Status()
+			t.Logf("teamgw log:\n%s\nOVS lacp/show:\n%s\nteamgw status: %+v", logb.String(), show, s)
+		}
+	}()
+	distributing := func(want int) func() bool {
+		return func() bool {
+			s, err := g.Status()
+			if err != nil {
+				return false
+			}
+			n := 0
+			for _, m := range s.Teams[0].Members {
+				if m.LACP != nil && strings.Contains(m.LACP.ActorState, "distributing") && m.State == "active" {
+					n++
+				}
+			}
+			return n == want
+		}
+	}
+	waitFor(t, "both members to negotiate and distribute", distributing(2))
+	show, err := ovs.Appctl(ctx, "lacp/show")
+	if err != nil || !strings.Contains(show, "status: active negotiated") {
+		t.Fatalf("OVS did not negotiate: %v\n%s", err, show)
+	}
+	for j := range l.Clients {
+		if out, err := l.Exec(ctx, l.Clients[j], "ping", "-c", "3", "-i", "0.2", "-W", "2", l.Spec.TeamIP.String()); err != nil {
+			t.Fatalf("ping from client %d over the LACP bond: %v\n%s", j, err, out)
+		}
+	}
+	team := netip.AddrPortFrom(l.Spec.TeamIP, 7)
+	stopEcho, err := l.StartEcho(l.GW, team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopEcho()
+	s, err := l.StartStream(l.Clients[0], team, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the stream to flow", func() bool { return s.Received() > 100 })
+	if err := l.CutMember(0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "member 0 to leave distribution", distributing(1))
+	before := s.Received()
+	waitFor(t, "the stream to go on over member 1", func() bool { return s.Received() > before+200 })
+	r := s.Stop()
+	t.Logf("LACP member cut: %d of %d lost, longest gap %v", r.Lost, r.Sent, r.MaxGap)
+	if r.MaxGap > time.Second {
+		t.Errorf("traffic stopped for %v", r.MaxGap)
+	}
+}

@@ -1,0 +1,166 @@
+package control
+
+import (
+	"time"
+
+	"github.com/teamgw/teamgw/configs"
+	"github.com/teamgw/teamgw/dataplane/dpdk"
+	"github.com/teamgw/teamgw/lacp"
+)
+
+// lacpTeam is the IEEE 802.1AX side of an lacp team: one aggregation port
+// per member and the team's aggregator. The control loop feeds it received
+// LACPDUs and link changes, ticks its timers and sends what it returns;
+// the data plane sees only the outcome: members in Collecting receive,
+// members in Distributing carry buckets.
+type lacpTeam struct {
+	ports []*lacp.Port
+	agg   *lacp.Aggregator
+	// fallback is true for lacp_fallback = "active-backup".
+	fallback bool
+	// markers counts Marker PDUs answered; bad counts slow-protocols
+	// frames that did not parse.
+	markers, bad uint64
+}
+
+// startLACP creates the team's LACP ports. The actor system is the team
+// MAC, which does not change when a member fails (802.1AX 5.3.2).
+func (d *Daemon) startLACP(t *team) {
+	key := t.cfg.LACPKey
+	if key == 0 {
+		key = t.idx + 1
+	}
+	now := d.now()
+	lt := &lacpTeam{fallback: t.cfg.LACPFallback == "active-backup"}
+	for i := range t.members {
+		lt.ports = append(lt.ports, lacp.NewPort(lacp.PortConfig{
+			System:       lacp.SystemID{Priority: uint16(t.cfg.LACPSystemPriority), MAC: t.mac},
+			Key:          uint16(key),
+			PortPriority: 32768,
+			Port:         uint16(i + 1),
+			Active:       t.cfg.LACPActive == nil || *t.cfg.LACPActive,
+			ShortTimeout: t.cfg.LACPRate == "fast",
+			Aggregatable: true,
+		}, now))
+	}
+	lt.agg = lacp.NewAggregator(lt.ports...)
+	t.lacp = lt
+}
+
+// controlFrames drains the workers' control rings: LACPDUs go to their
+// member's port, Marker PDUs are answered (802.1AX 5.5), anything else is
+// dropped.
+func (d *Daemon) controlFrames() {
+	var buf [32]*dpdk.Mbuf
+	now := d.now()
+	for _, r := range d.ctlRings {
+		for {
+			n := r.Dequeue(buf[:])
+			if n == 0 {
+				break
+			}
+			for _, m := range buf[:n] {
+				d.slowFrame(m.Port(), m.Data(), now)
+				m.Free()
+			}
+		}
+	}
+}
+
+// slowFrame handles one slow-protocols frame received on port.
+func (d *Daemon) slowFrame(port uint16, f []byte, now time.Time) {
+	t, mi := d.memberByPort(port)
+	if t == nil || t.lacp == nil {
+		return
+	}
+	sub, body, err := lacp.Parse(f)
+	if err != nil {
+		t.lacp.bad++
+		return
+	}
+	switch sub {
+	case lacp.SubtypeLACP:
+		var pdu lacp.LACPDU
+		if lacp.ParseLACPDU(body, &pdu) != nil {
+			t.lacp.bad++
+			return
+		}
+		t.lacp.ports[mi].Receive(&pdu, now)
+	case lacp.SubtypeMarker:
+		var mk lacp.MarkerPDU
+		if lacp.ParseMarker(body, &mk) != nil {
+			t.lacp.bad++
+			return
+		}
+		if !mk.Response {
+			mk.Response = true
+			m := t.members[mi]
+			d.injectFrame(m.port, lacp.AppendMarker(nil, m.mac, &mk))
+			t.lacp.markers++
+		}
+	}
+}
+
+// memberByPort finds the team and member index of a DPDK port.
+func (d *Daemon) memberByPort(port uint16) (*team, int) {
+	for _, t := range d.teams {
+		for i, m := range t.members {
+			if m.port.ID == port {
+				return t, i
+			}
+		}
+	}
+	return nil, -1
+}
+
+// lacpTick advances every LACP team's machines, sends the LACPDUs they
+// ask for, runs selection, and re-evaluates the teams (publishing when
+// their Collecting or Distributing set changed).
+func (d *Daemon) lacpTick() {
+	now := d.now()
+	changed := false
+	for _, t := range d.teams {
+		if t.lacp == nil {
+			continue
+		}
+		for i, p := range t.lacp.ports {
+			if pdu := p.Tick(now); pdu != nil {
+				m := t.members[i]
+				d.injectFrame(m.port, lacp.AppendLACPDU(nil, m.mac, pdu))
+			}
+		}
+		t.lacp.agg.Update(now)
+		if d.evaluate(t) {
+			changed = true
+		}
+	}
+	if changed {
+		d.publish()
+	}
+}
+
+// lacpSets is what LACP allows: members in Collecting may pass frames to
+// the kernel, members in Distributing carry buckets. With the
+// active-backup fallback and a partner that says nothing on any member,
+// the team runs as a failover team on the path member instead.
+func (t *team) lacpSets(path int) (collecting, distributing []bool, fallback bool) {
+	collecting = make([]bool, len(t.members))
+	distributing = make([]bool, len(t.members))
+	any, silent := false, true
+	for i, p := range t.lacp.ports {
+		collecting[i] = p.Collecting() && t.members[i].up
+		distributing[i] = p.Distributing() && t.members[i].up
+		any = any || distributing[i]
+		if p.ReceiveState() == lacp.ReceiveCurrent {
+			silent = false
+		}
+	}
+	if !any && silent && t.lacp.fallback && path >= 0 {
+		collecting[path], distributing[path] = true, true
+		return collecting, distributing, true
+	}
+	return collecting, distributing, false
+}
+
+// isLACP reports whether the team runs 802.1AX.
+func (t *team) isLACP() bool { return t.cfg.Mode == configs.ModeLACP }
