@@ -112,23 +112,23 @@ func (s PeriodicState) String() string {
 // are enabled and disabled together, so the partner's Collecting flag is
 // not consulted.
 //
-//	 BEGIN
-//	   |
-//	   v
-//	DETACHED <------------------------------------------+
-//	   |  ^                                             |
-//	   |  | UNSELECTED                                  |
-//	   |  |                                             |
-//	   |  +------------- WAITING                        |
-//	   | SELECTED           |  (wait_while_timer,       | UNSELECTED
-//	   +------------------->+   Aggregate_Wait_Time)    | (or STANDBY)
-//	                        | SELECTED && Ready         |
-//	                        v                           |
-//	                    ATTACHED -----------------------+
-//	                      |   ^
-//	 SELECTED &&          |   | UNSELECTED || STANDBY ||
-//	 partner in sync      v   | partner out of sync
-//	            COLLECTING_DISTRIBUTING
+//	BEGIN
+//	  |
+//	  v
+//	DETACHED <--------------------------------------------+
+//	  |    ^                                              |
+//	  |    +--------- UNSELECTED --------+                |
+//	  | SELECTED || STANDBY              |                |
+//	  v                                  |                |
+//	WAITING -----------------------------+                |
+//	  |  (wait_while_timer, Aggregate_Wait_Time)          |
+//	  | SELECTED && Ready                                 |
+//	  v                                                   |
+//	ATTACHED ---------- UNSELECTED || STANDBY ------------+
+//	  |    ^
+//	  |    +--- UNSELECTED || STANDBY || partner out of sync ---+
+//	  |                                                         |
+//	  +--- SELECTED && partner in sync ---> COLLECTING_DISTRIBUTING
 //
 // STANDBY is never produced by this package's Selection Logic (see
 // Aggregator), so it never appears.
@@ -172,12 +172,12 @@ func (s MuxState) String() string {
 //	BEGIN || !port_enabled (global)
 //	              |
 //	              v
-//	        CHURN_MONITOR ---------- in sync ---------+
-//	          |      ^                                |
-//	          |      +------- out of sync -------+    |
-//	          | churn_timer expired              |    v
-//	          v                                  NO_CHURN
-//	        CHURN ------------- in sync ------------> ^
+//	       CHURN_MONITOR --------- in sync --------> NO_CHURN
+//	         |       ^                                 |  ^
+//	         |       +-------- out of sync ------------+  |
+//	         | churn timer expired                        |
+//	         v                                            |
+//	       CHURN ------------------ in sync --------------+
 //
 // The names drop the ACTOR_ and PARTNER_ prefixes of the standard because
 // one type serves both machines. While the link is down the machine is

@@ -121,8 +121,9 @@ type Port struct {
 
 	actorChurn, partnerChurn churnMachine
 
-	txTimes [maxTxPerPeriod]time.Time // the last transmissions, oldest at txNext
+	txTimes [maxTxPerPeriod]time.Time // the last transmissions, oldest at txNext once txN is full
 	txNext  int
+	txN     int
 
 	counters PortCounters
 }
@@ -131,7 +132,7 @@ type Port struct {
 // initialized (BEGIN) at time now and its link down: call SetLink to bring
 // it up.
 func NewPort(cfg PortConfig, now time.Time) *Port {
-	p := &Port{cfg: cfg, now: now, reason: "not yet selected"}
+	p := &Port{cfg: cfg, now: now}
 	p.actor = PortInfo{System: cfg.System, Key: cfg.Key, PortPriority: cfg.PortPriority, Port: cfg.Port}
 	if cfg.Active {
 		p.actor.State |= StateActivity
@@ -154,8 +155,8 @@ func NewPort(cfg PortConfig, now time.Time) *Port {
 // Config returns the port's configuration.
 func (p *Port) Config() PortConfig { return p.cfg }
 
-// SetLink reports at time now whether the link is up (port_enabled, 802.1AX-
-// 2008 clause 5.4.7): a full duplex link able to carry frames. Losing the
+// SetLink reports at time now whether the link is up: port_enabled of
+// 802.1AX-2008 clause 5.4.7, a full duplex link able to carry frames. Losing the
 // link takes the Receive machine to PORT_DISABLED, which puts the partner
 // out of sync, so the port stops collecting and distributing at once; the
 // Aggregator then unselects it. Regaining it takes the Receive machine to
@@ -205,7 +206,9 @@ func (p *Port) Receive(pdu *LACPDU, now time.Time) {
 // when NTT is set, the link is up and the Periodic machine is not in
 // NO_PERIODIC, unless three have already gone out in the last
 // Fast_Periodic_Time, in which case it is held (with NTT) until the limit
-// allows it. The LACPDU is freshly allocated and owned by the caller.
+// allows it. The LACPDU carries the actor's and partner's operational
+// information and a CollectorMaxDelay of zero; it is freshly allocated and
+// owned by the caller.
 func (p *Port) Tick(now time.Time) (send *LACPDU) {
 	p.advance(now)
 	if !p.ntt {
@@ -217,6 +220,7 @@ func (p *Port) Tick(now time.Time) (send *LACPDU) {
 	p.ntt = false
 	p.txTimes[p.txNext] = p.now
 	p.txNext = (p.txNext + 1) % maxTxPerPeriod
+	p.txN = min(p.txN+1, maxTxPerPeriod)
 	p.counters.LACPDUsTx++
 	return &LACPDU{Version: 1, Actor: p.actor, Partner: p.partner}
 }
@@ -224,11 +228,10 @@ func (p *Port) Tick(now time.Time) (send *LACPDU) {
 // txAllowedAt returns the earliest time the Transmit machine's rate limit
 // allows another LACPDU.
 func (p *Port) txAllowedAt() time.Time {
-	oldest := p.txTimes[p.txNext]
-	if oldest.IsZero() {
+	if p.txN < maxTxPerPeriod {
 		return time.Time{}
 	}
-	return oldest.Add(FastPeriodicTime)
+	return p.txTimes[p.txNext].Add(FastPeriodicTime)
 }
 
 // NextDeadline returns when Tick must run next: the earliest running timer

@@ -35,6 +35,8 @@ type Aggregator struct {
 	partnerSystem SystemID
 	partnerKey    uint16
 	hasPartner    bool
+
+	snap []uint64 // see snapshot
 }
 
 // NewAggregator returns the aggregator of a team made of ports, which must
@@ -66,8 +68,8 @@ func (a *Aggregator) Partner() (SystemID, uint16) { return a.partnerSystem, a.pa
 // Selected reports whether p is SELECTED for the aggregator and, when it is
 // not, why: "link down", "not aggregatable", "actor system differs",
 // "actor key differs", "partner defaulted: no LACPDU received", "partner
-// individual", "partner system differs", "partner key differs", or, until
-// the next Update, "partner information changed" and the like from the
+// individual", "no partner", "partner system differs", "partner key
+// differs", or, until the next Update, "partner information changed" and the like from the
 // Receive machine.
 func (a *Aggregator) Selected(p *Port) (bool, string) {
 	if p.agg != a {
@@ -89,8 +91,8 @@ func (a *Aggregator) Update(now time.Time) {
 	for _, p := range a.ports {
 		p.advance(now)
 	}
+	a.snapshot()
 	for range 8 {
-		before := a.snapshot()
 		a.detectMoved()
 		a.choosePartner()
 		for _, p := range a.ports {
@@ -102,25 +104,33 @@ func (a *Aggregator) Update(now time.Time) {
 			p.ready = ready
 			p.run()
 		}
-		if a.snapshot() == before {
+		if !a.snapshot() {
 			break
 		}
 	}
 }
 
-// snapshot returns a digest of the ports' states that Update iterates to a
-// fixed point; a hash would do, but the sum of distinct weights is enough
-// to notice any single change and cheap.
-func (a *Aggregator) snapshot() uint64 {
-	var h uint64
-	for i, p := range a.ports {
-		v := uint64(p.rx) | uint64(p.mux)<<4 | uint64(p.actor.State)<<8 | uint64(p.partner.State)<<16
-		if p.selected {
-			v |= 1 << 24
-		}
-		h = h*1000003 + v + uint64(i)
+// snapshot records in a.snap the ports' machine states and selection, and
+// reports whether they differ from the previous record, so that Update can
+// iterate to a fixed point.
+func (a *Aggregator) snapshot() (changed bool) {
+	if len(a.snap) != len(a.ports) {
+		a.snap = make([]uint64, len(a.ports))
+		changed = true
 	}
-	return h
+	for i, p := range a.ports {
+		v := uint64(p.rx) | uint64(p.mux)<<8 | uint64(p.actor.State)<<16 | uint64(p.partner.State)<<24
+		if p.selected {
+			v |= 1 << 32
+		}
+		if p.ready {
+			v |= 1 << 33
+		}
+		if a.snap[i] != v {
+			a.snap[i], changed = v, true
+		}
+	}
+	return changed
 }
 
 // detectMoved sets port_moved (802.1AX-2008 clause 5.4.7) on a port in

@@ -88,9 +88,12 @@ func (n *simNet) update() {
 // stepOnce advances the clock by one step, delivers the LACPDUs in
 // flight, runs the Selection Logic, ticks every port and puts what they
 // send on the links.
-func (n *simNet) stepOnce() {
-	n.clock.advance(n.step)
-	now := n.clock.now
+func (n *simNet) stepOnce() { n.stepTo(n.clock.now.Add(n.step)) }
+
+// stepTo is stepOnce with the clock set to now rather than advanced by a
+// step.
+func (n *simNet) stepTo(now time.Time) {
+	n.clock.now = now
 	for _, p := range n.ports {
 		l := n.links[p]
 		if l == nil || l.a != p {
@@ -628,4 +631,46 @@ func TestSimLossyLinkStillAggregates(t *testing.T) {
 		}
 	}
 	s.n.runFor(30 * time.Second)
+}
+
+// inFlight reports whether any LACPDU is on a link.
+func (n *simNet) inFlight() bool {
+	for _, l := range n.links {
+		if len(l.toA) > 0 || len(l.toB) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSimDrivenByNextDeadline(t *testing.T) {
+	// Rather than ticking on a fixed step, run each port only when its
+	// NextDeadline says so, with a 1 ms link delay.
+	s := newTwoSys(t, time.Millisecond, activeFast, activeFast, 0)
+	events := 0
+	for !s.allUp() {
+		next := time.Time{}
+		for _, p := range s.n.ports {
+			if d := p.NextDeadline(); !d.IsZero() && (next.IsZero() || d.Before(next)) {
+				next = d
+			}
+		}
+		if s.n.inFlight() {
+			next = s.n.clock.now.Add(time.Millisecond)
+		}
+		if next.IsZero() || s.n.elapsed() > 5*time.Second {
+			t.Fatalf("stuck at %v after %d events", s.n.elapsed(), events)
+		}
+		if next.Before(s.n.clock.now) {
+			next = s.n.clock.now
+		}
+		s.n.stepTo(next)
+		events++
+	}
+	if took := s.n.elapsed(); took < FastPeriodicTime+AggregateWaitTime || took > 3010*time.Millisecond {
+		t.Errorf("aggregated after %v", took)
+	}
+	if events > 40 {
+		t.Errorf("%d events to aggregate, want a few dozen at most", events)
+	}
 }

@@ -4,6 +4,7 @@
 //	teamctl [-socket PATH] [-json] show [TEAM]
 //	teamctl [-socket PATH] [-json] events [-f]
 //	teamctl [-socket PATH] [-json] flows TEAM
+//	teamctl [-socket PATH] lacp TEAM
 //	teamctl [-socket PATH] member enable|disable TEAM MEMBER
 //	teamctl [-socket PATH] primary TEAM MEMBER
 package main
@@ -31,6 +32,7 @@ func main() {
 		fmt.Fprint(os.Stderr, `usage: teamctl [-socket PATH] [-json] show [TEAM]
        teamctl [-socket PATH] [-json] events [-f]
        teamctl [-socket PATH] [-json] flows TEAM
+       teamctl [-socket PATH] lacp TEAM
        teamctl [-socket PATH] member enable|disable TEAM MEMBER
        teamctl [-socket PATH] primary TEAM MEMBER
 `)
@@ -80,6 +82,17 @@ func main() {
 			return
 		}
 		printFlows(os.Stdout, resp.Flows)
+	case "lacp":
+		if len(args) != 2 {
+			flag.Usage()
+			os.Exit(2)
+		}
+		resp, err := control.Call(*socket, control.Request{Cmd: "show", Team: args[1]})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "teamctl:", err)
+			os.Exit(1)
+		}
+		printLACP(os.Stdout, resp.Status.Teams[0])
 	case "member", "primary":
 		req := control.Request{Cmd: "primary"}
 		rest := args[1:]
@@ -227,5 +240,27 @@ func printFlows(w io.Writer, ft *control.FlowTable) {
 			break
 		}
 		fmt.Fprintf(w, "    %3d  %-16s %d packets, %d bytes\n", b.Bucket, b.Member, b.Packets, b.Bytes)
+	}
+}
+
+// printLACP prints each member's 802.1AX actor and partner, state bits
+// spelled out, machine states and PDU counters.
+func printLACP(w io.Writer, t control.TeamStatus) {
+	fmt.Fprintf(w, "team %s  mode %s\n", t.Name, t.Mode)
+	for _, m := range t.Members {
+		l := m.LACP
+		if l == nil {
+			fmt.Fprintf(w, "  %s: not an LACP member\n", m.Name)
+			continue
+		}
+		sel := "selected"
+		if !l.Selected {
+			sel = "not aggregated: " + l.Reason
+		}
+		fmt.Fprintf(w, "  %s  (%s)\n", m.Name, sel)
+		fmt.Fprintf(w, "    actor    %s  [%s]\n", l.Actor, l.ActorState)
+		fmt.Fprintf(w, "    partner  %s  [%s]\n", l.Partner, l.PartnerState)
+		fmt.Fprintf(w, "    receive %s  mux %s  lacpdus rx %d tx %d  expired %d  defaulted %d\n",
+			l.Receive, l.Mux, l.PDUsRx, l.PDUsTx, l.Expired, l.Defaulted)
 	}
 }

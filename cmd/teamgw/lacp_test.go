@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/teamgw/teamgw/control"
 	"github.com/teamgw/teamgw/perf/lab"
 )
 
@@ -58,6 +61,10 @@ func TestLACPAgainstOVS(t *testing.T) {
 	if err != nil || !strings.Contains(show, "status: active negotiated") {
 		t.Fatalf("OVS did not negotiate: %v\n%s", err, show)
 	}
+	out, err := exec.Command(teamctlBin, "-socket", l.Socket(), "lacp", "team0").CombinedOutput()
+	if err != nil || strings.Count(string(out), "(selected)") != 2 || !strings.Contains(string(out), "distributing") {
+		t.Errorf("teamctl lacp: %v\n%s", err, out)
+	}
 	for j := range l.Clients {
 		if out, err := l.Exec(ctx, l.Clients[j], "ping", "-c", "3", "-i", "0.2", "-W", "2", l.Spec.TeamIP.String()); err != nil {
 			t.Fatalf("ping from client %d over the LACP bond: %v\n%s", j, err, out)
@@ -85,4 +92,42 @@ func TestLACPAgainstOVS(t *testing.T) {
 	if r.MaxGap > time.Second {
 		t.Errorf("traffic stopped for %v", r.MaxGap)
 	}
+}
+
+// TestLACPSilentPartner runs an lacp team behind a plain Linux bridge,
+// which never answers (or forwards) LACPDUs. With lacp_fallback = "strict"
+// no member distributes and the team is unreachable; with "active-backup"
+// one member carries the traffic so the server stays reachable.
+func TestLACPSilentPartner(t *testing.T) {
+	for _, tc := range []struct {
+		fallback  string
+		reachable bool
+	}{{"strict", false}, {"active-backup", true}} {
+		t.Run(tc.fallback, func(t *testing.T) {
+			l := newLab(t, 2, 1)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cfg := l.Config(lab.TeamConfig{Mode: "lacp", Extra: "lacp_rate = \"fast\"\nlacp_fallback = \"" + tc.fallback + "\"\n"})
+			var logb bytes.Buffer
+			g, err := startTeamgwAnyState(ctx, l, cfg, &logb)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, logb.String())
+			}
+			defer g.Stop()
+			// A fast partner times out after 3 s: wait past the
+			// defaulted state before judging.
+			time.Sleep(4 * time.Second)
+			_, err = l.Exec(ctx, l.Clients[0], "ping", "-c", "2", "-i", "0.3", "-W", "1", l.Spec.TeamIP.String())
+			if reachable := err == nil; reachable != tc.reachable {
+				s, _ := g.Status()
+				t.Errorf("reachable = %v, want %v; status %+v", reachable, tc.reachable, s)
+			}
+		})
+	}
+}
+
+// startTeamgwAnyState starts teamgw and waits only for its control socket
+// (an lacp team may rightly have no active member).
+func startTeamgwAnyState(ctx context.Context, l *lab.Lab, cfg string, log *bytes.Buffer) (*lab.Teamgw, error) {
+	return l.StartTeamgwWait(ctx, teamgwBin, os.TempDir(), cfg, &syncWriter{w: log}, func(*control.Status) bool { return true })
 }

@@ -83,6 +83,14 @@ type Teamgw struct {
 // with its output going to log, and waits until the control socket
 // answers with an active member (or the process exits, or 20 s pass).
 func (l *Lab) StartTeamgw(ctx context.Context, binary, dir, config string, log io.Writer) (*Teamgw, error) {
+	return l.StartTeamgwWait(ctx, binary, dir, config, log, func(s *control.Status) bool {
+		return len(s.Teams) > 0 && s.Teams[0].Active != "none"
+	})
+}
+
+// StartTeamgwWait is StartTeamgw with the readiness condition given: it
+// waits until ready accepts the status the control socket reports.
+func (l *Lab) StartTeamgwWait(ctx context.Context, binary, dir, config string, log io.Writer, ready func(*control.Status) bool) (*Teamgw, error) {
 	path := filepath.Join(dir, l.Prefix+".toml")
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		return nil, err
@@ -95,7 +103,7 @@ func (l *Lab) StartTeamgw(ctx context.Context, binary, dir, config string, log i
 	go func() { g.exited <- cmd.Wait() }()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if s, err := g.Status(); err == nil && len(s.Teams) > 0 && s.Teams[0].Active != "none" {
+		if s, err := g.Status(); err == nil && ready(s) {
 			return g, nil
 		}
 		select {
