@@ -7,7 +7,6 @@ import (
 
 	"github.com/teamgw/teamgw/dataplane/classify"
 	"github.com/teamgw/teamgw/dataplane/dpdk"
-	"github.com/teamgw/teamgw/dataplane/dpdk/dpdktest"
 	"github.com/teamgw/teamgw/dataplane/frame"
 )
 
@@ -162,20 +161,11 @@ func waitCounter(t *testing.T, c interface{ Load() uint64 }, want uint64) {
 // bucket, source MAC rewrite, TX) through Poll and checks that a vector
 // costs no allocation.
 func TestWorkerPollAllocatesNothing(t *testing.T) {
-	r := &rig{pool: dpdktest.Pool(t, 4095)}
-	r.tap = newRingPort(t, r.pool)
-	tp := TeamPorts{Tap: r.tap.port}
-	for range 2 {
-		m := newRingPort(t, r.pool)
-		r.members = append(r.members, m)
-		tp.Members = append(tp.Members, m.port)
-	}
-	r.publishState(slbState(ModeSLB))
-	w, err := NewWorker(WorkerConfig{ID: 0, Core: -1, Teams: []TeamPorts{tp}, Snapshot: &r.snap})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Free)
+	r := newRig(t, 2, func(r *rig, _ *WorkerConfig) {
+		r.publishState(slbState(ModeSLB))
+		r.noStart = true
+	})
+	w := r.w
 	frames := make([][]byte, 32)
 	for i := range frames {
 		frames[i] = udpFrame(clientMAC, teamMAC, [4]byte{192, 0, 2, 1}, [4]byte{192, 0, 2, byte(i)}, uint16(1000+i), 53, 0)

@@ -13,25 +13,11 @@ import (
 // vlanRig is a rig whose team also has VLAN 10 on its own kernel port.
 func vlanRig(t *testing.T) (*rig, *ringPort) {
 	t.Helper()
-	r := &rig{pool: dpdktest.Pool(t, 4095)}
-	r.tap = newRingPort(t, r.pool)
-	v10 := newRingPort(t, r.pool)
-	tp := TeamPorts{Tap: r.tap.port, VLANs: []VLANPort{{ID: 10, Tap: v10.port}}}
-	for range 2 {
-		m := newRingPort(t, r.pool)
-		r.members = append(r.members, m)
-		tp.Members = append(tp.Members, m.port)
-	}
-	r.publish(0)
-	w, err := NewWorker(WorkerConfig{ID: 0, Core: -1, Teams: []TeamPorts{tp}, Snapshot: &r.snap})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Free)
-	r.w = w
+	var v10 *ringPort
+	r := newRig(t, 2, func(r *rig, wc *WorkerConfig) {
+		v10 = newRingPort(t, r.pool)
+		wc.Teams[0].VLANs = []VLANPort{{ID: 10, Tap: v10.port}}
+	})
 	return r, v10
 }
 
@@ -85,31 +71,17 @@ func TestTeamWithoutVLANsPassesTaggedFramesThrough(t *testing.T) {
 // SlowToControl, slow-protocols frames from any member, even an inactive
 // one, reach the control ring with their arrival port.
 func TestSlowProtocolFramesGoToControl(t *testing.T) {
-	pool := dpdktest.Pool(t, 4095)
-	r := &rig{pool: pool}
-	r.tap = newRingPort(t, pool)
-	tp := TeamPorts{Tap: r.tap.port}
-	for range 2 {
-		m := newRingPort(t, pool)
-		r.members = append(r.members, m)
-		tp.Members = append(tp.Members, m.port)
-	}
-	ts := SingleMember(teamMAC, 2, 0)
-	ts.SlowToControl = true
-	r.publishState(ts)
 	ctl, err := dpdk.NewRing(dpdktest.Name("ctl"), 64, true, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ctl.Free()
-	w, err := NewWorker(WorkerConfig{ID: 0, Core: -1, Teams: []TeamPorts{tp}, Snapshot: &r.snap, Control: ctl})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Free)
+	r := newRig(t, 2, func(r *rig, wc *WorkerConfig) {
+		ts := SingleMember(teamMAC, 2, 0)
+		ts.SlowToControl = true
+		r.publishState(ts)
+		wc.Control = ctl
+	})
 	lacpdu := ethFrame(frame.MAC{0x01, 0x80, 0xc2, 0, 0, 2}, clientMAC, 1)
 	lacpdu[12], lacpdu[13] = 0x88, 0x09
 	r.members[1].send(lacpdu) // member 1 is not active

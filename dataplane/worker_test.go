@@ -115,9 +115,14 @@ type rig struct {
 	members []*ringPort
 	snap    atomic.Pointer[Snapshot]
 	w       *Worker
+	noStart bool // the test drives Poll itself
 }
 
-func newRig(t *testing.T, members int) *rig {
+// newRig builds a worker over a TAP and members ring ports, with member
+// 0 carrying everything; opts may change the ports and the worker's
+// configuration before it starts (the worker is not started when the
+// option sets noStart).
+func newRig(t *testing.T, members int, opts ...func(*rig, *WorkerConfig)) *rig {
 	t.Helper()
 	r := &rig{pool: dpdktest.Pool(t, 4095)}
 	r.tap = newRingPort(t, r.pool)
@@ -128,15 +133,21 @@ func newRig(t *testing.T, members int) *rig {
 		tp.Members = append(tp.Members, m.port)
 	}
 	r.publish(0)
-	w, err := NewWorker(WorkerConfig{ID: 0, Core: -1, Teams: []TeamPorts{tp}, Snapshot: &r.snap})
-	if err != nil {
-		t.Fatal(err)
+	wc := WorkerConfig{ID: 0, Core: -1, Teams: []TeamPorts{tp}, Snapshot: &r.snap}
+	for _, o := range opts {
+		o(r, &wc)
 	}
-	if err := w.Start(); err != nil {
+	w, err := NewWorker(wc)
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Free)
 	r.w = w
+	if !r.noStart {
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return r
 }
 

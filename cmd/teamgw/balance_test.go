@@ -35,36 +35,12 @@ func TestSLBSpreadsFlowsAndSurvivesCuts(t *testing.T) {
 
 	// An echo server in each client.
 	for j, ns := range l.Clients {
-		var ln net.Listener
-		if err := l.Do(ns, func() (err error) {
-			ln, err = net.Listen("tcp", net.JoinHostPort(l.ClientIP(j).String(), "7000"))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() { io.Copy(c, c); c.Close() }()
-			}
-		}()
+		tcpEcho(t, l, ns, net.JoinHostPort(l.ClientIP(j).String(), "7000"))
 	}
 	// 32 connections from the gateway's kernel, through the team.
 	var conns []net.Conn
 	for i := range 32 {
-		var c net.Conn
-		if err := l.Do(l.GW, func() (err error) {
-			c, err = net.DialTimeout("tcp", net.JoinHostPort(l.ClientIP(i%2).String(), "7000"), 5*time.Second)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		conns = append(conns, c)
+		conns = append(conns, dial(t, l, l.GW, net.JoinHostPort(l.ClientIP(i%2).String(), "7000")))
 	}
 	roundTrips := func(when string) {
 		t.Helper()
@@ -125,31 +101,9 @@ func TestTwoWorkers(t *testing.T) {
 		t.Fatalf("%v\n%s", err, logb.String())
 	}
 	defer g.Stop()
-	var ln net.Listener
-	if err := l.Do(l.Clients[0], func() (err error) {
-		ln, err = net.Listen("tcp", net.JoinHostPort(l.ClientIP(0).String(), "7001"))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
+	tcpEcho(t, l, l.Clients[0], net.JoinHostPort(l.ClientIP(0).String(), "7001"))
 	for i := range 16 {
-		var c net.Conn
-		if err := l.Do(l.GW, func() (err error) {
-			c, err = net.DialTimeout("tcp", net.JoinHostPort(l.ClientIP(0).String(), "7001"), 5*time.Second)
-			return err
-		}); err != nil {
-			t.Fatalf("conn %d: %v\n%s", i, err, logb.String())
-		}
+		c := dial(t, l, l.GW, net.JoinHostPort(l.ClientIP(0).String(), "7001"))
 		tcpRoundTrip(t, c, fmt.Sprintf("conn %d", i))
 		c.Close()
 	}
@@ -163,4 +117,41 @@ func TestTwoWorkers(t *testing.T) {
 	for _, w := range s.Workers {
 		t.Logf("worker %d on cpu %d (lcore %d): %d packets in %d vectors", w.ID, w.Core, w.Lcore, w.Packets, w.Vectors)
 	}
+}
+
+// tcpEcho runs a TCP echo server at addr inside namespace ns until the
+// end of the test.
+func tcpEcho(t *testing.T, l *lab.Lab, ns, addr string) {
+	t.Helper()
+	var ln net.Listener
+	if err := l.Do(ns, func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+}
+
+// dial connects to addr from inside namespace ns.
+func dial(t *testing.T, l *lab.Lab, ns, addr string) net.Conn {
+	t.Helper()
+	var c net.Conn
+	if err := l.Do(ns, func() (err error) {
+		c, err = net.DialTimeout("tcp", addr, 5*time.Second)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }

@@ -237,31 +237,8 @@ func TestFailoverKeepsTrafficFlowing(t *testing.T) {
 	}
 
 	// A TCP connection: server in the gateway namespace, client in c0.
-	var ln net.Listener
-	if err := l.Do(l.GW, func() (err error) {
-		ln, err = net.Listen("tcp", net.JoinHostPort(l.Spec.TeamIP.String(), "5001"))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
-	var conn net.Conn
-	if err := l.Do(l.Clients[0], func() (err error) {
-		conn, err = net.DialTimeout("tcp", net.JoinHostPort(l.Spec.TeamIP.String(), "5001"), 5*time.Second)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	tcpEcho(t, l, l.GW, net.JoinHostPort(l.Spec.TeamIP.String(), "5001"))
+	conn := dial(t, l, l.Clients[0], net.JoinHostPort(l.Spec.TeamIP.String(), "5001"))
 	tcpRoundTrip(t, conn, "before the cut")
 
 	// A UDP stream measures the loss window.
