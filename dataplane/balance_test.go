@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -197,4 +198,31 @@ func (r *ringPort) discard() {
 			m.Free()
 		}
 	}
+}
+
+// TestARPRepliesToClientsAreSteered checks SLB receive balancing in the
+// data plane: the kernel's ARP reply to a client assigned to member 1
+// leaves on member 1 announcing member 1's MAC; to an unknown client it
+// stays on the path member with the team MAC.
+func TestARPRepliesToClientsAreSteered(t *testing.T) {
+	r := newRig(t, 2)
+	ts := slbState(ModeSLB)
+	client := netip.MustParseAddr("192.0.2.10")
+	ts.Clients = map[[4]byte]int8{client.As4(): 1}
+	r.publishState(ts)
+	team := netip.MustParseAddr("192.0.2.1")
+	reply := frame.AppendARP(nil, clientMAC, teamMAC, frame.ARPReply, teamMAC, team, clientMAC, client)
+	r.tap.send(reply)
+	got := r.members[1].collect(1)[0]
+	a := frame.ARP(got[frame.EthHeaderLen:])
+	if frame.Ethernet(got).Src() != memberMAC1 || a.SenderMAC() != memberMAC1 || a.SenderIP() != team {
+		t.Errorf("steered reply: eth src %s, sender %s %s; want member 1's MAC for %s", frame.Ethernet(got).Src(), a.SenderMAC(), a.SenderIP(), team)
+	}
+	other := frame.AppendARP(nil, clientMAC, teamMAC, frame.ARPReply, teamMAC, team, clientMAC, netip.MustParseAddr("192.0.2.99"))
+	r.tap.send(other)
+	got = r.members[0].collect(1)[0]
+	if frame.ARP(got[frame.EthHeaderLen:]).SenderMAC() != teamMAC {
+		t.Errorf("reply to an unknown client announced %s, want the team MAC", frame.ARP(got[frame.EthHeaderLen:]).SenderMAC())
+	}
+	r.members[1].quiet()
 }

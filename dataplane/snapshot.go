@@ -63,6 +63,11 @@ type TeamState struct {
 	SourceMAC [MaxMembers]frame.MAC
 	// Rewrite has bit i set when SourceMAC[i] is set: the per-packet test.
 	Rewrite uint8
+	// Clients maps an SLB client's IPv4 address to the member it is
+	// assigned to (receive balancing, BASP "Inbound Traffic Flow"): ARP
+	// from the kernel to that client leaves on that member with its MAC.
+	// Nil when the team does not balance receive traffic.
+	Clients map[[4]byte]int8
 	// SlowToControl hands IEEE 802.3 slow-protocols frames (LACPDUs,
 	// markers) from every member, whatever its state, to the control
 	// plane (LACP teams); otherwise they are dropped.

@@ -341,6 +341,9 @@ func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf,
 		r := classify.Frame(data)
 		d.classes[r.Class&classMask]++
 		mi := path
+		if r.Class == classify.ClassARP && ts.Clients != nil {
+			mi = steerARP(ts, data, mi)
+		}
 		if r.Class <= classify.ClassL3 {
 			b := bucketOf(r.Hash)
 			mi = table[b]
@@ -390,6 +393,30 @@ func untag(m *dpdk.Mbuf) {
 	b := m.Data()
 	copy(b[4:16], b[0:12])
 	m.Adj(4)
+}
+
+// steerARP picks the member for an ARP packet the kernel sends to an SLB
+// client: a reply or unicast request to a client in the inbound client
+// table leaves on the client's member, announcing that member's MAC as the
+// team's (Ethernet source and sender hardware address), so the client
+// keeps sending to it. Everything else stays on the path member, def.
+func steerARP(ts *TeamState, data []byte, def int8) int8 {
+	if len(data) < frame.EthHeaderLen+frame.ARPLen || frame.Ethernet(data).DstIsMulticast() {
+		return def
+	}
+	a := frame.ARP(data[frame.EthHeaderLen:])
+	if !a.Valid() || frame.MAC(data[6:12]) != ts.MAC {
+		return def
+	}
+	mi, ok := ts.Clients[[4]byte(a[24:28])]
+	if !ok || uint8(mi) >= MaxMembers {
+		return def
+	}
+	if sm := ts.SourceMAC[mi]; sm != (frame.MAC{}) {
+		copy(data[6:12], sm[:])
+		copy(a[8:14], sm[:])
+	}
+	return mi
 }
 
 // rewriteSource gives a frame from the kernel (source = team MAC) the

@@ -1,0 +1,112 @@
+package control
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/teamgw/teamgw/dataplane/frame"
+)
+
+// neighbor is one IPv4 neighbour the kernel knows on the team's interface:
+// a same-subnet client of the team (BASP's inbound client table starts
+// from the clients the server talks to).
+type neighbor struct {
+	IP  netip.Addr
+	MAC frame.MAC
+}
+
+// neighbors dumps the kernel's IPv4 neighbour table for interface ifindex
+// (RTM_GETNEIGH) and returns the entries with a link-layer address that
+// are usable (reachable, stale, delay, probe or permanent).
+func neighbors(ifindex int) ([]neighbor, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("netlink socket: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return nil, fmt.Errorf("netlink bind: %w", err)
+	}
+	req := make([]byte, 16+12)
+	ne := binary.NativeEndian
+	ne.PutUint32(req[0:], uint32(len(req)))
+	ne.PutUint16(req[4:], unix.RTM_GETNEIGH)
+	ne.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	ne.PutUint32(req[8:], 1)
+	req[16] = unix.AF_INET
+	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return nil, fmt.Errorf("netlink send: %w", err)
+	}
+	var out []neighbor
+	buf := make([]byte, 1<<16)
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			return nil, fmt.Errorf("netlink recv: %w", err)
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return nil, fmt.Errorf("netlink parse: %w", err)
+		}
+		for _, m := range msgs {
+			switch m.Header.Type {
+			case unix.NLMSG_DONE:
+				return out, nil
+			case unix.NLMSG_ERROR:
+				return nil, fmt.Errorf("netlink: neighbour dump failed")
+			case unix.RTM_NEWNEIGH:
+				if nb, ok := parseNeighbor(m.Data, ifindex); ok {
+					out = append(out, nb)
+				}
+			}
+		}
+	}
+}
+
+// parseNeighbor reads one ndmsg with its attributes; it never trusts a
+// length it has not checked.
+func parseNeighbor(b []byte, ifindex int) (neighbor, bool) {
+	const ndmsgLen = 12
+	if len(b) < ndmsgLen || b[0] != unix.AF_INET {
+		return neighbor{}, false
+	}
+	ne := binary.NativeEndian
+	if int(int32(ne.Uint32(b[4:8]))) != ifindex {
+		return neighbor{}, false
+	}
+	state := ne.Uint16(b[8:10])
+	const usable = unix.NUD_REACHABLE | unix.NUD_STALE | unix.NUD_DELAY | unix.NUD_PROBE | unix.NUD_PERMANENT
+	if state&usable == 0 {
+		return neighbor{}, false
+	}
+	var nb neighbor
+	haveIP, haveMAC := false, false
+	for a := b[ndmsgLen:]; len(a) >= 4; {
+		l := int(ne.Uint16(a[0:2]))
+		if l < 4 || l > len(a) {
+			break
+		}
+		switch ne.Uint16(a[2:4]) {
+		case unix.NDA_DST:
+			if l == 8 {
+				nb.IP = netip.AddrFrom4([4]byte(a[4:8]))
+				haveIP = true
+			}
+		case unix.NDA_LLADDR:
+			if l == 10 {
+				nb.MAC = frame.MAC(a[4:10])
+				haveMAC = true
+			}
+		}
+		step := (l + 3) &^ 3
+		if step > len(a) {
+			break
+		}
+		a = a[step:]
+	}
+	return nb, haveIP && haveMAC && nb.MAC != (frame.MAC{}) && !nb.MAC.IsMulticast()
+}
