@@ -273,6 +273,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.linksChanged(d.readLinks())
 			d.controlFrames()
 			d.lacpTick()
+			d.neighborTick()
 			d.rebalanceAll()
 		case <-d.lsc.C():
 			d.linksChanged(d.readLinks())
@@ -294,7 +295,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) nextDeadline() time.Time {
 	var next time.Time
 	for _, t := range d.teams {
-		for _, at := range []time.Time{t.recheck, t.announce.next} {
+		times := []time.Time{t.recheck, t.announce.next}
+		for _, p := range t.directed {
+			times = append(times, p.next)
+		}
+		for _, at := range times {
 			if !at.IsZero() && (next.IsZero() || at.Before(next)) {
 				next = at
 			}
@@ -318,6 +323,9 @@ func (d *Daemon) timers() {
 	for _, t := range d.teams {
 		if !t.announce.next.IsZero() && !now.Before(t.announce.next) {
 			d.sendAnnouncement(t)
+		}
+		if len(t.directed) > 0 {
+			d.sendDirectedARPs(t)
 		}
 	}
 }
@@ -360,6 +368,7 @@ func (t *team) state() dataplane.TeamState {
 		ts.Mode = dataplane.ModeTrunk // trunk and lacp: team MAC everywhere
 	}
 	ts.SlowToControl = t.lacp != nil
+	ts.Clients = t.clientTable()
 	rx := t.active
 	if t.rx != nil {
 		rx = t.rx
@@ -373,8 +382,11 @@ func (t *team) state() dataplane.TeamState {
 		// SLB: every member but the path member transmits with its own
 		// MAC (IEEE 802.3: a station's frames carry its own address);
 		// trunk: the team MAC everywhere.
-		if ts.Mode == dataplane.ModeSLB && i != t.path {
-			ts.SetSourceMAC(i, m.mac)
+		if ts.Mode == dataplane.ModeSLB {
+			ts.WireMAC[i] = wireMAC(m)
+			if i != t.path {
+				ts.SetSourceMAC(i, ts.WireMAC[i])
+			}
 		}
 	}
 	if t.path >= 0 {

@@ -47,6 +47,12 @@ type team struct {
 	// failovers counts changes of the path member away from a member
 	// that went down.
 	failovers uint64
+	// clients is the SLB inbound client table; directed are the directed
+	// gratuitous ARPs still to send, directedSent those sent.
+	clients      []*slb.Client
+	directed     []*pendingARP
+	directedSent uint64
+	lastNeigh    time.Time
 	// bucketMoves counts buckets moved, by failover, fallback or the
 	// rebalancer.
 	bucketMoves uint64
@@ -418,6 +424,7 @@ func (d *Daemon) evaluate(t *team) bool {
 	}
 	t.active = active
 	d.assignBuckets(t)
+	d.assignClients(t)
 	return true
 }
 

@@ -44,6 +44,7 @@ func slbState(mode Mode) TeamState {
 	}
 	if mode == ModeSLB {
 		ts.SetSourceMAC(1, memberMAC1)
+		ts.WireMAC[1] = memberMAC1
 	}
 	return ts
 }

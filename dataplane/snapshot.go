@@ -63,6 +63,10 @@ type TeamState struct {
 	SourceMAC [MaxMembers]frame.MAC
 	// Rewrite has bit i set when SourceMAC[i] is set: the per-packet test.
 	Rewrite uint8
+	// WireMAC is each member's own MAC as clients may know it (SLB),
+	// whether or not the member is the path member now: frames for it are
+	// taken in (for the team MAC) and frames from it are our own.
+	WireMAC [MaxMembers]frame.MAC
 	// Clients maps an SLB client's IPv4 address to the member it is
 	// assigned to (receive balancing, BASP "Inbound Traffic Flow"): ARP
 	// from the kernel to that client leaves on that member with its MAC.

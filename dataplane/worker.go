@@ -507,10 +507,10 @@ func acceptFromWire(ts *TeamState, mi int, active bool, e frame.Ethernet) (DropR
 	return DropNotForUs, false
 }
 
-// isMemberMAC reports whether mac is one of the members' source MACs.
+// isMemberMAC reports whether mac is one of the members' own MACs.
 func (ts *TeamState) isMemberMAC(mac frame.MAC) bool {
 	for i := range int(ts.Members) {
-		if sm := ts.SourceMAC[i]; sm == mac && sm != (frame.MAC{}) {
+		if wm := ts.WireMAC[i]; wm == mac && wm != (frame.MAC{}) {
 			return true
 		}
 	}

@@ -339,6 +339,7 @@ func teamState(mode dataplane.Mode, mac frame.MAC, members []*dpdk.Port) datapla
 			hw, _ := p.MAC()
 			mac, _ := frame.MACFrom(hw)
 			ts.SetSourceMAC(i, mac)
+			ts.WireMAC[i] = mac
 		}
 	}
 	table, _ := slb.Assign(nil, active, nil, nil)

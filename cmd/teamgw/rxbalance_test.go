@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/teamgw/teamgw/perf/lab"
+)
+
+// TestSLBReceiveBalancing runs an SLB team with four clients. teamgw learns
+// the clients from the kernel's neighbour table, assigns them to the two
+// members and re-points half of them with directed gratuitous ARPs: the
+// clients' ARP caches then hold two different MACs for the team IP and
+// traffic from the clients arrives on both members. When the second member
+// is cut, its clients are re-pointed and keep reaching the team.
+func TestSLBReceiveBalancing(t *testing.T) {
+	l := newLab(t, 2, 4)
+	ctx := context.Background()
+	g, err := l.StartTeamgw(ctx, teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{FallbackDelay: "100ms"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop()
+	pingAll := func(when string) {
+		t.Helper()
+		for j, ns := range l.Clients {
+			if out, err := l.Exec(ctx, ns, "ping", "-c", "2", "-i", "0.2", "-W", "2", l.Spec.TeamIP.String()); err != nil {
+				t.Fatalf("%s: client %d cannot reach the team: %v\n%s", when, j, err, out)
+			}
+		}
+	}
+	teamMACs := func() map[string]int {
+		macs := map[string]int{}
+		for _, ns := range l.Clients {
+			out, _ := l.Exec(ctx, ns, "ip", "neigh", "show", l.Spec.TeamIP.String())
+			f := strings.Fields(string(out))
+			for i := range f {
+				if f[i] == "lladdr" && i+1 < len(f) {
+					macs[f[i+1]]++
+				}
+			}
+		}
+		return macs
+	}
+	pingAll("before balancing")
+	waitFor(t, "clients to be spread over two member MACs", func() bool { return len(teamMACs()) == 2 })
+	s0, _ := g.Status()
+	pingAll("balanced")
+	s1, err := g.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range s1.Teams[0].Members {
+		if d := m.Counters.RxPackets - s0.Teams[0].Members[i].Counters.RxPackets; d == 0 {
+			t.Errorf("member %s received nothing while four clients pinged: receive load is not balanced", m.Name)
+		}
+	}
+	t.Logf("clients' MACs for the team: %v", teamMACs())
+
+	if err := l.CutMember(1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every client to be re-pointed to member 0", func() bool { return len(teamMACs()) == 1 })
+	pingAll("after cutting member 1")
+	if macs := teamMACs(); macs[s1.Teams[0].MAC] != len(l.Clients) {
+		t.Errorf("clients' MACs %v, want all on the team MAC %s", macs, s1.Teams[0].MAC)
+	}
+}

@@ -1,0 +1,183 @@
+package control
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/teamgw/teamgw/configs"
+	"github.com/teamgw/teamgw/dataplane/frame"
+	"github.com/teamgw/teamgw/slb"
+)
+
+// Receive balancing for SLB teams (BASP "Smart Load Balancing", seed 004:
+// receive load balancing is client load balancing). The kernel's
+// neighbour table on the team interface is the inbound client table's
+// source; each client is assigned a member; the data plane then answers the
+// client's ARP with that member's MAC, and a directed (unicast) gratuitous
+// ARP re-points a client whenever its member changes. Broadcast G-ARPs are
+// never used for this: they would pull every client onto one member.
+
+// neighborPoll is how often the kernel's neighbour table is read.
+const neighborPoll = time.Second
+
+// pendingARP is a directed gratuitous ARP still to send to one client.
+type pendingARP struct {
+	client *slb.Client
+	left   int
+	next   time.Time
+}
+
+// wireMAC is the MAC a member announces to clients it receives for. A
+// kernel-backed member (net_af_packet) uses a locally administered variant
+// of its kernel MAC, so frames for it are not also taken in by the kernel's
+// own stack on that interface.
+func wireMAC(m *member) frame.MAC {
+	mac := m.mac
+	if m.cfg.Kind() == "net_af_packet" {
+		mac[0] = (mac[0] | 0x02) &^ 0x01
+		mac[4] ^= 0x80
+	}
+	return mac
+}
+
+// balancesReceive reports whether t does SLB receive balancing.
+func (t *team) balancesReceive() bool { return t.cfg.Mode == configs.ModeSLB }
+
+// neighborTick refreshes every SLB team's client table from the kernel.
+func (d *Daemon) neighborTick() {
+	now := d.now()
+	changed := false
+	for _, t := range d.teams {
+		if !t.balancesReceive() || now.Sub(t.lastNeigh) < neighborPoll {
+			continue
+		}
+		t.lastNeigh = now
+		ifindex, err := interfaceIndex(t.cfg.Name)
+		if err != nil {
+			continue
+		}
+		ns, err := neighbors(ifindex)
+		if err != nil {
+			continue
+		}
+		if t.syncClients(ns) {
+			changed = true
+		}
+		if d.assignClients(t) {
+			changed = true
+		}
+	}
+	if changed {
+		d.publish()
+	}
+}
+
+// syncClients makes the client table match the kernel's neighbours.
+func (t *team) syncClients(ns []neighbor) bool {
+	changed := false
+	seen := make(map[netip.Addr]bool, len(ns))
+	for _, n := range ns {
+		seen[n.IP] = true
+		i := slices.IndexFunc(t.clients, func(c *slb.Client) bool { return c.IP == n.IP })
+		switch {
+		case i < 0:
+			t.clients = append(t.clients, &slb.Client{IP: n.IP, MAC: n.MAC, Member: -1})
+			changed = true
+		case t.clients[i].MAC != n.MAC:
+			t.clients[i].MAC = n.MAC
+			t.clients[i].Member = -1 // a new host behind the address
+			changed = true
+		}
+	}
+	before := len(t.clients)
+	t.clients = slices.DeleteFunc(t.clients, func(c *slb.Client) bool { return !seen[c.IP] })
+	return changed || len(t.clients) != before
+}
+
+// assignClients gives every client of t an active member and queues
+// directed gratuitous ARPs for the clients that moved.
+func (d *Daemon) assignClients(t *team) bool {
+	if !t.balancesReceive() || len(t.clients) == 0 {
+		return false
+	}
+	weights := make([]float64, len(t.members))
+	for i, m := range t.members {
+		weights[i] = m.weight()
+	}
+	active := slices.Clone(t.active)
+	if t.path >= 0 {
+		active[t.path] = true
+	}
+	moved := slb.AssignClients(t.clients, active, weights)
+	now := d.now()
+	for _, c := range moved {
+		t.directed = slices.DeleteFunc(t.directed, func(p *pendingARP) bool { return p.client == c })
+		t.directed = append(t.directed, &pendingARP{client: c, left: max(t.cfg.GARPCount, 1), next: now})
+	}
+	return len(moved) > 0
+}
+
+// sendDirectedARPs sends the directed gratuitous ARPs that are due: to
+// the client only, sender = team IP at the member's MAC (BASP: "G-ARPs
+// are not broadcast because this would cause all clients to send their
+// traffic to the same port").
+func (d *Daemon) sendDirectedARPs(t *team) {
+	now := d.now()
+	keep := t.directed[:0]
+	for _, p := range t.directed {
+		if now.Before(p.next) {
+			keep = append(keep, p)
+			continue
+		}
+		c := p.client
+		if c.Member < 0 || c.Member >= len(t.members) {
+			continue
+		}
+		m := t.members[c.Member]
+		src := t.mac
+		if c.Member != t.path {
+			src = wireMAC(m)
+		}
+		if ip, ok := t.addressFor(c.IP); ok {
+			f := frame.AppendARP(nil, frame.MAC(c.MAC), src, frame.ARPRequest, src, ip, frame.MAC(c.MAC), c.IP)
+			if d.injectFrame(m.port, f) {
+				t.directedSent++
+			}
+		}
+		if p.left--; p.left > 0 {
+			p.next = now.Add(t.cfg.GARPInterval.Duration)
+			keep = append(keep, p)
+		}
+	}
+	t.directed = keep
+}
+
+// addressFor is the team's IPv4 address on the client's subnet.
+func (t *team) addressFor(client netip.Addr) (netip.Addr, bool) {
+	for _, a := range t.cfg.Addresses {
+		if p, err := netip.ParsePrefix(a); err == nil && p.Addr().Is4() && p.Contains(client) {
+			return p.Addr(), true
+		}
+	}
+	for _, a := range interfaceAddrs(t.cfg.Name) {
+		if a.Is4() {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// clientTable is the data plane's view of the client table.
+func (t *team) clientTable() map[[4]byte]int8 {
+	if !t.balancesReceive() {
+		return nil
+	}
+	m := make(map[[4]byte]int8, len(t.clients))
+	for _, c := range t.clients {
+		if c.Member >= 0 && c.IP.Is4() {
+			m[c.IP.As4()] = int8(c.Member)
+		}
+	}
+	return m
+}
