@@ -30,6 +30,7 @@ type metricsCollector struct {
 	memberUp, memberActive, memberPath         *prometheus.Desc
 	memberBuckets, memberLinkDowns, memberInfo *prometheus.Desc
 	failovers, bucketMoves                     *prometheus.Desc
+	clients, directedARPs                      *prometheus.Desc
 	workerSteps, workerIdle, workerPackets     *prometheus.Desc
 }
 
@@ -59,6 +60,8 @@ func newMetricsCollector(d *Daemon) *metricsCollector {
 		memberLinkDowns: desc("member_link_downs_total", "Times the member lost its link.", member),
 		memberInfo:      desc("member_info", "Member metadata (value 1).", []string{"team", "member", "device", "mac", "role"}),
 		failovers:       desc("failovers_total", "Times the path member changed because it went down.", team),
+		clients:         desc("member_clients", "SLB clients whose traffic the member receives (receive balancing).", member),
+		directedARPs:    desc("directed_arps_sent_total", "Directed gratuitous ARPs sent to re-point SLB clients.", team),
 		bucketMoves:     desc("flow_bucket_moves_total", "Outbound flow buckets moved (failover, fallback, rebalancing).", team),
 		workerSteps:     desc("worker_polls_total", "Poll iterations of a worker lcore.", []string{"worker"}),
 		workerIdle:      desc("worker_idle_polls_total", "Poll iterations that found no packet (busy ratio = 1 - idle/polls).", []string{"worker"}),
@@ -71,7 +74,7 @@ func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo, c.memberRxPackets, c.memberRxBytes, c.memberTxPackets,
 		c.memberTxBytes, c.kernelRxPackets, c.kernelRxBytes, c.kernelTxPackets, c.kernelTxBytes, c.drops,
 		c.classes, c.memberUp, c.memberActive, c.memberPath, c.memberBuckets, c.memberLinkDowns, c.memberInfo,
-		c.failovers, c.bucketMoves, c.workerSteps, c.workerIdle, c.workerPackets} {
+		c.failovers, c.bucketMoves, c.clients, c.directedARPs, c.workerSteps, c.workerIdle, c.workerPackets} {
 		ch <- d
 	}
 }
@@ -108,6 +111,11 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.kernelTxBytes, t.Kernel.TxBytes, t.Name)
 		counter(c.failovers, t.Failovers, t.Name)
 		counter(c.bucketMoves, t.BucketMoves, t.Name)
+		counter(c.directedARPs, t.DirectedARPs, t.Name)
+		perMember := map[string]int{}
+		for _, cl := range t.Clients {
+			perMember[cl.Member]++
+		}
 		for r, n := range t.Drops {
 			counter(c.drops, n, t.Name, r)
 		}
@@ -126,6 +134,7 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.memberPath, b(m.Path), t.Name, m.Name)
 			gauge(c.memberBuckets, float64(m.Buckets), t.Name, m.Name)
 			gauge(c.memberInfo, 1, t.Name, m.Name, m.Device, m.MAC, m.Role)
+			gauge(c.clients, float64(perMember[m.Name]), t.Name, m.Name)
 		}
 	}
 	for _, w := range s.Workers {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/teamgw/teamgw/dataplane"
 	"github.com/teamgw/teamgw/dataplane/classify"
+	"github.com/teamgw/teamgw/dataplane/frame"
 	"github.com/teamgw/teamgw/lacp"
 )
 
@@ -46,8 +47,18 @@ type TeamStatus struct {
 	Classes     map[string]uint64 `json:"classes"`
 	Members     []MemberStatus    `json:"members"`
 	VLANs       []VLANStatus      `json:"vlans,omitempty"`
-	Kernel      PortCounters      `json:"kernel"`
-	Drops       map[string]uint64 `json:"drops"`
+	// Clients is the SLB inbound client table.
+	Clients      []ClientStatus    `json:"clients,omitempty"`
+	DirectedARPs uint64            `json:"directed_arps_sent"`
+	Kernel       PortCounters      `json:"kernel"`
+	Drops        map[string]uint64 `json:"drops"`
+}
+
+// ClientStatus is one entry of the SLB inbound client table.
+type ClientStatus struct {
+	IP     string `json:"ip"`
+	MAC    string `json:"mac"`
+	Member string `json:"member"`
 }
 
 // VLANStatus describes one VLAN of a team.
@@ -143,6 +154,14 @@ func (d *Daemon) buildStatus() *Status {
 		}
 		if t.path >= 0 {
 			ts.Active = t.members[t.path].cfg.Name()
+		}
+		ts.DirectedARPs = t.directedSent
+		for _, c := range t.clients {
+			cs := ClientStatus{IP: c.IP.String(), MAC: frame.MAC(c.MAC).String(), Member: "none"}
+			if c.Member >= 0 && c.Member < len(t.members) {
+				cs.Member = t.members[c.Member].cfg.Name()
+			}
+			ts.Clients = append(ts.Clients, cs)
 		}
 		for _, v := range t.cfg.VLANs {
 			vs := VLANStatus{ID: v.ID, Interface: v.Name}

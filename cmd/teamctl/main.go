@@ -5,6 +5,7 @@
 //	teamctl [-socket PATH] [-json] events [-f]
 //	teamctl [-socket PATH] [-json] flows TEAM
 //	teamctl [-socket PATH] lacp TEAM
+//	teamctl [-socket PATH] clients TEAM
 //	teamctl [-socket PATH] member enable|disable TEAM MEMBER
 //	teamctl [-socket PATH] primary TEAM MEMBER
 package main
@@ -33,6 +34,7 @@ func main() {
        teamctl [-socket PATH] [-json] events [-f]
        teamctl [-socket PATH] [-json] flows TEAM
        teamctl [-socket PATH] lacp TEAM
+       teamctl [-socket PATH] clients TEAM
        teamctl [-socket PATH] member enable|disable TEAM MEMBER
        teamctl [-socket PATH] primary TEAM MEMBER
 `)
@@ -93,6 +95,24 @@ func main() {
 			os.Exit(1)
 		}
 		printLACP(os.Stdout, resp.Status.Teams[0])
+	case "clients":
+		if len(args) != 2 {
+			flag.Usage()
+			os.Exit(2)
+		}
+		resp, err := control.Call(*socket, control.Request{Cmd: "show", Team: args[1]})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "teamctl:", err)
+			os.Exit(1)
+		}
+		t := resp.Status.Teams[0]
+		fmt.Printf("team %s  %d clients  directed ARPs sent %d\n", t.Name, len(t.Clients), t.DirectedARPs)
+		tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  CLIENT\tMAC\tMEMBER")
+		for _, c := range t.Clients {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.IP, c.MAC, c.Member)
+		}
+		tw.Flush()
 	case "member", "primary":
 		req := control.Request{Cmd: "primary"}
 		rest := args[1:]

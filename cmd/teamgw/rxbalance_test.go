@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -58,6 +59,10 @@ func TestSLBReceiveBalancing(t *testing.T) {
 		}
 	}
 	t.Logf("clients' MACs for the team: %v", teamMACs())
+	if out, err := exec.Command(teamctlBin, "-socket", l.Socket(), "clients", "team0").CombinedOutput(); err != nil ||
+		strings.Count(string(out), "net_af_packet0") != 2 || strings.Count(string(out), "net_af_packet1") != 2 {
+		t.Errorf("teamctl clients: %v\n%s", err, out)
+	}
 
 	if err := l.CutMember(1); err != nil {
 		t.Fatal(err)
