@@ -4,7 +4,7 @@
 GO        ?= go
 BIN       := bin
 HUGEPAGES ?= 1024
-PKGS      := libdpdk-dev dpdk-dev pkg-config iproute2 iputils-ping procps util-linux ethtool openvswitch-switch
+PKGS      := libdpdk-dev dpdk-dev pkg-config iproute2 iputils-ping procps util-linux ethtool openvswitch-switch tshark
 GOTEST    ?= $(GO) test
 FUZZTIME  ?= 30s
 

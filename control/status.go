@@ -73,6 +73,7 @@ type MemberStatus struct {
 	Name     string       `json:"name"`
 	Device   string       `json:"device"`
 	MAC      string       `json:"mac"`
+	WireMAC  string       `json:"wire_mac"` // the MAC SLB clients are pointed at
 	Role     string       `json:"role"`
 	State    string       `json:"state"` // active, standby, down
 	Path     bool         `json:"path"`  // carries the team MAC
@@ -184,7 +185,7 @@ func (d *Daemon) buildStatus() *Status {
 		}
 		for mi, m := range t.members {
 			ms := MemberStatus{
-				Name: m.cfg.Name(), Device: m.cfg.Device, MAC: m.mac.String(),
+				Name: m.cfg.Name(), Device: m.cfg.Device, MAC: m.mac.String(), WireMAC: wireMAC(m).String(),
 				Role: m.cfg.Role, Link: m.linkUp, Downs: m.downs,
 				Path: mi == t.path, Buckets: buckets[mi],
 				Counters: portCounters(totals[ti].Ports[mi]),

@@ -29,6 +29,7 @@ func TestLACPAgainstOVS(t *testing.T) {
 		t.Fatalf("%v\n%s", err, ovsLog.String())
 	}
 	var logb bytes.Buffer
+	start := time.Now()
 	g, err := l.StartTeamgw(ctx, teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Mode: "lacp", Extra: "lacp_rate = \"fast\"\n"}), &syncWriter{w: &logb})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, logb.String())
@@ -57,9 +58,16 @@ func TestLACPAgainstOVS(t *testing.T) {
 		}
 	}
 	waitFor(t, "both members to negotiate and distribute", distributing(2))
-	show, err := ovs.Appctl(ctx, "lacp/show")
-	if err != nil || !strings.Contains(show, "status: active negotiated") {
-		t.Fatalf("OVS did not negotiate: %v\n%s", err, show)
+	var show string
+	waitFor(t, "OVS to report both members current and attached", func() bool {
+		show, err = ovs.Appctl(ctx, "lacp/show")
+		return err == nil && strings.Contains(show, "status: active negotiated") && strings.Count(show, "current attached") == 2
+	})
+	t.Logf("LACP converged %v after teamgw was started (2 s of it is the aggregate wait)", time.Since(start).Round(time.Millisecond))
+	for _, want := range []string{"partner state: activity timeout aggregation synchronized collecting distributing"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("OVS lacp/show lacks %q:\n%s", want, show)
+		}
 	}
 	out, err := exec.Command(teamctlBin, "-socket", l.Socket(), "lacp", "team0").CombinedOutput()
 	if err != nil || strings.Count(string(out), "(selected)") != 2 || !strings.Contains(string(out), "distributing") {
