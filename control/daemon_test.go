@@ -24,6 +24,7 @@ import (
 	"github.com/teamgw/teamgw/configs"
 	"github.com/teamgw/teamgw/dataplane/dpdk/dpdktest"
 	"github.com/teamgw/teamgw/dataplane/frame"
+	"github.com/teamgw/teamgw/lacp"
 )
 
 func TestMain(m *testing.M) { dpdktest.Main(m) }
@@ -450,4 +451,43 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestLACPBadAndLoopedPDUs feeds an LACP team's member broken LACPDUs and
+// one that carries the team's own system ID (a loop): they are counted and
+// ignored.
+func TestLACPBadAndLoopedPDUs(t *testing.T) {
+	tt := startTapTeam(t, "mode = \"lacp\"\nlacp_rate = \"fast\"")
+	st := tt.status(t)
+	teamMAC, _ := net.ParseMAC(st.MAC)
+	fd := packetSocket(t, tt.members[0])
+	ifi, _ := net.InterfaceByName(tt.members[0])
+	to := &unix.SockaddrLinklayer{Ifindex: ifi.Index}
+	var self lacp.LACPDU
+	self.Actor.System = lacp.SystemID{Priority: 32768, MAC: [6]byte(teamMAC)}
+	self.Actor.Port = 9
+	src := [6]byte{0x02, 0, 0, 0, 0x77, 0x77}
+	looped := lacp.AppendLACPDU(nil, src, &self)
+	truncated := looped[:40]
+	badTLV := append([]byte(nil), looped...)
+	badTLV[14+3] = 19 // actor TLV length
+	for _, f := range [][]byte{looped, truncated, badTLV} {
+		if err := unix.Sendto(fd, f, 0, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st = tt.status(t)
+		if st.LACP != nil && st.LACP.Looped == 1 && st.LACP.Bad == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("LACP counters %+v, want 1 looped and 2 bad", st.LACP)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st.Members[0].LACP.PDUsRx != 0 {
+		t.Errorf("member 0 took %d LACPDUs in, want 0", st.Members[0].LACP.PDUsRx)
+	}
 }

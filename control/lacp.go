@@ -19,8 +19,9 @@ type lacpTeam struct {
 	// fallback is true for lacp_fallback = "active-backup".
 	fallback bool
 	// markers counts Marker PDUs answered; bad counts slow-protocols
-	// frames that did not parse.
-	markers, bad uint64
+	// frames that did not parse; looped counts LACPDUs that carried our
+	// own system as the actor (a loop through the switch, ignored).
+	markers, bad, looped uint64
 }
 
 // startLACP creates the team's LACP ports. The actor system is the team
@@ -83,6 +84,10 @@ func (d *Daemon) slowFrame(port uint16, f []byte, now time.Time) {
 		var pdu lacp.LACPDU
 		if lacp.ParseLACPDU(body, &pdu) != nil {
 			t.lacp.bad++
+			return
+		}
+		if pdu.Actor.System == t.lacp.ports[mi].Actor().System {
+			t.lacp.looped++
 			return
 		}
 		t.lacp.ports[mi].Receive(&pdu, now)

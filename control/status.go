@@ -49,6 +49,7 @@ type TeamStatus struct {
 	VLANs       []VLANStatus      `json:"vlans,omitempty"`
 	// Clients is the SLB inbound client table.
 	Clients      []ClientStatus    `json:"clients,omitempty"`
+	LACP         *TeamLACP         `json:"lacp,omitempty"`
 	DirectedARPs uint64            `json:"directed_arps_sent"`
 	Kernel       PortCounters      `json:"kernel"`
 	Drops        map[string]uint64 `json:"drops"`
@@ -84,6 +85,15 @@ type MemberStatus struct {
 	Downs    uint64       `json:"link_downs"`
 	Counters PortCounters `json:"counters"`
 	LACP     *MemberLACP  `json:"lacp,omitempty"`
+}
+
+// TeamLACP is a team's 802.1AX aggregator state and counters.
+type TeamLACP struct {
+	PartnerSystem   string `json:"partner_system"`
+	PartnerKey      uint16 `json:"partner_key"`
+	MarkersAnswered uint64 `json:"markers_answered"`
+	Bad             uint64 `json:"bad_frames"`  // slow-protocols frames that did not parse
+	Looped          uint64 `json:"looped_pdus"` // LACPDUs carrying our own system ID
 }
 
 // MemberLACP is a member's 802.1AX state (lacp teams).
@@ -157,6 +167,11 @@ func (d *Daemon) buildStatus() *Status {
 			ts.Active = t.members[t.path].cfg.Name()
 		}
 		ts.DirectedARPs = t.directedSent
+		if t.lacp != nil {
+			sys, key := t.lacp.agg.Partner()
+			ts.LACP = &TeamLACP{PartnerSystem: sys.String(), PartnerKey: key,
+				MarkersAnswered: t.lacp.markers, Bad: t.lacp.bad, Looped: t.lacp.looped}
+		}
 		for _, c := range t.clients {
 			cs := ClientStatus{IP: c.IP.String(), MAC: frame.MAC(c.MAC).String(), Member: "none"}
 			if c.Member >= 0 && c.Member < len(t.members) {
