@@ -78,6 +78,19 @@ func TestLACPAgainstOVS(t *testing.T) {
 			t.Fatalf("ping from client %d over the LACP bond: %v\n%s", j, err, out)
 		}
 	}
+	// The switch stops and restarts LACP: teamgw's members time out and
+	// leave distribution, then renegotiate.
+	if out, err := ovs.Vsctl(ctx, "set", "port", "bond0", "lacp=off"); err != nil {
+		t.Fatalf("lacp=off: %v %s", err, out)
+	}
+	waitFor(t, "the members to leave distribution once the partner is silent", distributing(0))
+	restart := time.Now()
+	if out, err := ovs.Vsctl(ctx, "set", "port", "bond0", "lacp=active"); err != nil {
+		t.Fatalf("lacp=active: %v %s", err, out)
+	}
+	waitFor(t, "renegotiation after the switch restarted LACP", distributing(2))
+	t.Logf("renegotiated %v after the switch turned LACP back on", time.Since(restart).Round(time.Millisecond))
+
 	team := netip.AddrPortFrom(l.Spec.TeamIP, 7)
 	stopEcho, err := l.StartEcho(l.GW, team)
 	if err != nil {

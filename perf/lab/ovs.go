@@ -118,6 +118,13 @@ func (o *OVS) waitFor(ctx context.Context, path string) error {
 	return fmt.Errorf("lab: OVS socket %s did not appear", path)
 }
 
+// Vsctl runs ovs-vsctl against the lab's database (e.g. to reconfigure
+// the bond).
+func (o *OVS) Vsctl(ctx context.Context, args ...string) (string, error) {
+	out, err := o.vsctl(ctx, args...)
+	return strings.TrimSpace(string(out)), err
+}
+
 func (o *OVS) vsctl(ctx context.Context, args ...string) ([]byte, error) {
 	return o.l.Exec(ctx, o.l.Switch, "ovs-vsctl", append([]string{"--db=unix:" + o.dbSock(), "--timeout=10"}, args...)...)
 }
