@@ -491,3 +491,40 @@ func TestLACPBadAndLoopedPDUs(t *testing.T) {
 		t.Errorf("member 0 took %d LACPDUs in, want 0", st.Members[0].LACP.PDUsRx)
 	}
 }
+
+// TestLACPAnswersMarkers sends a Marker Information PDU to an LACP team's
+// member and expects the Marker Response on the same member, carrying the
+// requester's port, system and transaction (802.1AX 5.5).
+func TestLACPAnswersMarkers(t *testing.T) {
+	tt := startTapTeam(t, "mode = \"lacp\"")
+	fd := packetSocket(t, tt.members[1])
+	ifi, _ := net.InterfaceByName(tt.members[1])
+	req := lacp.MarkerPDU{RequesterPort: 7, RequesterSystem: [6]byte{0x02, 1, 2, 3, 4, 5}, TransactionID: 0xfeedbeef}
+	src := [6]byte{0x02, 0, 0, 0, 0x66, 0x66}
+	if err := unix.Sendto(fd, lacp.AppendMarker(nil, src, &req), 0, &unix.SockaddrLinklayer{Ifindex: ifi.Index}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			continue
+		}
+		sub, body, err := lacp.Parse(buf[:n])
+		if err != nil || sub != lacp.SubtypeMarker {
+			continue
+		}
+		var got lacp.MarkerPDU
+		if err := lacp.ParseMarker(body, &got); err != nil || !got.Response {
+			continue
+		}
+		want := req
+		want.Response = true
+		if got != want {
+			t.Errorf("marker response %+v, want %+v", got, want)
+		}
+		return
+	}
+	t.Fatal("no marker response within 5 s")
+}
