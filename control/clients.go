@@ -61,6 +61,10 @@ func (d *Daemon) neighborTick() {
 		if err != nil {
 			continue
 		}
+		// Routers stay with the path member: not balanced.
+		if gws, err := gateways(ifindex); err == nil {
+			ns = slices.DeleteFunc(ns, func(n neighbor) bool { return gws[n.IP] })
+		}
 		if t.syncClients(ns) {
 			changed = true
 		}

@@ -23,48 +23,105 @@ type neighbor struct {
 // (RTM_GETNEIGH) and returns the entries with a link-layer address that
 // are usable (reachable, stale, delay, probe or permanent).
 func neighbors(ifindex int) ([]neighbor, error) {
+	var out []neighbor
+	err := dump(unix.RTM_GETNEIGH, 12, unix.RTM_NEWNEIGH, func(b []byte) {
+		if nb, ok := parseNeighbor(b, ifindex); ok {
+			out = append(out, nb)
+		}
+	})
+	return out, err
+}
+
+// gateways are the IPv4 next hops of the kernel's routes through interface
+// ifindex: routers, whose many flows must stay on the primary member (BASP
+// "Routers and receive balancing": a router hides many clients behind one
+// MAC, so steering it would move all of them at once).
+func gateways(ifindex int) (map[netip.Addr]bool, error) {
+	out := map[netip.Addr]bool{}
+	err := dump(unix.RTM_GETROUTE, 12, unix.RTM_NEWROUTE, func(b []byte) {
+		if gw, ok := parseRouteGateway(b, ifindex); ok {
+			out[gw] = true
+		}
+	})
+	return out, err
+}
+
+// dump sends an rtnetlink dump request for IPv4 (header of hdrLen bytes
+// after the nlmsghdr) and calls each with the body of every msgType reply.
+func dump(req uint16, hdrLen int, msgType uint16, each func([]byte)) error {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
-		return nil, fmt.Errorf("netlink socket: %w", err)
+		return fmt.Errorf("netlink socket: %w", err)
 	}
 	defer unix.Close(fd)
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nil, fmt.Errorf("netlink bind: %w", err)
+		return fmt.Errorf("netlink bind: %w", err)
 	}
-	req := make([]byte, 16+12)
+	msg := make([]byte, 16+hdrLen)
 	ne := binary.NativeEndian
-	ne.PutUint32(req[0:], uint32(len(req)))
-	ne.PutUint16(req[4:], unix.RTM_GETNEIGH)
-	ne.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
-	ne.PutUint32(req[8:], 1)
-	req[16] = unix.AF_INET
-	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nil, fmt.Errorf("netlink send: %w", err)
+	ne.PutUint32(msg[0:], uint32(len(msg)))
+	ne.PutUint16(msg[4:], req)
+	ne.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	ne.PutUint32(msg[8:], 1)
+	msg[16] = unix.AF_INET
+	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("netlink send: %w", err)
 	}
-	var out []neighbor
 	buf := make([]byte, 1<<16)
 	for {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
 		if err != nil {
-			return nil, fmt.Errorf("netlink recv: %w", err)
+			return fmt.Errorf("netlink recv: %w", err)
 		}
 		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
 		if err != nil {
-			return nil, fmt.Errorf("netlink parse: %w", err)
+			return fmt.Errorf("netlink parse: %w", err)
 		}
 		for _, m := range msgs {
 			switch m.Header.Type {
 			case unix.NLMSG_DONE:
-				return out, nil
+				return nil
 			case unix.NLMSG_ERROR:
-				return nil, fmt.Errorf("netlink: neighbour dump failed")
-			case unix.RTM_NEWNEIGH:
-				if nb, ok := parseNeighbor(m.Data, ifindex); ok {
-					out = append(out, nb)
-				}
+				return fmt.Errorf("netlink: dump failed")
+			case msgType:
+				each(m.Data)
 			}
 		}
 	}
+}
+
+// parseRouteGateway reads one rtmsg: its gateway if it leaves through
+// ifindex.
+func parseRouteGateway(b []byte, ifindex int) (netip.Addr, bool) {
+	const rtmsgLen = 12
+	if len(b) < rtmsgLen || b[0] != unix.AF_INET {
+		return netip.Addr{}, false
+	}
+	ne := binary.NativeEndian
+	var gw netip.Addr
+	oif := -1
+	for a := b[rtmsgLen:]; len(a) >= 4; {
+		l := int(ne.Uint16(a[0:2]))
+		if l < 4 || l > len(a) {
+			break
+		}
+		switch ne.Uint16(a[2:4]) {
+		case unix.RTA_GATEWAY:
+			if l == 8 {
+				gw = netip.AddrFrom4([4]byte(a[4:8]))
+			}
+		case unix.RTA_OIF:
+			if l == 8 {
+				oif = int(int32(ne.Uint32(a[4:8])))
+			}
+		}
+		step := (l + 3) &^ 3
+		if step > len(a) {
+			break
+		}
+		a = a[step:]
+	}
+	return gw, gw.IsValid() && oif == ifindex
 }
 
 // parseNeighbor reads one ndmsg with its attributes; it never trusts a

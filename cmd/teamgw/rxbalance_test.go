@@ -73,3 +73,42 @@ func TestSLBReceiveBalancing(t *testing.T) {
 		t.Errorf("clients' MACs %v, want all on the team MAC %s", macs, s1.Teams[0].MAC)
 	}
 }
+
+// TestSLBRoutersStayOnThePathMember makes client 0 a router (a route
+// through it on the gateway): it is left out of receive balancing and
+// keeps the team MAC, while the other clients are spread.
+func TestSLBRoutersStayOnThePathMember(t *testing.T) {
+	l := newLab(t, 2, 3)
+	ctx := context.Background()
+	g, err := l.StartTeamgw(ctx, teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop()
+	router := l.ClientIP(0).String()
+	if out, err := l.Exec(ctx, l.GW, "ip", "route", "add", "198.51.100.0/24", "via", router, "dev", "team0"); err != nil {
+		t.Fatalf("route: %v %s", err, out)
+	}
+	for _, ns := range l.Clients {
+		l.Exec(ctx, ns, "ping", "-c", "1", "-W", "2", l.Spec.TeamIP.String())
+	}
+	waitFor(t, "the two other clients to be balanced", func() bool {
+		s, err := g.Status()
+		if err != nil {
+			return false
+		}
+		per := map[string]int{}
+		for _, c := range s.Teams[0].Clients {
+			if c.IP == router {
+				return false
+			}
+			per[c.Member]++
+		}
+		return per["net_af_packet0"] == 1 && per["net_af_packet1"] == 1
+	})
+	s, _ := g.Status()
+	out, _ := l.Exec(ctx, l.Clients[0], "ip", "neigh", "show", l.Spec.TeamIP.String())
+	if !strings.Contains(string(out), s.Teams[0].MAC) {
+		t.Errorf("the router's cache for the team is %q, want the team MAC %s", out, s.Teams[0].MAC)
+	}
+}
