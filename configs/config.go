@@ -104,6 +104,11 @@ type Team struct {
 	// rebalanced from the measured bucket loads. It defaults to 10s, must
 	// be between 0 and 1h, and 0 turns rebalancing off.
 	RebalanceInterval Duration `toml:"rebalance_interval"`
+	// LearningInterval is how often each SLB member that is not the path
+	// member sends a learning frame from its own MAC, so switches keep
+	// that MAC on its port even while no client sends to it (no unicast
+	// flooding); default 30s, 1s to 10m.
+	LearningInterval Duration `toml:"learning_interval"`
 	// LACPActive chooses LACP active (true, the default) or passive mode
 	// (802.1AX LACP_Activity); lacp teams only.
 	LACPActive *bool `toml:"lacp_active"`

@@ -119,6 +119,9 @@ func (t *Team) setDefaults() {
 	if t.GARPInterval.Duration == 0 {
 		t.GARPInterval.Duration = DefaultGARPInterval
 	}
+	if t.LearningInterval.Duration == 0 {
+		t.LearningInterval.Duration = 30 * time.Second
+	}
 	if t.LACPActive == nil {
 		t.LACPActive = boolPtr(true)
 	}

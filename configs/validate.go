@@ -204,6 +204,7 @@ func (c *Config) validateTeams(errs *Error) {
 		checkRange(errs, tp+".garp_count", t.GARPCount, 0, 20)
 		checkDuration(errs, tp+".garp_interval", t.GARPInterval.Duration, time.Millisecond, 5*time.Second)
 		checkDuration(errs, tp+".rebalance_interval", t.RebalanceInterval.Duration, 0, time.Hour)
+		checkDuration(errs, tp+".learning_interval", t.LearningInterval.Duration, time.Second, 10*time.Minute)
 		checkOneOf(errs, tp+".lacp_rate", "lacp_rate", t.LACPRate, []string{"slow", "fast"})
 		checkOneOf(errs, tp+".lacp_fallback", "lacp_fallback", t.LACPFallback, []string{"strict", "active-backup"})
 		checkRange(errs, tp+".lacp_system_priority", t.LACPSystemPriority, 1, 65535)

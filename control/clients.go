@@ -68,12 +68,37 @@ func (d *Daemon) neighborTick() {
 		if t.syncClients(ns) {
 			changed = true
 		}
+		if now.Sub(t.lastLearning) >= t.cfg.LearningInterval.Duration {
+			t.lastLearning = now
+			d.sendLearningFrames(t)
+		}
 		if d.assignClients(t) {
 			changed = true
 		}
 	}
 	if changed {
 		d.publish()
+	}
+}
+
+// sendLearningFrames sends, from every active member but the path member,
+// a frame whose source and destination are the member's own wire MAC
+// (EtherType 0x9000, the loopback protocol, as Linux bonding's ALB mode
+// does): switches relearn the MAC on the member's port and never flood it,
+// even while no client sends to that member.
+func (d *Daemon) sendLearningFrames(t *team) {
+	for i, m := range t.members {
+		if i == t.path || !t.active[i] {
+			continue
+		}
+		mac := wireMAC(m)
+		f := make([]byte, 60)
+		copy(f[0:6], mac[:])
+		copy(f[6:12], mac[:])
+		f[12], f[13] = 0x90, 0x00
+		if d.injectFrame(m.port, f) {
+			t.learningSent++
+		}
 	}
 }
 

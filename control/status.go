@@ -48,11 +48,13 @@ type TeamStatus struct {
 	Members     []MemberStatus    `json:"members"`
 	VLANs       []VLANStatus      `json:"vlans,omitempty"`
 	// Clients is the SLB inbound client table.
-	Clients      []ClientStatus    `json:"clients,omitempty"`
-	LACP         *TeamLACP         `json:"lacp,omitempty"`
-	DirectedARPs uint64            `json:"directed_arps_sent"`
-	Kernel       PortCounters      `json:"kernel"`
-	Drops        map[string]uint64 `json:"drops"`
+	Clients      []ClientStatus `json:"clients,omitempty"`
+	LACP         *TeamLACP      `json:"lacp,omitempty"`
+	DirectedARPs uint64         `json:"directed_arps_sent"`
+	// LearningFrames counts the SLB learning frames sent.
+	LearningFrames uint64            `json:"learning_frames_sent"`
+	Kernel         PortCounters      `json:"kernel"`
+	Drops          map[string]uint64 `json:"drops"`
 }
 
 // ClientStatus is one entry of the SLB inbound client table.
@@ -167,6 +169,7 @@ func (d *Daemon) buildStatus() *Status {
 			ts.Active = t.members[t.path].cfg.Name()
 		}
 		ts.DirectedARPs = t.directedSent
+		ts.LearningFrames = t.learningSent
 		if t.lacp != nil {
 			sys, key := t.lacp.agg.Partner()
 			ts.LACP = &TeamLACP{PartnerSystem: sys.String(), PartnerKey: key,

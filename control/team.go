@@ -53,6 +53,8 @@ type team struct {
 	directed     []*pendingARP
 	directedSent uint64
 	lastNeigh    time.Time
+	lastLearning time.Time
+	learningSent uint64
 	// bucketMoves counts buckets moved, by failover, fallback or the
 	// rebalancer.
 	bucketMoves uint64

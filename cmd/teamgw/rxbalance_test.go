@@ -112,3 +112,29 @@ func TestSLBRoutersStayOnThePathMember(t *testing.T) {
 		t.Errorf("the router's cache for the team is %q, want the team MAC %s", out, s.Teams[0].MAC)
 	}
 }
+
+// TestSLBLearningFrames checks that a member with no clients still keeps
+// its MAC in the switch: with no traffic at all, the bridge learns member
+// 1's wire MAC on member 1's port from its learning frames.
+func TestSLBLearningFrames(t *testing.T) {
+	l := newLab(t, 2, 0)
+	ctx := context.Background()
+	g, err := l.StartTeamgw(ctx, teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Extra: "learning_interval = \"1s\"\n"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop()
+	s, err := g.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire := s.Teams[0].Members[1].WireMAC
+	waitFor(t, "learning frames from member 1", func() bool {
+		s, err := g.Status()
+		return err == nil && s.Teams[0].LearningFrames >= 2
+	})
+	waitFor(t, "the bridge to learn member 1's MAC on s1", func() bool {
+		out, _ := l.Exec(ctx, l.Switch, "bridge", "fdb", "show", "dev", "s1")
+		return strings.Contains(string(out), wire)
+	})
+}
