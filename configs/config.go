@@ -109,6 +109,16 @@ type Team struct {
 	// that MAC on its port even while no client sends to it (no unicast
 	// flooding); default 30s, 1s to 10m.
 	LearningInterval Duration `toml:"learning_interval"`
+	// EchoNode is the IPv4 address of an SLB team's echo node (seed 003,
+	// "Directed ARP"): every member probes it with an ARP request from its
+	// own MAC and sender address 0.0.0.0, and a member whose probes go
+	// unanswered is path-failed, as if its link were down. Empty: no probes.
+	EchoNode string `toml:"echo_node"`
+	// ProbeInterval is the spacing of echo-node probes (default 1s,
+	// 100ms to 1m); ProbeMisses the unanswered probes that fail a path
+	// (default 3, 1 to 100).
+	ProbeInterval Duration `toml:"probe_interval"`
+	ProbeMisses   int      `toml:"probe_misses"`
 	// LACPActive chooses LACP active (true, the default) or passive mode
 	// (802.1AX LACP_Activity); lacp teams only.
 	LACPActive *bool `toml:"lacp_active"`

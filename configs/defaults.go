@@ -119,6 +119,12 @@ func (t *Team) setDefaults() {
 	if t.GARPInterval.Duration == 0 {
 		t.GARPInterval.Duration = DefaultGARPInterval
 	}
+	if t.ProbeInterval.Duration == 0 {
+		t.ProbeInterval.Duration = time.Second
+	}
+	if t.ProbeMisses == 0 {
+		t.ProbeMisses = 3
+	}
 	if t.LearningInterval.Duration == 0 {
 		t.LearningInterval.Duration = 30 * time.Second
 	}

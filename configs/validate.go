@@ -205,6 +205,16 @@ func (c *Config) validateTeams(errs *Error) {
 		checkDuration(errs, tp+".garp_interval", t.GARPInterval.Duration, time.Millisecond, 5*time.Second)
 		checkDuration(errs, tp+".rebalance_interval", t.RebalanceInterval.Duration, 0, time.Hour)
 		checkDuration(errs, tp+".learning_interval", t.LearningInterval.Duration, time.Second, 10*time.Minute)
+		checkDuration(errs, tp+".probe_interval", t.ProbeInterval.Duration, 100*time.Millisecond, time.Minute)
+		checkRange(errs, tp+".probe_misses", t.ProbeMisses, 1, 100)
+		if t.EchoNode != "" {
+			if a, err := netip.ParseAddr(t.EchoNode); err != nil || !a.Is4() || a.IsUnspecified() || a.IsMulticast() {
+				errs.add(tp+".echo_node", "invalid echo node %q: want a unicast IPv4 address", t.EchoNode)
+			}
+			if t.Mode != ModeSLB {
+				errs.add(tp+".echo_node", "echo-node probes are for slb teams")
+			}
+		}
 		checkOneOf(errs, tp+".lacp_rate", "lacp_rate", t.LACPRate, []string{"slow", "fast"})
 		checkOneOf(errs, tp+".lacp_fallback", "lacp_fallback", t.LACPFallback, []string{"strict", "active-backup"})
 		checkRange(errs, tp+".lacp_system_priority", t.LACPSystemPriority, 1, 65535)

@@ -274,6 +274,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.controlFrames()
 			d.lacpTick()
 			d.neighborTick()
+			d.probeTick()
 			d.rebalanceAll()
 		case <-d.lsc.C():
 			d.linksChanged(d.readLinks())
@@ -369,6 +370,7 @@ func (t *team) state() dataplane.TeamState {
 	}
 	ts.SlowToControl = t.lacp != nil
 	ts.Clients = t.clientTable()
+	ts.Probes = t.probes != nil
 	rx := t.active
 	if t.rx != nil {
 		rx = t.rx

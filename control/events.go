@@ -27,6 +27,8 @@ const (
 	EventPathMember        = 102 // a member now carries the team MAC, broadcasts and non-IP traffic
 	EventBucketsMoved      = 103 // outbound flow buckets moved between members
 	EventPrimaryChanged    = 104 // the operator chose another primary member
+	EventPathFailed        = 105 // echo-node probes unanswered on a member whose link is up
+	EventPathRestored      = 106 // echo-node probes answered again
 )
 
 // Event is one entry of the event log, as the control API returns it.

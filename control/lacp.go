@@ -5,6 +5,7 @@ import (
 
 	"github.com/teamgw/teamgw/configs"
 	"github.com/teamgw/teamgw/dataplane/dpdk"
+	"github.com/teamgw/teamgw/dataplane/frame"
 	"github.com/teamgw/teamgw/lacp"
 )
 
@@ -49,8 +50,8 @@ func (d *Daemon) startLACP(t *team) {
 }
 
 // controlFrames drains the workers' control rings: LACPDUs go to their
-// member's port, Marker PDUs are answered (802.1AX 5.5), anything else is
-// dropped.
+// member's port, Marker PDUs are answered (802.1AX 5.5), echo-node probe
+// replies are recorded, anything else is dropped.
 func (d *Daemon) controlFrames() {
 	var buf [32]*dpdk.Mbuf
 	now := d.now()
@@ -61,7 +62,12 @@ func (d *Daemon) controlFrames() {
 				break
 			}
 			for _, m := range buf[:n] {
-				d.slowFrame(m.Port(), m.Data(), now)
+				switch etherType(m.Data()) {
+				case frame.TypeSlow:
+					d.slowFrame(m.Port(), m.Data(), now)
+				case frame.TypeARP:
+					d.probeReply(m.Port(), m.Data())
+				}
 				m.Free()
 			}
 		}

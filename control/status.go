@@ -227,6 +227,8 @@ func (d *Daemon) buildStatus() *Status {
 			switch {
 			case m.disabled:
 				ms.State = "disabled"
+			case t.pathFailed(m):
+				ms.State = "path-failed"
 			case mi == t.path || t.active[mi]:
 				ms.State = "active"
 			case m.up:

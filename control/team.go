@@ -30,6 +30,8 @@ type team struct {
 	members []*member
 	// lacp is the 802.1AX state of an lacp team (nil otherwise).
 	lacp *lacpTeam
+	// probes is the echo-node probing of an SLB team (nil without one).
+	probes *probeState
 	// rx says which members may pass frames to the kernel when it differs
 	// from active (LACP: members in Collecting).
 	rx []bool
@@ -158,6 +160,7 @@ func (d *Daemon) startTeam(idx int, tc configs.Team) (*team, error) {
 	if tc.Mode == configs.ModeLACP {
 		d.startLACP(t)
 	}
+	d.startProbes(t)
 	for _, m := range t.members {
 		// Receive the team MAC: a filter entry where the NIC has one,
 		// promiscuous mode where it does not (af_packet, most vdevs).
@@ -353,7 +356,7 @@ func (d *Daemon) refresh(t *team, m *member) bool {
 			m.carrierUp = up
 		}
 	}
-	up := m.linkUp && m.carrierUp && !m.disabled
+	up := m.linkUp && m.carrierUp && !m.disabled && !t.pathFailed(m)
 	if up == m.up {
 		return false
 	}
@@ -626,4 +629,13 @@ func (d *Daemon) injectFrame(p *dpdk.Port, b []byte) bool {
 		return false
 	}
 	return true
+}
+
+// pathFailed reports whether echo-node probes found m's path broken.
+func (t *team) pathFailed(m *member) bool {
+	if t.probes == nil {
+		return false
+	}
+	i := slices.Index(t.members, m)
+	return i >= 0 && t.probes.failed[i]
 }

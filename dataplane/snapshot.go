@@ -72,6 +72,9 @@ type TeamState struct {
 	// from the kernel to that client leaves on that member with its MAC.
 	// Nil when the team does not balance receive traffic.
 	Clients map[[4]byte]int8
+	// Probes hands echo-node probe replies (ARP replies to a member or
+	// team MAC with target address 0.0.0.0, seed 003) to the control plane.
+	Probes bool
 	// SlowToControl hands IEEE 802.3 slow-protocols frames (LACPDUs,
 	// markers) from every member, whatever its state, to the control
 	// plane (LACP teams); otherwise they are dropped.

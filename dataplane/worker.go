@@ -439,7 +439,7 @@ func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *de
 	for _, m := range pkts {
 		d.rxBytes += uint64(m.PktLen())
 		e := frame.Ethernet(m.Data())
-		if ts.SlowToControl && e.Valid() && e.Type() == frame.TypeSlow {
+		if (ts.SlowToControl && e.Valid() && e.Type() == frame.TypeSlow) || (ts.Probes && isProbeReply(ts, e)) {
 			m.SetPort(w.memberID[t][mi]) // not every PMD sets it
 			w.io.ToControl(m)
 			d.toControl++
@@ -473,6 +473,21 @@ func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *de
 		d.txPkts[TapIndex]++
 		d.txBytes[TapIndex] += uint64(m.PktLen())
 	}
+}
+
+// isProbeReply reports whether e answers an echo-node probe (seed 003,
+// "Directed ARP"): an ARP reply to one of our MACs whose target protocol
+// address is 0.0.0.0, the sender address the probe carried.
+func isProbeReply(ts *TeamState, e frame.Ethernet) bool {
+	if len(e) < frame.EthHeaderLen+frame.ARPLen || e.Type() != frame.TypeARP {
+		return false
+	}
+	a := frame.ARP(e[frame.EthHeaderLen:])
+	if !a.Valid() || a.Op() != frame.ARPReply || [4]byte(a[24:28]) != [4]byte{} {
+		return false
+	}
+	dst := e.Dst()
+	return dst == ts.MAC || ts.isMemberMAC(dst)
 }
 
 // acceptFromWire applies the receive filters to a frame from member mi.

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/teamgw/teamgw/perf/lab"
 )
@@ -137,4 +139,41 @@ func TestSLBLearningFrames(t *testing.T) {
 		out, _ := l.Exec(ctx, l.Switch, "bridge", "fdb", "show", "dev", "s1")
 		return strings.Contains(string(out), wire)
 	})
+}
+
+// TestEchoNodeProbes gives the team an echo node (client 0). With every
+// path working both members stay active; when the path behind member 1 is
+// broken while its link stays up, its probes go unanswered, it is marked
+// path-failed and loses its buckets; repaired, it comes back.
+func TestEchoNodeProbes(t *testing.T) {
+	l := newLab(t, 2, 1)
+	ctx := context.Background()
+	cfg := l.Config(lab.TeamConfig{FallbackDelay: "100ms", Extra: fmt.Sprintf("echo_node = %q\nprobe_interval = \"200ms\"\n", l.ClientIP(0))})
+	g, err := l.StartTeamgw(ctx, teamgwBin, t.TempDir(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop()
+	state := func(i int) string {
+		s, err := g.Status()
+		if err != nil {
+			return ""
+		}
+		return s.Teams[0].Members[i].State
+	}
+	time.Sleep(time.Second) // several probe rounds with working paths
+	if st := state(1); st != "active" {
+		t.Fatalf("member 1 is %q with a working path, want active", st)
+	}
+	if err := l.BreakPath(1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "member 1 to be path-failed", func() bool { return state(1) == "path-failed" })
+	if st := state(0); st != "active" {
+		t.Errorf("member 0 is %q, want active", st)
+	}
+	if err := l.RepairPath(1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "member 1 to come back", func() bool { return state(1) == "active" })
 }

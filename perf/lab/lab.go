@@ -812,3 +812,30 @@ func listNamespaces(ctx context.Context) ([]string, error) {
 	}
 	return names, nil
 }
+
+// BreakPath cuts the path behind member i without touching its link: s<i>
+// moves from br0 to a bridge of its own, so m<i> keeps its carrier but
+// reaches nobody (a failure only probes can see).
+func (l *Lab) BreakPath(i int) error {
+	if err := l.checkMember(i); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	return ipBatch(ctx, l.Switch,
+		fmt.Sprintf("link add brx%d type bridge stp_state 0 forward_delay 0", i),
+		fmt.Sprintf("link set brx%d up", i),
+		fmt.Sprintf("link set s%d master brx%d", i, i))
+}
+
+// RepairPath undoes BreakPath.
+func (l *Lab) RepairPath(i int) error {
+	if err := l.checkMember(i); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	return ipBatch(ctx, l.Switch,
+		fmt.Sprintf("link set s%d master br0", i),
+		fmt.Sprintf("link del brx%d", i))
+}

@@ -1,0 +1,128 @@
+package control
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"time"
+
+	"github.com/teamgw/teamgw/dataplane/frame"
+)
+
+// Echo-node probes (seed 003_f5c038d3ce851579.txt, "Directed ARP"): link
+// state cannot see a path broken behind the switch port, so every member
+// of an SLB team with an echo node sends, each probe interval, an ARP
+// request for the echo node from its own MAC with sender address 0.0.0.0
+// (so the echo node does not change its cache entry for the team) and
+// expects the reply on that member. A member whose probes go unanswered
+// probe_misses times is path-failed and treated as if its link were down
+// until replies come back.
+
+// probeState is one team's echo-node probing.
+type probeState struct {
+	echo      netip.Addr
+	lastSent  time.Time
+	lastReply []time.Time
+	failed    []bool
+	replies   uint64
+	sent      uint64
+}
+
+func (d *Daemon) startProbes(t *team) {
+	if t.cfg.EchoNode == "" {
+		return
+	}
+	echo, err := netip.ParseAddr(t.cfg.EchoNode)
+	if err != nil {
+		return
+	}
+	now := d.now()
+	ps := &probeState{echo: echo, lastReply: make([]time.Time, len(t.members)), failed: make([]bool, len(t.members))}
+	for i := range ps.lastReply {
+		ps.lastReply[i] = now // grace: a member starts as healthy
+	}
+	t.probes = ps
+}
+
+// probeTick sends due probes and fails or restores member paths.
+func (d *Daemon) probeTick() {
+	now := d.now()
+	changed := false
+	for _, t := range d.teams {
+		ps := t.probes
+		if ps == nil {
+			continue
+		}
+		iv := t.cfg.ProbeInterval.Duration
+		if now.Sub(ps.lastSent) >= iv {
+			ps.lastSent = now
+			for _, m := range t.members {
+				if !m.linkUp || !m.carrierUp || m.disabled {
+					continue
+				}
+				mac := wireMAC(m)
+				f := frame.AppendARP(nil, frame.Broadcast, mac, frame.ARPRequest, mac, netip.IPv4Unspecified(), frame.MAC{}, ps.echo)
+				if d.injectFrame(m.port, f) {
+					ps.sent++
+				}
+			}
+		}
+		limit := time.Duration(t.cfg.ProbeMisses) * iv
+		fail := make([]bool, len(t.members))
+		linkUp, failing := 0, 0
+		for i, m := range t.members {
+			if !m.linkUp || !m.carrierUp || m.disabled {
+				ps.lastReply[i] = now // judged again from when it comes back
+				continue
+			}
+			linkUp++
+			if now.Sub(ps.lastReply[i]) > limit {
+				fail[i] = true
+				failing++
+			}
+		}
+		// Every path failing at once says the echo node is gone, not the
+		// paths: then probes decide nothing.
+		if failing == linkUp {
+			clear(fail)
+		}
+		for i, m := range t.members {
+			if fail[i] == ps.failed[i] {
+				continue
+			}
+			ps.failed[i] = fail[i]
+			if fail[i] {
+				d.event(EventPathFailed, "member path failed: echo node not answering", "team", t.cfg.Name, "member", m.cfg.Name(), "echo_node", ps.echo.String())
+			} else {
+				d.event(EventPathRestored, "member path restored", "team", t.cfg.Name, "member", m.cfg.Name())
+			}
+			if d.refresh(t, m) && d.evaluate(t) {
+				changed = true
+			}
+		}
+	}
+	if changed {
+		d.publish()
+	}
+}
+
+// probeReply records an echo-node reply received on port.
+func (d *Daemon) probeReply(port uint16, f []byte) {
+	t, mi := d.memberByPort(port)
+	if t == nil || t.probes == nil || len(f) < frame.EthHeaderLen+frame.ARPLen {
+		return
+	}
+	a := frame.ARP(f[frame.EthHeaderLen:])
+	if !a.Valid() || a.SenderIP() != t.probes.echo {
+		return
+	}
+	t.probes.lastReply[mi] = d.now()
+	t.probes.replies++
+}
+
+// etherType is a frame's EtherType (0 if it is too short).
+func etherType(f []byte) uint16 {
+	if len(f) < frame.EthHeaderLen {
+		return 0
+	}
+	return binary.BigEndian.Uint16(f[12:14])
+}
