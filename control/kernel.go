@@ -16,14 +16,11 @@ import (
 // rtnetlink (RTM_NEWADDR). IPv6 addresses get IFA_F_NODAD so the team can
 // use them at once; an address that is already there is not an error.
 func addAddress(ifindex int, p netip.Prefix) error {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	fd, err := openRoute()
 	if err != nil {
-		return fmt.Errorf("netlink socket: %w", err)
+		return err
 	}
 	defer unix.Close(fd)
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return fmt.Errorf("netlink bind: %w", err)
-	}
 	family, addrLen := uint8(unix.AF_INET), 4
 	if p.Addr().Is6() {
 		family, addrLen = unix.AF_INET6, 16
@@ -79,6 +76,19 @@ func addAddress(ifindex int, p netip.Prefix) error {
 		}
 	}
 	return errors.New("netlink: no acknowledgement")
+}
+
+// openRoute opens and binds an rtnetlink socket.
+func openRoute() (int, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return -1, fmt.Errorf("netlink socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("netlink bind: %w", err)
+	}
+	return fd, nil
 }
 
 // memberIface remembers how teamgw changed a kernel interface that backs a

@@ -49,14 +49,11 @@ func gateways(ifindex int) (map[netip.Addr]bool, error) {
 // dump sends an rtnetlink dump request for IPv4 (header of hdrLen bytes
 // after the nlmsghdr) and calls each with the body of every msgType reply.
 func dump(req uint16, hdrLen int, msgType uint16, each func([]byte)) error {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	fd, err := openRoute()
 	if err != nil {
-		return fmt.Errorf("netlink socket: %w", err)
+		return err
 	}
 	defer unix.Close(fd)
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return fmt.Errorf("netlink bind: %w", err)
-	}
 	msg := make([]byte, 16+hdrLen)
 	ne := binary.NativeEndian
 	ne.PutUint32(msg[0:], uint32(len(msg)))

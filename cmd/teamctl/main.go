@@ -45,18 +45,15 @@ func main() {
 	if len(args) == 0 {
 		args = []string{"show"}
 	}
+	c := cli{socket: *socket, asJSON: *asJSON}
 	switch args[0] {
 	case "show":
 		req := control.Request{Cmd: "show"}
 		if len(args) > 1 {
 			req.Team = args[1]
 		}
-		resp, err := control.Call(*socket, req)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "teamctl:", err)
-			os.Exit(1)
-		}
-		if *asJSON {
+		resp := c.call(req)
+		if c.asJSON {
 			e := json.NewEncoder(os.Stdout)
 			e.SetIndent("", "  ")
 			e.Encode(resp.Status)
@@ -65,78 +62,82 @@ func main() {
 		printShow(os.Stdout, resp.Status)
 	case "events":
 		follow := len(args) > 1 && args[1] == "-f"
-		if err := events(*socket, *asJSON, follow); err != nil {
-			fmt.Fprintln(os.Stderr, "teamctl:", err)
-			os.Exit(1)
+		if err := events(c.socket, c.asJSON, follow); err != nil {
+			fail(err)
 		}
 	case "flows":
-		if len(args) != 2 {
-			flag.Usage()
-			os.Exit(2)
-		}
-		resp, err := control.Call(*socket, control.Request{Cmd: "flows", Team: args[1]})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "teamctl:", err)
-			os.Exit(1)
-		}
-		if *asJSON {
+		resp := c.call(control.Request{Cmd: "flows", Team: teamArg(args)})
+		if c.asJSON {
 			json.NewEncoder(os.Stdout).Encode(resp.Flows)
 			return
 		}
 		printFlows(os.Stdout, resp.Flows)
 	case "lacp":
-		if len(args) != 2 {
-			flag.Usage()
-			os.Exit(2)
-		}
-		resp, err := control.Call(*socket, control.Request{Cmd: "show", Team: args[1]})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "teamctl:", err)
-			os.Exit(1)
-		}
-		printLACP(os.Stdout, resp.Status.Teams[0])
+		printLACP(os.Stdout, c.call(control.Request{Cmd: "show", Team: teamArg(args)}).Status.Teams[0])
 	case "clients":
-		if len(args) != 2 {
-			flag.Usage()
-			os.Exit(2)
-		}
-		resp, err := control.Call(*socket, control.Request{Cmd: "show", Team: args[1]})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "teamctl:", err)
-			os.Exit(1)
-		}
-		t := resp.Status.Teams[0]
-		fmt.Printf("team %s  %d clients  directed ARPs sent %d\n", t.Name, len(t.Clients), t.DirectedARPs)
-		tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  CLIENT\tMAC\tMEMBER")
-		for _, c := range t.Clients {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.IP, c.MAC, c.Member)
-		}
-		tw.Flush()
+		printClients(os.Stdout, c.call(control.Request{Cmd: "show", Team: teamArg(args)}).Status.Teams[0])
 	case "member", "primary":
 		req := control.Request{Cmd: "primary"}
 		rest := args[1:]
 		if args[0] == "member" {
 			if len(args) < 2 || (args[1] != "enable" && args[1] != "disable") {
-				flag.Usage()
-				os.Exit(2)
+				usage()
 			}
 			req.Cmd, rest = "member-"+args[1], args[2:]
 		}
 		if len(rest) != 2 {
-			flag.Usage()
-			os.Exit(2)
+			usage()
 		}
 		req.Team, req.Member = rest[0], rest[1]
-		if _, err := control.Call(*socket, req); err != nil {
-			fmt.Fprintln(os.Stderr, "teamctl:", err)
-			os.Exit(1)
-		}
+		c.call(req)
 	default:
 		fmt.Fprintf(os.Stderr, "teamctl: unknown command %q\n", args[0])
-		flag.Usage()
-		os.Exit(2)
+		usage()
 	}
+}
+
+// cli is the connection settings of one teamctl run.
+type cli struct {
+	socket string
+	asJSON bool
+}
+
+// call sends req to teamgw; on any error it prints one line and exits 1.
+func (c cli) call(req control.Request) *control.Response {
+	resp, err := control.Call(c.socket, req)
+	if err != nil {
+		fail(err)
+	}
+	return resp
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "teamctl:", err)
+	os.Exit(1)
+}
+
+func usage() {
+	flag.Usage()
+	os.Exit(2)
+}
+
+// teamArg is the TEAM of "COMMAND TEAM", or a usage error.
+func teamArg(args []string) string {
+	if len(args) != 2 {
+		usage()
+	}
+	return args[1]
+}
+
+// printClients prints the SLB inbound client table.
+func printClients(w io.Writer, t control.TeamStatus) {
+	fmt.Fprintf(w, "team %s  %d clients  directed ARPs sent %d\n", t.Name, len(t.Clients), t.DirectedARPs)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  CLIENT\tMAC\tMEMBER")
+	for _, cl := range t.Clients {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", cl.IP, cl.MAC, cl.Member)
+	}
+	tw.Flush()
 }
 
 func printShow(w io.Writer, s *control.Status) {
