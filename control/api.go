@@ -155,6 +155,13 @@ func (a *API) handle(ctx context.Context, req Request) Response {
 			return Response{Error: err.Error()}
 		}
 		return Response{}
+	case "reload":
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := a.d.Reload(ctx); err != nil {
+			return Response{Error: err.Error()}
+		}
+		return Response{}
 	case "flows":
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()

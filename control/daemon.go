@@ -43,6 +43,8 @@ type Daemon struct {
 	done     chan struct{}
 	events   eventLog
 	ctlRings []*dpdk.Ring // worker -> control, one per worker
+	// configPath is the file a reload reads.
+	configPath string
 }
 
 // ErrNotRoot is returned when teamgw is not run as root.

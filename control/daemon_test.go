@@ -38,6 +38,7 @@ type tapTeam struct {
 	name    string
 	members []string // kernel names of the member TAPs
 	socket  string
+	config  string // the config file, for reload tests
 	log     *syncBuffer
 	cancel  context.CancelFunc
 	done    chan error
@@ -53,7 +54,7 @@ func startTapTeam(t *testing.T, extra string) *tapTeam {
 		tt.members = append(tt.members, ifname)
 		members = append(members, fmt.Sprintf("%q", fmt.Sprintf("net_tapc%dm%d,iface=%s", n, i, ifname)))
 	}
-	cfg, err := configs.Parse("test", []byte(fmt.Sprintf(`
+	text := fmt.Sprintf(`
 [eal]
 idle_sleep = "50us"
 mbufs = 8191
@@ -66,7 +67,12 @@ address = "192.0.2.1/24"
 garp_interval = "10ms"
 members = [%s]
 %s
-`, tt.socket, tt.name, strings.Join(members, ", "), extra)))
+`, tt.socket, tt.name, strings.Join(members, ", "), extra)
+	tt.config = filepath.Join(t.TempDir(), "teamgw.toml")
+	if err := os.WriteFile(tt.config, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := configs.Load(tt.config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +80,7 @@ members = [%s]
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.SetConfigPath(tt.config)
 	tt.d = d
 	ctx, cancel := context.WithCancel(context.Background())
 	tt.cancel = cancel
@@ -527,4 +534,36 @@ func TestLACPAnswersMarkers(t *testing.T) {
 		return
 	}
 	t.Fatal("no marker response within 5 s")
+}
+
+// TestReload changes timers and a role in the config file and reloads:
+// they take effect; a structural change is refused, naming the field, and
+// leaves the team as it was.
+func TestReload(t *testing.T) {
+	tt := startTapTeam(t, `fallback_delay = "1s"`)
+	id := strings.TrimPrefix(tt.name, "tgc")
+	m1 := "net_tapc" + id + "m1"
+	tt.waitActive(t, "net_tapc"+id+"m0")
+	text, _ := os.ReadFile(tt.config)
+	changed := strings.Replace(string(text), `fallback_delay = "1s"`, `fallback_delay = "0"`+"\ngarp_count = 1", 1)
+	changed = strings.Replace(changed, fmt.Sprintf("%q", "net_tapc"+id+"m1,iface=tgc"+id+"m1"),
+		fmt.Sprintf("{ device = %q, role = \"primary\" }", "net_tapc"+id+"m1,iface=tgc"+id+"m1"), 1)
+	os.WriteFile(tt.config, []byte(changed), 0o644)
+	if err := tt.d.Reload(context.Background()); err != nil {
+		t.Fatalf("reload: %v\n%s", err, changed)
+	}
+	tt.waitActive(t, m1) // the new primary, with no hold-down
+	if !strings.Contains(tt.log.String(), "event=107 ") {
+		t.Error("no reload event")
+	}
+	bad := strings.Replace(changed, "mbufs = 8191", "mbufs = 16383", 1)
+	bad = strings.Replace(bad, `address = "192.0.2.1/24"`, `address = "192.0.2.2/24"`, 1)
+	os.WriteFile(tt.config, []byte(bad), 0o644)
+	err := tt.d.Reload(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "eal") || !strings.Contains(err.Error(), "team[0].addresses") {
+		t.Fatalf("structural reload = %v, want a refusal naming eal and team[0].addresses", err)
+	}
+	if st := tt.status(t); st.Active != m1 || !strings.Contains(strings.Join(st.Addresses, " "), "192.0.2.1") {
+		t.Errorf("after a refused reload: active %s, addresses %v", st.Active, st.Addresses)
+	}
 }

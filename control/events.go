@@ -29,6 +29,8 @@ const (
 	EventPrimaryChanged    = 104 // the operator chose another primary member
 	EventPathFailed        = 105 // echo-node probes unanswered on a member whose link is up
 	EventPathRestored      = 106 // echo-node probes answered again
+	EventReloaded          = 107 // the configuration was reloaded
+	EventReloadRejected    = 108 // a reload was refused; nothing changed
 )
 
 // Event is one entry of the event log, as the control API returns it.

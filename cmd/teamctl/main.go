@@ -8,6 +8,7 @@
 //	teamctl [-socket PATH] clients TEAM
 //	teamctl [-socket PATH] member enable|disable TEAM MEMBER
 //	teamctl [-socket PATH] primary TEAM MEMBER
+//	teamctl [-socket PATH] reload
 package main
 
 import (
@@ -37,6 +38,7 @@ func main() {
        teamctl [-socket PATH] clients TEAM
        teamctl [-socket PATH] member enable|disable TEAM MEMBER
        teamctl [-socket PATH] primary TEAM MEMBER
+       teamctl [-socket PATH] reload
 `)
 		flag.PrintDefaults()
 	}
@@ -90,6 +92,8 @@ func main() {
 		}
 		req.Team, req.Member = rest[0], rest[1]
 		c.call(req)
+	case "reload":
+		c.call(control.Request{Cmd: "reload"})
 	default:
 		fmt.Fprintf(os.Stderr, "teamctl: unknown command %q\n", args[0])
 		usage()

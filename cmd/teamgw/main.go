@@ -51,6 +51,17 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "teamgw:", err)
 		return 1
 	}
+	d.SetConfigPath(*configPath)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			if err := d.Reload(ctx); err != nil {
+				log.Warn("reload", "err", err)
+			}
+		}
+	}()
 	api, err := control.ListenAPI(d, cfg.Control.Socket)
 	if err != nil {
 		d.Stop()
