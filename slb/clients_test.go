@@ -69,3 +69,27 @@ func TestAssignClientsWithoutActiveMembersMovesNothing(t *testing.T) {
 		t.Errorf("moved %v, member %d; want nothing", moved, cs[0].Member)
 	}
 }
+
+func TestAssignClientsFillsAMemberThatBecomesActive(t *testing.T) {
+	cs := clientsN(6)
+	AssignClients(cs, []bool{true, false}, nil) // all on member 0
+	moved := AssignClients(cs, []bool{true, true}, nil)
+	per := map[int]int{}
+	for _, c := range cs {
+		per[c.Member]++
+	}
+	if per[0] != 3 || per[1] != 3 || len(moved) != 3 {
+		t.Errorf("after member 1 joined: %v clients per member, %d moved; want 3/3 and 3 moved", per, len(moved))
+	}
+	if again := AssignClients(cs, []bool{true, true}, nil); len(again) != 0 {
+		t.Errorf("balanced table moved %d clients", len(again))
+	}
+}
+
+func TestAssignClientsToleratesOneClientOfSpread(t *testing.T) {
+	cs := clientsN(3)
+	AssignClients(cs, []bool{true, true}, nil)
+	if moved := AssignClients(cs, []bool{true, true}, nil); len(moved) != 0 {
+		t.Errorf("2/1 spread moved %d clients, want none (hysteresis)", len(moved))
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -99,6 +100,33 @@ func demo(args []string) error {
 	time.Sleep(500 * time.Millisecond)
 	r = s.Stop()
 	fmt.Printf("fallback: %d of %d datagrams lost\n", r.Lost, r.Sent)
+	show()
+
+	step("live reload: m1 stops being a standby (teamctl reload), so both members carry traffic")
+	path := filepath.Join(c.dir, l.Prefix+".toml")
+	cur, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	balanced := strings.Replace(string(cur), `{ device = "net_af_packet1,iface=m1", role = "standby" }`, `"net_af_packet1,iface=m1"`, 1)
+	if err := os.WriteFile(path, []byte(balanced), 0o644); err != nil {
+		return err
+	}
+	ctl := func(args ...string) {
+		cmd := exec.Command(*teamctl, append([]string{"-socket", l.Socket()}, args...)...)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		cmd.Run()
+	}
+	ctl("reload")
+	time.Sleep(300 * time.Millisecond)
+	for _, ns := range l.Clients {
+		l.Exec(context.Background(), ns, "ping", "-c", "3", "-i", "0.2", l.Spec.TeamIP.String())
+	}
+	time.Sleep(1500 * time.Millisecond) // a neighbour-table round: clients get spread
+	step("receive balancing: each client is pointed at a member with a directed ARP (teamctl clients)")
+	ctl("clients", "team0")
+	step("transmit balancing: the outbound flow table (teamctl flows)")
+	ctl("flows", "team0")
 	show()
 
 	step("the event log (teamctl events; numbers follow BASP's event log where it has one)")
