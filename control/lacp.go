@@ -3,7 +3,6 @@ package control
 import (
 	"time"
 
-	"github.com/teamgw/teamgw/configs"
 	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/frame"
 	"github.com/teamgw/teamgw/lacp"
@@ -172,6 +171,3 @@ func (t *team) lacpSets(path int) (collecting, distributing []bool, fallback boo
 	}
 	return collecting, distributing, false
 }
-
-// isLACP reports whether the team runs 802.1AX.
-func (t *team) isLACP() bool { return t.cfg.Mode == configs.ModeLACP }

@@ -22,7 +22,6 @@ const (
 // simClock is a manual clock.
 type simClock struct{ now time.Time }
 
-func (c *simClock) advance(d time.Duration) { c.now = c.now.Add(d) }
 
 // simTx is one LACPDU sent by a port.
 type simTx struct {
