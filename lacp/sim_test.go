@@ -22,7 +22,6 @@ const (
 // simClock is a manual clock.
 type simClock struct{ now time.Time }
 
-
 // simTx is one LACPDU sent by a port.
 type simTx struct {
 	at  time.Time
