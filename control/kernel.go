@@ -2,7 +2,6 @@ package control
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -51,31 +50,39 @@ func addAddress(ifindex int, p netip.Prefix) error {
 		copy(msg[off+4:], addr)
 		off += attrSpace
 	}
-	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+	return exchange(fd, msg, func(m syscall.NetlinkMessage) (bool, error) {
+		if m.Header.Type != unix.NLMSG_ERROR || len(m.Data) < 4 {
+			return false, nil
+		}
+		if code := int32(ne.Uint32(m.Data[0:4])); code < 0 && unix.Errno(-code) != unix.EEXIST {
+			return true, fmt.Errorf("add address %s: %w", p, unix.Errno(-code))
+		}
+		return true, nil // acknowledged (or already there)
+	})
+}
+
+// exchange sends one rtnetlink request on fd and hands every reply
+// message to handle until handle reports the exchange done.
+func exchange(fd int, req []byte, handle func(syscall.NetlinkMessage) (done bool, err error)) error {
+	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return fmt.Errorf("netlink send: %w", err)
 	}
-	buf := make([]byte, 4096)
-	n, _, err := unix.Recvfrom(fd, buf, 0)
-	if err != nil {
-		return fmt.Errorf("netlink recv: %w", err)
-	}
-	msgs, err := syscall.ParseNetlinkMessage(buf[:n])
-	if err != nil {
-		return fmt.Errorf("netlink parse: %w", err)
-	}
-	for _, m := range msgs {
-		if m.Header.Type == unix.NLMSG_ERROR && len(m.Data) >= 4 {
-			if code := int32(ne.Uint32(m.Data[0:4])); code < 0 {
-				e := unix.Errno(-code)
-				if e == unix.EEXIST {
-					return nil
-				}
-				return fmt.Errorf("add address %s: %w", p, e)
+	buf := make([]byte, 1<<16)
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			return fmt.Errorf("netlink recv: %w", err)
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return fmt.Errorf("netlink parse: %w", err)
+		}
+		for _, m := range msgs {
+			if done, err := handle(m); done || err != nil {
+				return err
 			}
-			return nil
 		}
 	}
-	return errors.New("netlink: no acknowledgement")
 }
 
 // openRoute opens and binds an rtnetlink socket.

@@ -3,8 +3,6 @@ package control
 import (
 	"time"
 
-	"github.com/teamgw/teamgw/dataplane/dpdk"
-	"github.com/teamgw/teamgw/dataplane/frame"
 	"github.com/teamgw/teamgw/lacp"
 )
 
@@ -48,31 +46,6 @@ func (d *Daemon) startLACP(t *team) {
 	t.lacp = lt
 }
 
-// controlFrames drains the workers' control rings: LACPDUs go to their
-// member's port, Marker PDUs are answered (802.1AX 5.5), echo-node probe
-// replies are recorded, anything else is dropped.
-func (d *Daemon) controlFrames() {
-	var buf [32]*dpdk.Mbuf
-	now := d.now()
-	for _, r := range d.ctlRings {
-		for {
-			n := r.Dequeue(buf[:])
-			if n == 0 {
-				break
-			}
-			for _, m := range buf[:n] {
-				switch etherType(m.Data()) {
-				case frame.TypeSlow:
-					d.slowFrame(m.Port(), m.Data(), now)
-				case frame.TypeARP:
-					d.probeReply(m.Port(), m.Data())
-				}
-				m.Free()
-			}
-		}
-	}
-}
-
 // slowFrame handles one slow-protocols frame received on port.
 func (d *Daemon) slowFrame(port uint16, f []byte, now time.Time) {
 	t, mi := d.memberByPort(port)
@@ -109,18 +82,6 @@ func (d *Daemon) slowFrame(port uint16, f []byte, now time.Time) {
 			t.lacp.markers++
 		}
 	}
-}
-
-// memberByPort finds the team and member index of a DPDK port.
-func (d *Daemon) memberByPort(port uint16) (*team, int) {
-	for _, t := range d.teams {
-		for i, m := range t.members {
-			if m.port.ID == port {
-				return t, i
-			}
-		}
-	}
-	return nil, -1
 }
 
 // lacpTick advances every LACP team's machines, sends the LACPDUs they

@@ -61,30 +61,17 @@ func dump(req uint16, hdrLen int, msgType uint16, each func([]byte)) error {
 	ne.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
 	ne.PutUint32(msg[8:], 1)
 	msg[16] = unix.AF_INET
-	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return fmt.Errorf("netlink send: %w", err)
-	}
-	buf := make([]byte, 1<<16)
-	for {
-		n, _, err := unix.Recvfrom(fd, buf, 0)
-		if err != nil {
-			return fmt.Errorf("netlink recv: %w", err)
+	return exchange(fd, msg, func(m syscall.NetlinkMessage) (bool, error) {
+		switch m.Header.Type {
+		case unix.NLMSG_DONE:
+			return true, nil
+		case unix.NLMSG_ERROR:
+			return true, fmt.Errorf("netlink: dump failed")
+		case msgType:
+			each(m.Data)
 		}
-		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
-		if err != nil {
-			return fmt.Errorf("netlink parse: %w", err)
-		}
-		for _, m := range msgs {
-			switch m.Header.Type {
-			case unix.NLMSG_DONE:
-				return nil
-			case unix.NLMSG_ERROR:
-				return fmt.Errorf("netlink: dump failed")
-			case msgType:
-				each(m.Data)
-			}
-		}
-	}
+		return false, nil
+	})
 }
 
 // parseRouteGateway reads one rtmsg: its gateway if it leaves through

@@ -1,7 +1,6 @@
 package control
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"time"
 
@@ -117,12 +116,4 @@ func (d *Daemon) probeReply(port uint16, f []byte) {
 	}
 	t.probes.lastReply[mi] = d.now()
 	t.probes.replies++
-}
-
-// etherType is a frame's EtherType (0 if it is too short).
-func etherType(f []byte) uint16 {
-	if len(f) < frame.EthHeaderLen {
-		return 0
-	}
-	return binary.BigEndian.Uint16(f[12:14])
 }

@@ -70,6 +70,20 @@ func (w *tlvWalker) next() (typ uint8, tlv []byte, err error) {
 // knownLen reports whether a known TLV of length n is acceptable when its
 // defined length is want: exactly want in a version 1 PDU, at least want in
 // a later version, whose TLVs may have grown fields at the end.
+// checkHeader checks what both PDUs start with: at least PDULen octets,
+// the expected subtype and a version of 1 or more, which it returns.
+func checkHeader(body []byte, subtype uint8) (version uint8, err error) {
+	switch {
+	case len(body) < PDULen:
+		return 0, ErrShort
+	case body[0] != subtype:
+		return 0, ErrSubtype
+	case body[1] == 0:
+		return 0, ErrVersion
+	}
+	return body[1], nil
+}
+
 func knownLen(n, want int, version uint8) bool {
 	if version == 1 {
 		return n == want
@@ -108,15 +122,9 @@ func getPortInfo(t []byte, pi *PortInfo) {
 // ending without a Terminator is ErrNoTerminator. Reserved fields are not
 // checked.
 func ParseLACPDU(body []byte, p *LACPDU) error {
-	if len(body) < PDULen {
-		return ErrShort
-	}
-	if body[0] != SubtypeLACP {
-		return ErrSubtype
-	}
-	v := body[1]
-	if v == 0 {
-		return ErrVersion
+	v, err := checkHeader(body, SubtypeLACP)
+	if err != nil {
+		return err
 	}
 	q := LACPDU{Version: v}
 	var seen uint8
@@ -178,15 +186,9 @@ func ParseLACPDU(body []byte, p *LACPDU) error {
 // the walk must reach a Terminator TLV, after which everything is ignored.
 // The pad and reserved octets are not checked.
 func ParseMarker(body []byte, m *MarkerPDU) error {
-	if len(body) < PDULen {
-		return ErrShort
-	}
-	if body[0] != SubtypeMarker {
-		return ErrSubtype
-	}
-	v := body[1]
-	if v == 0 {
-		return ErrVersion
+	v, err := checkHeader(body, SubtypeMarker)
+	if err != nil {
+		return err
 	}
 	var q MarkerPDU
 	found := false
