@@ -100,13 +100,20 @@ func TestWireFormatsDecodeCleanly(t *testing.T) {
 			l.Exec(ctx, ns, "ping", "-c", "1", "-W", "2", l.Spec.TeamIP.String())
 		}
 		var wire string
-		waitFor(t, "directed ARPs to be sent", func() bool {
+		waitFor(t, "a client to be pointed at member 1", func() bool {
 			s, err := g.Status()
 			if err != nil {
 				return false
 			}
 			wire = s.Teams[0].Members[1].WireMAC
-			return s.Teams[0].DirectedARPs >= 2
+			// A client must have been pointed at member 1 (clients are
+			// learned a neighbour-table round at a time).
+			for _, c := range s.Teams[0].Clients {
+				if c.Member == "net_af_packet1" {
+					return true
+				}
+			}
+			return false
 		})
 		time.Sleep(500 * time.Millisecond)
 		stop()
