@@ -137,7 +137,8 @@ type Team struct {
 	// stays reachable through a misconfigured switch, like Open
 	// vSwitch's lacp-fallback-ab).
 	LACPFallback string `toml:"lacp_fallback"`
-	// Members are the team's ports, 2 to 8 of them.
+	// Members are the team's ports, 1 to 8 of them (BASP teams 2 to 8;
+	// a team of one is allowed, as in bonding and teamd).
 	Members []Member `toml:"members"`
 	// VLANs are the team's 802.1Q VLANs, at most 64 (BASP's limit), each
 	// its own kernel interface; frames of the team's own interface leave

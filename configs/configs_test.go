@@ -291,7 +291,7 @@ func TestValidation(t *testing.T) {
 		{"garp interval high", withTeam("", `garp_interval = "6s"`), "team[0].garp_interval", `got "6s"`},
 
 		// Members.
-		{"one member", withMembers(`["net_null0"]`), "team[0].members", "2 to 8 members, got 1"},
+		{"no members", withMembers(`[]`), "team[0].members", "1 to 8 members, got 0"},
 		{"no members", "[[team]]\nname = \"team0\"\n", "team[0].members", "got 0"},
 		{"nine members", withMembers("[" + strings.Join(nine, ", ") + "]"), "team[0].members", "got 9"},
 		{"empty device", withMembers(`["", "net_null1"]`), "team[0].members[0]", "device is required"},

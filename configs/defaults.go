@@ -40,7 +40,7 @@ const MetricsOff = "off"
 // Limits checked by Validate.
 const (
 	MaxTeams       = 4 // teams per gateway, as in Broadcom BASP
-	MinMembers     = 2 // members per team
+	MinMembers     = 1 // members per team: one is a team waiting for its second (as bonding and teamd allow)
 	MaxMembers     = 8 // members per team, as in Broadcom BASP
 	MaxWorkerCores = 8
 )

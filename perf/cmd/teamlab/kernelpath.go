@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/teamgw/teamgw/perf/lab"
+)
+
+// kernelRun is one iperf3 measurement of the kernel path (issue 9, the
+// shape of seed 004's Table 7: throughput and CPU by member count).
+type kernelRun struct {
+	Path      string  `json:"path"` // "no team" or the team mode
+	Members   int     `json:"members"`
+	Streams   int     `json:"streams"`
+	Direction string  `json:"direction"` // "client->server" or "server->client"
+	Gbps      float64 `json:"gbps"`
+	// TeamgwCPU is teamgw's CPU time over the run divided by its length
+	// (1.0 = one core busy); 0 for the no-team anchor.
+	TeamgwCPU float64 `json:"teamgw_cpu"`
+	// CPUPerGbit is teamgw's CPU seconds per gigabit carried.
+	CPUPerGbit float64 `json:"cpu_s_per_gbit"`
+	// Retransmits are the TCP retransmissions iperf3 reports.
+	Retransmits int `json:"retransmits"`
+}
+
+func kernelPath(args []string) error {
+	fs := flag.NewFlagSet("kernelpath", flag.ExitOnError)
+	var c common
+	c.register(fs)
+	membersFlag := fs.String("members", "1,2,4", "team sizes")
+	modesFlag := fs.String("modes", "slb,trunk", "team modes")
+	streamsFlag := fs.String("streams", "1,4", "parallel TCP streams (one client namespace each)")
+	dur := fs.Duration("time", 5*time.Second, "length of each iperf3 run")
+	out := fs.String("out", "perf/results", "directory for the JSON and Markdown report (\"\" = none)")
+	fs.Parse(args)
+	members, err := intList(*membersFlag)
+	if err != nil {
+		return err
+	}
+	streams, err := intList(*streamsFlag)
+	if err != nil {
+		return err
+	}
+	modes := strings.Split(*modesFlag, ",")
+
+	var runs []kernelRun
+	report := func(r kernelRun) {
+		runs = append(runs, r)
+		fmt.Printf("%-8s members %d streams %d %-15s %6.2f Gbit/s  teamgw CPU %4.2f  %5.3f CPU-s/Gbit  retr %d\n",
+			r.Path, r.Members, r.Streams, r.Direction, r.Gbps, r.TeamgwCPU, r.CPUPerGbit, r.Retransmits)
+	}
+	maxStreams := slices.Max(streams)
+	// The anchor: the server's kernel on the veth itself, no teamgw.
+	if err := withLab(1, maxStreams, func(l *lab.Lab) error {
+		if _, err := l.Exec(context.Background(), l.GW, "ip", "addr", "add", l.Spec.TeamIP.String()+"/24", "dev", "m0"); err != nil {
+			return err
+		}
+		return iperfAll(l, "no team", 1, streams, *dur, nil, report)
+	}); err != nil {
+		return err
+	}
+	for _, mode := range modes {
+		for _, n := range members {
+			if err := withLab(n, maxStreams, func(l *lab.Lab) error {
+				g, err := l.StartTeamgw(context.Background(), c.teamgw, c.dir, l.Config(lab.TeamConfig{Mode: mode}), os.Stderr)
+				if err != nil {
+					return err
+				}
+				defer g.Stop()
+				if err := waitAllActive(g, n); err != nil {
+					return err
+				}
+				return iperfAll(l, mode, n, streams, *dur, func() (time.Duration, error) { return processCPU(g.Cmd.Process.Pid) }, report)
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	if *out == "" {
+		return nil
+	}
+	return writeKernelReport(*out, runs, *dur)
+}
+
+// withLab runs fn in a fresh lab of the given size.
+func withLab(members, clients int, fn func(*lab.Lab) error) error {
+	l, cleanup, err := newLab(members, clients)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	return fn(l)
+}
+
+// waitAllActive waits until every member of team0 carries traffic.
+func waitAllActive(g *lab.Teamgw, n int) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if s, err := g.Status(); err == nil && len(s.Teams) > 0 {
+			up := 0
+			for _, m := range s.Teams[0].Members {
+				if m.State == "active" {
+					up++
+				}
+			}
+			if up == n {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("not all %d members active within 10 s", n)
+}
+
+// iperfAll runs iperf3 for every stream count in both directions. With k
+// streams, clients 0..k-1 each run one stream against their own server
+// port, so SLB can spread them over members.
+func iperfAll(l *lab.Lab, path string, members int, streams []int, dur time.Duration, cpu func() (time.Duration, error), report func(kernelRun)) error {
+	maxStreams := slices.Max(streams)
+	for k := range maxStreams {
+		if _, err := l.Start(l.GW, nil, nil, "iperf3", "-s", "-B", l.Spec.TeamIP.String(), "-p", strconv.Itoa(5201+k)); err != nil {
+			return err
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	for _, s := range streams {
+		for _, reverse := range []bool{false, true} {
+			r, err := iperfOnce(l, s, reverse, dur, cpu)
+			if err != nil {
+				return err
+			}
+			r.Path, r.Members = path, members
+			report(r)
+		}
+	}
+	return nil
+}
+
+// iperfOnce runs streams iperf3 clients at once and sums what they carried.
+func iperfOnce(l *lab.Lab, streams int, reverse bool, dur time.Duration, cpu func() (time.Duration, error)) (kernelRun, error) {
+	r := kernelRun{Streams: streams, Direction: "client->server"}
+	if reverse {
+		r.Direction = "server->client"
+	}
+	type result struct {
+		bps  float64
+		retr int
+		err  error
+	}
+	results := make([]result, streams)
+	var before time.Duration
+	if cpu != nil {
+		var err error
+		if before, err = cpu(); err != nil {
+			return r, err
+		}
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for k := range streams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			args := []string{"-c", l.Spec.TeamIP.String(), "-p", strconv.Itoa(5201 + k), "-t", strconv.Itoa(int(dur.Seconds())), "-J"}
+			if reverse {
+				args = append(args, "-R")
+			}
+			out, err := l.Exec(context.Background(), l.Clients[k], "iperf3", args...)
+			if err != nil {
+				results[k].err = err
+				return
+			}
+			var j struct {
+				End struct {
+					SumSent     struct{ Retransmits int } `json:"sum_sent"`
+					SumReceived struct {
+						BitsPerSecond float64 `json:"bits_per_second"`
+					} `json:"sum_received"`
+				} `json:"end"`
+			}
+			if err := json.Unmarshal(out, &j); err != nil {
+				results[k].err = fmt.Errorf("iperf3 output: %w", err)
+				return
+			}
+			results[k] = result{bps: j.End.SumReceived.BitsPerSecond, retr: j.End.SumSent.Retransmits}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	for _, res := range results {
+		if res.err != nil {
+			return r, res.err
+		}
+		r.Gbps += res.bps / 1e9
+		r.Retransmits += res.retr
+	}
+	if cpu != nil {
+		after, err := cpu()
+		if err != nil {
+			return r, err
+		}
+		used := (after - before).Seconds()
+		r.TeamgwCPU = used / elapsed.Seconds()
+		if r.Gbps > 0 {
+			r.CPUPerGbit = used / (r.Gbps * dur.Seconds())
+		}
+	}
+	return r, nil
+}
+
+// processCPU is the user plus system CPU time a process has used so far.
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name (which may hold spaces) in ")".
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, errors.New("unexpected /proc/PID/stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("short /proc/PID/stat")
+	}
+	utime, err1 := strconv.ParseUint(f[11], 10, 64)
+	stime, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	const clockTicks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
+func intList(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("bad list %q", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func writeKernelReport(dir string, runs []kernelRun, dur time.Duration) error {
+	when := time.Now().UTC()
+	var b strings.Builder
+	fmt.Fprintf(&b, `# Kernel path throughput (iperf3 through the team's TAP, netns lab)
+
+%s. iperf3 server in the gateway namespace on the team address, one client
+namespace per stream behind a Linux bridge, %v per run. "no team" is the
+anchor: the server's kernel on the member veth itself. teamgw CPU is its
+CPU time over the run (1.0 = one core); CPU-s/Gbit sizes appliances.
+Reproduce: bin/teamlab kernelpath (make bench-kernel).
+
+| path | members | streams | direction | Gbit/s | teamgw CPU | CPU-s/Gbit | retransmits |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+`, when.Format(time.RFC3339), dur)
+	for _, r := range runs {
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %.2f | %.2f | %.3f | %d |\n", r.Path, r.Members, r.Streams, r.Direction, r.Gbps, r.TeamgwCPU, r.CPUPerGbit, r.Retransmits)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	j, _ := json.MarshalIndent(struct {
+		When time.Time   `json:"when"`
+		Runs []kernelRun `json:"runs"`
+	}{when, runs}, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, "kernelpath-"+when.Format("20060102T150405Z")+".json"), j, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "kernelpath.md"), []byte(b.String()), 0o644)
+}
