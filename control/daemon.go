@@ -174,23 +174,22 @@ func (d *Daemon) startShared() error {
 	return nil
 }
 
-// ports is the number of DPDK ports the config asks for (members, TAPs and
-// VLAN TAPs).
+// ports is the number of DPDK ports the config asks for (the members).
 func (d *Daemon) ports() int {
 	n := 0
 	for _, t := range d.cfg.Teams {
-		n += len(t.Members) + 1 + len(t.VLANs)
+		n += len(t.Members)
 	}
 	return n
 }
 
 // mbufsNeeded is the smallest pool that cannot run dry in steady state:
 // every RX and TX ring full, every lcore cache full, and every worker's
-// vector and buffers in flight.
+// vectors (from the members and from the TAPs) and buffers in flight.
 func (d *Daemon) mbufsNeeded() int {
 	w := len(d.cfg.EAL.WorkerCores)
 	const ringDesc = 1024
-	return d.ports()*w*2*ringDesc + (w+1)*256 + w*(dpdk.Vector+d.ports()*dpdk.TxQueueCap) + 512
+	return d.ports()*w*2*ringDesc + (w+1)*256 + w*(2*dpdk.Vector+d.ports()*dpdk.TxQueueCap) + 512
 }
 
 func (d *Daemon) queues() uint16 { return uint16(len(d.cfg.EAL.WorkerCores)) }
@@ -200,7 +199,7 @@ func (d *Daemon) queues() uint16 { return uint16(len(d.cfg.EAL.WorkerCores)) }
 func (d *Daemon) startWorkers() error {
 	var tps []dataplane.TeamPorts
 	for _, t := range d.teams {
-		tp := dataplane.TeamPorts{Tap: t.tap, VLANs: t.vlans}
+		tp := dataplane.TeamPorts{Kernel: t.tap, VLANs: t.vlans}
 		for _, m := range t.members {
 			tp.Members = append(tp.Members, m.port)
 		}
@@ -213,7 +212,7 @@ func (d *Daemon) startWorkers() error {
 		}
 		d.onUndo(ctl.Free)
 		d.ctlRings = append(d.ctlRings, ctl)
-		wc := dataplane.WorkerConfig{ID: i, Core: core, Teams: tps, Snapshot: &d.snap, IdleSleep: d.cfg.EAL.IdleSleep.Duration, Control: ctl}
+		wc := dataplane.WorkerConfig{ID: i, Core: core, Teams: tps, Snapshot: &d.snap, IdleSleep: d.cfg.EAL.IdleSleep.Duration, Control: ctl, Pool: d.pool}
 		if i == 0 {
 			wc.Inject = d.inject
 		}

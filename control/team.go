@@ -16,6 +16,7 @@ import (
 	"github.com/teamgw/teamgw/dataplane"
 	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/frame"
+	"github.com/teamgw/teamgw/dataplane/tap"
 	"github.com/teamgw/teamgw/slb"
 )
 
@@ -25,7 +26,7 @@ type team struct {
 	idx     int
 	cfg     configs.Team
 	mac     frame.MAC
-	tap     *dpdk.Port
+	tap     *tap.Device
 	vlans   []dataplane.VLANPort
 	members []*member
 	// lacp is the 802.1AX state of an lacp team (nil otherwise).
@@ -243,70 +244,55 @@ func (d *Daemon) startMember(mc configs.Member) (*member, error) {
 	return m, nil
 }
 
-// startTap creates the team's kernel-facing ports: the team's own
-// interface and one per VLAN. The kernel sees each as an interface with
-// the team MAC and owns its addresses.
+// startTap creates the team's kernel-facing interfaces: the team's own
+// and one per VLAN, each a TAP with one queue per worker. The kernel sees
+// each as an interface with the team MAC and owns its addresses.
 func (d *Daemon) startTap(t *team) error {
-	p, err := d.startKernelPort("net_tap_tg_"+t.cfg.Name, t.cfg.Name, t.mac, t.cfg.MTU, t.cfg.Addresses)
+	dev, err := d.startKernelPort(t.cfg.Name, t.mac, t.cfg.MTU, t.cfg.Addresses)
 	if err != nil {
 		return err
 	}
-	t.tap = p
+	t.tap = dev
 	for _, m := range t.members {
 		if err := m.port.SetMTU(uint16(t.cfg.MTU)); err != nil && !errors.Is(err, unix.ENOTSUP) {
 			d.log.Warn("member MTU", "member", m.cfg.Name(), "mtu", t.cfg.MTU, "err", err)
 		}
 	}
 	for _, v := range t.cfg.VLANs {
-		p, err := d.startKernelPort(fmt.Sprintf("net_tap_tg_%s_v%d", t.cfg.Name, v.ID), v.Name, t.mac, t.cfg.MTU, v.Addresses)
+		dev, err := d.startKernelPort(v.Name, t.mac, t.cfg.MTU, v.Addresses)
 		if err != nil {
 			return fmt.Errorf("VLAN %d: %w", v.ID, err)
 		}
-		t.vlans = append(t.vlans, dataplane.VLANPort{ID: uint16(v.ID), Tap: p})
+		t.vlans = append(t.vlans, dataplane.VLANPort{ID: uint16(v.ID), Kernel: dev})
 	}
 	return nil
 }
 
-// startKernelPort creates one net_tap port whose kernel interface is
-// ifname, with the team MAC and the given addresses.
-func (d *Daemon) startKernelPort(dev, ifname string, mac frame.MAC, mtu int, addrs []string) (*dpdk.Port, error) {
-	if _, err := net.InterfaceByName(ifname); err == nil {
-		return nil, fmt.Errorf("kernel interface %q already exists", ifname)
-	}
-	p, err := dpdk.Probe(fmt.Sprintf("%s,iface=%s,mac=%s", dev, ifname, mac))
+// startKernelPort creates one TAP interface ifname with the team MAC, the
+// MTU and the given addresses; it disappears again on undo.
+func (d *Daemon) startKernelPort(ifname string, mac frame.MAC, mtu int, addrs []string) (*tap.Device, error) {
+	dev, err := tap.Open(ifname, int(d.queues()))
 	if err != nil {
 		return nil, err
 	}
 	d.onUndo(func() {
-		p.Stop()
-		if err := p.Remove(); err != nil {
-			d.log.Warn("removing TAP port", "interface", ifname, "err", err)
+		if err := dev.Close(); err != nil {
+			d.log.Warn("closing TAP", "interface", ifname, "err", err)
 		}
 	})
-	q := d.queues()
-	if err := p.Configure(dpdk.PortConfig{RxQueues: q, TxQueues: q, Pool: d.pool}); err != nil {
+	if err := dev.Configure(mac[:], mtu); err != nil {
 		return nil, err
-	}
-	if err := p.SetMTU(uint16(mtu)); err != nil && !errors.Is(err, unix.ENOTSUP) {
-		return nil, err
-	}
-	if err := p.Start(); err != nil {
-		return nil, err
-	}
-	ifindex, err := interfaceIndex(ifname)
-	if err != nil {
-		return nil, fmt.Errorf("TAP %s did not appear: %w", ifname, err)
 	}
 	for _, a := range addrs {
 		pfx, err := netip.ParsePrefix(a)
 		if err != nil {
 			return nil, err
 		}
-		if err := addAddress(ifindex, pfx); err != nil {
+		if err := addAddress(dev.Index, pfx); err != nil {
 			return nil, fmt.Errorf("TAP %s: %w", ifname, err)
 		}
 	}
-	return p, nil
+	return dev, nil
 }
 
 // readLinks reads every member's ethdev link and returns the teams in

@@ -35,11 +35,22 @@ const (
 	// DropSlowProtocol: an IEEE 802.3 slow-protocols frame (LACP,
 	// marker) on a team that does not run LACP; never for the kernel.
 	DropSlowProtocol
+	// DropBadOffload: a frame from the TAP whose virtio-net header does
+	// not match its headers (GSO type, checksum offsets, GSO size).
+	DropBadOffload
+	// DropNoMbuf: the mbuf pool was empty when a frame from the TAP
+	// needed one.
+	DropNoMbuf
+	// DropOversize: a frame from the TAP larger than an mbuf and not a
+	// super-frame to segment.
+	DropOversize
+	// DropKernelWrite: the kernel refused a frame written to the TAP.
+	DropKernelWrite
 	// NumDropReasons counts the reasons.
 	NumDropReasons
 )
 
-var dropNames = [NumDropReasons]string{"malformed", "inactive_member", "loop", "not_for_us", "no_member", "tx_full", "multicast_filter", "unknown_vlan", "slow_protocol"}
+var dropNames = [NumDropReasons]string{"malformed", "inactive_member", "loop", "not_for_us", "no_member", "tx_full", "multicast_filter", "unknown_vlan", "slow_protocol", "bad_offload", "no_mbuf", "oversize", "kernel_write"}
 
 // String is the reason's metric label.
 func (r DropReason) String() string {
@@ -62,7 +73,10 @@ type TeamCounters struct {
 	Classes [classify.NumClasses]atomic.Uint64 // frames from the kernel by class
 	// ToControl counts slow-protocols frames handed to the control plane.
 	ToControl atomic.Uint64
-	_         [64]byte // keep the next team's counters off this cache line
+	// SuperFrames counts TCP/UDP super-frames from the TAP cut into
+	// segments (TSO/USO done in software).
+	SuperFrames atomic.Uint64
+	_           [64]byte // keep the next team's counters off this cache line
 }
 
 // TapIndex is the Ports index of the kernel-facing port.
@@ -85,10 +99,11 @@ type PortTotals struct {
 
 // TeamTotals is a plain copy of TeamCounters summed over workers.
 type TeamTotals struct {
-	Ports     [MaxMembers + 1]PortTotals
-	Drops     [NumDropReasons]uint64
-	Classes   [classify.NumClasses]uint64
-	ToControl uint64
+	Ports       [MaxMembers + 1]PortTotals
+	Drops       [NumDropReasons]uint64
+	Classes     [classify.NumClasses]uint64
+	ToControl   uint64
+	SuperFrames uint64
 }
 
 // Add adds one worker's counters for team t into tt.
@@ -107,6 +122,7 @@ func (tt *TeamTotals) Add(c *TeamCounters) {
 		tt.Classes[i] += c.Classes[i].Load()
 	}
 	tt.ToControl += c.ToControl.Load()
+	tt.SuperFrames += c.SuperFrames.Load()
 }
 
 // Bucket counters: a worker counts packets and bytes per team and flow

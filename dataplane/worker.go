@@ -13,11 +13,16 @@ import (
 	"github.com/teamgw/teamgw/dataplane/classify"
 	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/frame"
+	"github.com/teamgw/teamgw/dataplane/tap"
 )
 
 // TeamPorts are the ports of one team as a worker sees them.
 type TeamPorts struct {
-	// Tap is the team's kernel-facing port: untagged frames.
+	// Kernel is the team's kernel-facing TAP (untagged frames), one
+	// queue per worker; Tap, a DPDK port, stands in for it when nil
+	// (benchmarks and tests feed the outbound path through net_ring).
+	Kernel *tap.Device
+	// Tap is the team's kernel-facing DPDK port when Kernel is nil.
 	Tap *dpdk.Port
 	// VLANs are the kernel-facing ports of the team's 802.1Q VLANs.
 	VLANs   []VLANPort
@@ -27,8 +32,9 @@ type TeamPorts struct {
 // VLANPort is the kernel-facing port of one VLAN: frames from it leave
 // the members tagged with ID, tagged frames for ID reach it untagged.
 type VLANPort struct {
-	ID  uint16
-	Tap *dpdk.Port
+	ID     uint16
+	Kernel *tap.Device // as TeamPorts.Kernel
+	Tap    *dpdk.Port  // as TeamPorts.Tap
 }
 
 // MaxVLANs is the most VLANs a team may have (BASP's limit).
@@ -53,6 +59,9 @@ type WorkerConfig struct {
 	// markers) from this worker; single producer. Their mbuf's Port
 	// field names the member port they arrived on.
 	Control *dpdk.Ring
+	// Pool is where mbufs for frames read from a TAP come from; needed
+	// when a team has a Kernel device.
+	Pool *dpdk.Mempool
 	// IdleSleep, if non-zero, makes an idle worker sleep that long after
 	// 256 empty polls in a row instead of spinning (for small shared
 	// machines; a dedicated appliance core should spin).
@@ -71,7 +80,9 @@ type Worker struct {
 	cfg      WorkerConfig
 	io       *dpdk.IO
 	sources  [dpdk.MaxQueues]source
-	tapQ     [MaxTeams][1 + MaxVLANs]*dpdk.TxQueue // kernel-facing TX queues
+	tapQ     [MaxTeams][1 + MaxVLANs]*dpdk.TxQueue // kernel-facing TX queues (DPDK ports)
+	kernelQ  [MaxTeams][1 + MaxVLANs]*tap.Queue    // kernel-facing TAP queues
+	kio      *kernelIO                             // nil when no team has a TAP
 	vlanID   [MaxTeams][1 + MaxVLANs]uint16        // VLAN of each kernel-facing port
 	vlanTap  [MaxTeams]*[4096]uint8                // VLAN ID -> kernel-facing port, 0 = none
 	memberQ  [MaxTeams][MaxMembers]*dpdk.TxQueue
@@ -128,17 +139,37 @@ func (w *Worker) addQueues() error {
 		if len(tp.VLANs) > MaxVLANs {
 			return fmt.Errorf("dataplane: team %d has %d VLANs, at most %d", t, len(tp.VLANs), MaxVLANs)
 		}
-		taps := []*dpdk.Port{tp.Tap}
+		type kernelPort struct {
+			dev  *tap.Device
+			port *dpdk.Port
+		}
+		taps := []kernelPort{{tp.Kernel, tp.Tap}}
 		w.vlanTap[t] = new([4096]uint8)
 		for i, v := range tp.VLANs {
 			if v.ID < 1 || v.ID > 4094 || w.vlanTap[t][v.ID] != 0 {
 				return fmt.Errorf("dataplane: team %d: bad or duplicate VLAN %d", t, v.ID)
 			}
-			taps = append(taps, v.Tap)
+			taps = append(taps, kernelPort{v.Kernel, v.Tap})
 			w.vlanID[t][i+1] = v.ID
 			w.vlanTap[t][v.ID] = uint8(i + 1)
 		}
-		for k, p := range taps {
+		for k, kp := range taps {
+			if kp.dev != nil {
+				if w.cfg.ID >= kp.dev.Queues() {
+					return fmt.Errorf("dataplane: TAP %s has %d queues, worker %d needs its own", kp.dev.Name, kp.dev.Queues(), w.cfg.ID)
+				}
+				if w.cfg.Pool == nil {
+					return errors.New("dataplane: a worker with a TAP needs a mempool")
+				}
+				if w.kio == nil {
+					w.kio = newKernelIO(w.cfg.Pool)
+				}
+				tq := kp.dev.Queue(w.cfg.ID)
+				w.kernelQ[t][k] = tq
+				w.kio.sources = append(w.kio.sources, kernelSource{q: tq, src: source{team: int8(t), member: -1, tap: uint8(k)}})
+				continue
+			}
+			p := kp.port
 			i, err := w.io.AddRx(p, q)
 			if err != nil {
 				return err
@@ -174,6 +205,12 @@ func (w *Worker) BucketCounters() []uint64 { return w.buckets }
 // Free releases the worker's counters; call it after Stop.
 func (w *Worker) Free() {
 	w.Stop()
+	if w.kio != nil {
+		for _, m := range w.kio.spare {
+			m.Free()
+		}
+		w.kio.spare = w.kio.spare[:0]
+	}
 	w.bucketC.Free()
 	w.buckets = nil
 }
@@ -257,10 +294,14 @@ func (w *Worker) run(ready chan<- error) {
 // its own registered lcore thread instead of starting the worker.
 func (w *Worker) Poll() int {
 	pkts, q := w.io.Step()
-	if len(pkts) > 0 {
+	n := len(pkts)
+	if n > 0 {
 		w.forward(w.cfg.Snapshot.Load(), w.sources[q], pkts)
 	}
-	return len(pkts)
+	if w.kio != nil {
+		n += w.pollKernel()
+	}
+	return n
 }
 
 // IO is the worker's I/O vector, for harnesses (e.g. to attach a
@@ -464,6 +505,18 @@ func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *de
 				}
 			}
 			untag(m)
+		}
+		if kq := w.kernelQ[t][tap]; kq != nil {
+			ok := w.writeKernel(kq, m)
+			n := uint64(m.PktLen())
+			w.io.Drop(m) // written (copied) or refused: freed either way
+			if !ok {
+				d.drops[DropKernelWrite]++
+				continue
+			}
+			d.txPkts[TapIndex]++
+			d.txBytes[TapIndex] += n
+			continue
 		}
 		if !w.tapQ[t][tap].Push(m) {
 			d.drops[DropTxFull]++

@@ -5,6 +5,8 @@ package dpdk
 #cgo nocallback tg_io_step
 #cgo noescape tg_io_ref_loop
 #cgo nocallback tg_io_ref_loop
+#cgo noescape tg_io_alloc
+#cgo nocallback tg_io_alloc
 #include "shim.h"
 */
 import "C"
@@ -21,6 +23,7 @@ import (
 type IO struct {
 	c     *C.struct_tg_io
 	rx    []*Mbuf
+	alloc []*Mbuf
 	drop  *[SideCap]uintptr
 	ctl   *[SideCap]uintptr
 	nDrop int
@@ -47,6 +50,7 @@ func NewIO(socket int) (*IO, error) {
 	}
 	io := &IO{c: c}
 	io.rx = unsafe.Slice((**Mbuf)(unsafe.Pointer(&c.rx_pkts[0])), Vector)
+	io.alloc = unsafe.Slice((**Mbuf)(unsafe.Pointer(&c.alloc[0])), Vector)
 	io.drop = (*[SideCap]uintptr)(unsafe.Pointer(&c.drop[0]))
 	io.ctl = (*[SideCap]uintptr)(unsafe.Pointer(&c.ctl_pkts[0]))
 	for i := range io.txq {
@@ -105,6 +109,17 @@ func (io *IO) Step() (pkts []*Mbuf, rxq int) {
 	io.sync()
 	n := int(C.tg_io_step(io.c))
 	return io.rx[:n], int(io.c.last_rx)
+}
+
+// Alloc takes n (at most Vector) fresh, empty mbufs from pool in one cgo
+// call: all of them, or none (nil) when the pool is short. The slice is
+// valid until the next Alloc; the caller owns the mbufs.
+func (io *IO) Alloc(pool *Mempool, n int) []*Mbuf {
+	got := int(C.tg_io_alloc(io.c, pool.c, C.uint(min(n, Vector))))
+	if got == 0 {
+		return nil
+	}
+	return io.alloc[:got]
 }
 
 // Flush sends and frees everything queued without receiving.

@@ -120,6 +120,24 @@ func (m *Mbuf) SetData(b []byte) bool {
 	return true
 }
 
+// Room is the writable space of an empty single-segment mbuf: from the
+// start of its data to the end of its buffer. Write into it, then SetLen.
+func (m *Mbuf) Room() []byte {
+	base := *(*unsafe.Pointer)(m.ptr())
+	off := *m.u16(offDataOff)
+	return unsafe.Slice((*byte)(unsafe.Add(base, off)), int(*m.u16(offBufLen))-int(off))
+}
+
+// SetLen sets the length of a single-segment mbuf's data (at most
+// len(Room())).
+func (m *Mbuf) SetLen(n int) {
+	*m.u16(offDataLen) = uint16(n)
+	*m.u32(offPktLen) = uint32(n)
+}
+
+// Next is the next segment of a chained packet, or nil.
+func (m *Mbuf) Next() *Mbuf { return *(**Mbuf)(unsafe.Add(m.ptr(), offNext)) }
+
 // Free returns the mbuf (and its chain) to its pool. It is a cgo call: the
 // data path frees in bulk through IO.Drop instead.
 func (m *Mbuf) Free() { C.tg_pktmbuf_free((*C.struct_rte_mbuf)(m.ptr())) }

@@ -174,6 +174,17 @@ uint64_t tg_io_ref_loop(struct tg_io *io, uint64_t steps)
 	return total;
 }
 
+/*
+ * tg_io_alloc fills io->alloc with n fresh mbufs from mp (n <= TG_VECTOR):
+ * all of them, or none when the pool is short.
+ */
+unsigned int tg_io_alloc(struct tg_io *io, struct rte_mempool *mp, unsigned int n)
+{
+	if (n > TG_VECTOR)
+		n = TG_VECTOR;
+	return rte_pktmbuf_alloc_bulk(mp, io->alloc, n) == 0 ? n : 0;
+}
+
 void tg_mbuf_layout(struct tg_mbuf_layout *l)
 {
 	l->buf_addr = offsetof(struct rte_mbuf, buf_addr);

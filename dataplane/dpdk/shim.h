@@ -88,6 +88,7 @@ struct tg_io {
 	struct rte_mbuf *rx_pkts[TG_VECTOR];
 	struct rte_mbuf *drop[TG_SIDE_CAP];
 	struct rte_mbuf *ctl_pkts[TG_SIDE_CAP];
+	struct rte_mbuf *alloc[TG_VECTOR]; /* fresh mbufs for frames from a TAP */
 };
 
 struct tg_io *tg_io_new(int socket);
@@ -95,6 +96,7 @@ void tg_io_free(struct tg_io *io);
 uint16_t tg_io_step(struct tg_io *io);
 void tg_io_flush(struct tg_io *io);
 uint64_t tg_io_ref_loop(struct tg_io *io, uint64_t steps);
+unsigned int tg_io_alloc(struct tg_io *io, struct rte_mempool *mp, unsigned int n);
 
 /* Layout facts the Go side hard-codes and checks at start-up. */
 struct tg_mbuf_layout {

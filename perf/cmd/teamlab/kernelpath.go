@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -43,6 +44,7 @@ func kernelPath(args []string) error {
 	streamsFlag := fs.String("streams", "1,4", "parallel TCP streams (one client namespace each)")
 	dur := fs.Duration("time", 5*time.Second, "length of each iperf3 run")
 	out := fs.String("out", "perf/results", "directory for the JSON and Markdown report (\"\" = none)")
+	idle := fs.String("idle-sleep", "50us", "teamgw's eal.idle_sleep (\"0s\" = busy polling)")
 	fs.Parse(args)
 	members, err := intList(*membersFlag)
 	if err != nil {
@@ -73,7 +75,8 @@ func kernelPath(args []string) error {
 	for _, mode := range modes {
 		for _, n := range members {
 			if err := withLab(n, maxStreams, func(l *lab.Lab) error {
-				g, err := l.StartTeamgw(context.Background(), c.teamgw, c.dir, l.Config(lab.TeamConfig{Mode: mode}), os.Stderr)
+				cfg := strings.Replace(l.Config(lab.TeamConfig{Mode: mode}), `idle_sleep = "50us"`, fmt.Sprintf("idle_sleep = %q", *idle), 1)
+				g, err := l.StartTeamgw(context.Background(), c.teamgw, c.dir, cfg, io.Discard)
 				if err != nil {
 					return err
 				}

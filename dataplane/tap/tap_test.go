@@ -1,0 +1,225 @@
+package tap
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/teamgw/teamgw/dataplane/vnet"
+)
+
+// The tests create TAPs in the test's own network namespace: each test
+// process gets a fresh one (unshare in TestMain), so nothing touches the
+// host's interfaces.
+func TestMain(m *testing.M) {
+	if os.Getenv("TAP_TEST_NETNS") == "" {
+		cmd := exec.Command("unshare", append([]string{"--net", os.Args[0]}, os.Args[1:]...)...)
+		cmd.Env = append(os.Environ(), "TAP_TEST_NETNS=1")
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			if ee, ok := err.(*exec.ExitError); ok {
+				os.Exit(ee.ExitCode())
+			}
+			fmt.Fprintln(os.Stderr, "unshare --net (the tests need root):", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// open creates a configured TAP with 198.18.0.1/24 on it.
+func open(t *testing.T, name string, queues int) *Device {
+	t.Helper()
+	d, err := Open(name, queues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	mac := net.HardwareAddr{0x02, 0, 0, 0, 0, 1}
+	if err := d.Configure(mac, 1500); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("ip", "addr", "add", "198.18.0.1/24", "dev", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip addr add: %v: %s", err, out)
+	}
+	ifi, err := net.InterfaceByName(name)
+	if err != nil || ifi.Index != d.Index || !bytes.Equal(ifi.HardwareAddr, mac) || ifi.MTU != 1500 || ifi.Flags&net.FlagUp == 0 {
+		t.Fatalf("interface %+v, %v; want index %d, MAC %v, MTU 1500, up", ifi, err, d.Index, mac)
+	}
+	return d
+}
+
+// readFrame polls every queue until a frame arrives whose Ethernet type
+// is etherType.
+func readFrame(t *testing.T, d *Device, etherType uint16) (vnet.Header, []byte) {
+	t.Helper()
+	buf := make([]byte, MaxFrame)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for i := range d.Queues() {
+			n, err := d.Queue(i).Read(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n < vnet.HeaderLen+14 {
+				continue
+			}
+			f := buf[vnet.HeaderLen:n]
+			if binary.BigEndian.Uint16(f[12:14]) != etherType {
+				continue
+			}
+			h, err := vnet.Decode(buf[:n])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return h, bytes.Clone(f)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("no frame of type %#04x within 5 s", etherType)
+	return vnet.Header{}, nil
+}
+
+func TestOpenRefusesAnExistingName(t *testing.T) {
+	open(t, "tgtap0", 1)
+	if _, err := Open("tgtap0", 1); err == nil {
+		t.Fatal("a second TAP with the same name was created")
+	}
+	if _, err := Open("a-name-longer-than-15", 1); err == nil {
+		t.Fatal("an over-long name was accepted")
+	}
+}
+
+func TestCloseRemovesTheInterface(t *testing.T) {
+	d, err := Open("tgtap1", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Queues() != 2 || !d.Offloads.Csum || !d.Offloads.TSO {
+		t.Fatalf("queues %d offloads %v; want 2 queues with checksum and TSO offloads", d.Queues(), d.Offloads)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.InterfaceByName("tgtap1"); err == nil {
+		t.Fatal("tgtap1 still exists after Close")
+	}
+}
+
+// The kernel resolves a neighbour through the TAP: its ARP request comes
+// out of a queue, our reply goes in, and a UDP datagram then leaves with a
+// partial checksum that CompleteChecksum finishes correctly.
+func TestBothDirectionsWithTheKernel(t *testing.T) {
+	d := open(t, "tgtap2", 2)
+	s, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.MustParseAddrPort("198.18.0.2:9")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	_, req := readFrame(t, d, 0x0806)
+	if len(req) < 42 || !bytes.Equal(req[38:42], []byte{198, 18, 0, 2}) {
+		t.Fatalf("not an ARP request for 198.18.0.2: % x", req)
+	}
+	peer := []byte{0x02, 0, 0, 0, 0, 2}
+	reply := append(append(append([]byte{}, req[6:12]...), peer...), 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 2)
+	reply = append(append(append(append(append(reply, peer...), 198, 18, 0, 2), req[6:12]...), 198, 18, 0, 1), make([]byte, 18)...)
+	hdr := make([]byte, vnet.HeaderLen)
+	iov := []unix.Iovec{{Base: &hdr[0], Len: vnet.HeaderLen}, {Base: &reply[0], Len: uint64(len(reply))}}
+	if err := d.Queue(1).Write(iov); err != nil {
+		t.Fatal(err)
+	}
+	h, f := readFrame(t, d, 0x0800)
+	if !bytes.Equal(f[0:6], peer) {
+		t.Fatalf("UDP frame to %x, want the MAC our ARP reply gave", f[0:6])
+	}
+	if h.GSOType != vnet.GSONone {
+		t.Fatalf("a 5-byte datagram came with GSO type %d", h.GSOType)
+	}
+	if h.Flags&vnet.FlagNeedsCsum != 0 {
+		if err := vnet.CompleteChecksum(h, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !udpChecksumValid(f[14:]) {
+		t.Fatalf("UDP checksum invalid: % x", f)
+	}
+}
+
+// A UDP socket with UDP_SEGMENT hands the TAP one super-frame (USO) when
+// the kernel supports it; the segmenter cuts it back into the datagrams.
+func TestUDPSuperFrame(t *testing.T) {
+	d := open(t, "tgtap3", 1)
+	if !d.Offloads.USO {
+		t.Skip("this kernel offers no UDP segmentation offload (Linux < 6.2)")
+	}
+	if out, err := exec.Command("ip", "neigh", "add", "198.18.0.3", "lladdr", "02:00:00:00:00:03", "dev", "tgtap3").CombinedOutput(); err != nil {
+		t.Fatalf("ip neigh add: %v: %s", err, out)
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	const segSize = 1000
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_UDP, unix.UDP_SEGMENT, segSize); err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, 4500)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+	if err := unix.Sendto(fd, payload, 0, &unix.SockaddrInet4{Port: 9, Addr: [4]byte{198, 18, 0, 3}}); err != nil {
+		t.Fatal(err)
+	}
+	h, f := readFrame(t, d, 0x0800)
+	if h.GSOType != vnet.GSOUDPL4 || h.GSOSize != segSize {
+		t.Fatalf("header %+v, want a UDP super-frame of %d-byte segments", h, segSize)
+	}
+	var s vnet.Segmenter
+	if err := s.Reset(h, f, 2048); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	buf := make([]byte, 2048)
+	for n := s.Next(buf); n != 0; n = s.Next(buf) {
+		if !udpChecksumValid(buf[14:n]) {
+			t.Fatal("a segment's UDP checksum is invalid")
+		}
+		got = append(got, buf[14+28:n]...)
+	}
+	if !bytes.Equal(got, payload) {
+		t.Fatal("segments do not reassemble to the payload sent")
+	}
+}
+
+// udpChecksumValid checks an IPv4 packet's UDP checksum the slow way.
+func udpChecksumValid(ip []byte) bool {
+	ihl := int(ip[0]&0xf) * 4
+	udp := ip[ihl:int(binary.BigEndian.Uint16(ip[2:4]))]
+	pseudo := append(append([]byte{}, ip[12:20]...), 0, 17, byte(len(udp)>>8), byte(len(udp)))
+	all := append(pseudo, udp...)
+	if len(all)%2 == 1 {
+		all = append(all, 0)
+	}
+	var acc uint32
+	for i := 0; i < len(all); i += 2 {
+		acc += uint32(binary.BigEndian.Uint16(all[i:]))
+	}
+	for acc > 0xffff {
+		acc = acc&0xffff + acc>>16
+	}
+	return acc == 0xffff
+}
+
