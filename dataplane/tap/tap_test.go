@@ -222,4 +222,3 @@ func udpChecksumValid(ip []byte) bool {
 	}
 	return acc == 0xffff
 }
-

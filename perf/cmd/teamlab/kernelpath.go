@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"io"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
