@@ -157,7 +157,7 @@ func (d *Daemon) startShared() error {
 			e.Mbufs, d.ports(), len(e.WorkerCores), need)
 	}
 	id := instances.Add(1)
-	pool, err := dpdk.NewMempool(fmt.Sprintf("tg_mbufs_%d", id), e.Mbufs, 256, dpdk.DefaultDataRoom, 0)
+	pool, err := dpdk.NewMempool(fmt.Sprintf("tg_mbufs_%d", id), e.Mbufs, 256, mbufDataRoom(d.cfg.Teams), 0)
 	if err != nil {
 		return err
 	}

@@ -406,20 +406,23 @@ func TestMemberDevargs(t *testing.T) {
 	tests := []struct {
 		device  string
 		workers uint16
+		mtu     int
 		want    string
 		wantErr bool
 	}{
-		{"net_af_packet0,iface=m0", 1, "net_af_packet0,iface=m0,qpairs=1", false},
-		{"net_af_packet0,iface=m0", 2, "net_af_packet0,iface=m0,qpairs=2", false},
-		{"net_af_packet0,iface=m0,qpairs=2", 2, "net_af_packet0,iface=m0,qpairs=2", false},
-		{"net_af_packet0,iface=m0,qpairs=3", 2, "", true},
-		{"0000:03:00.0", 2, "0000:03:00.0", false},
-		{"net_null0", 1, "net_null0", false},
+		{"net_af_packet0,iface=m0", 1, 1500, "net_af_packet0,iface=m0,qpairs=1", false},
+		{"net_af_packet0,iface=m0", 2, 1500, "net_af_packet0,iface=m0,qpairs=2", false},
+		{"net_af_packet0,iface=m0,qpairs=2", 2, 1500, "net_af_packet0,iface=m0,qpairs=2", false},
+		{"net_af_packet0,iface=m0,qpairs=3", 2, 1500, "", true},
+		{"net_af_packet0,iface=m0", 1, 9000, "net_af_packet0,iface=m0,qpairs=1,framesz=9216,blocksz=36864", false},
+		{"net_af_packet0,iface=m0,framesz=16384,blocksz=16384", 1, 9000, "net_af_packet0,iface=m0,framesz=16384,blocksz=16384,qpairs=1", false},
+		{"0000:03:00.0", 2, 9000, "0000:03:00.0", false},
+		{"net_null0", 1, 1500, "net_null0", false},
 	}
 	for _, tt := range tests {
-		got, err := memberDevargs(configs.Member{Device: tt.device}, tt.workers)
+		got, err := memberDevargs(configs.Member{Device: tt.device}, tt.workers, tt.mtu)
 		if got != tt.want || (err != nil) != tt.wantErr {
-			t.Errorf("memberDevargs(%q, %d) = %q, %v; want %q, error %v", tt.device, tt.workers, got, err, tt.want, tt.wantErr)
+			t.Errorf("memberDevargs(%q, %d, %d) = %q, %v; want %q, error %v", tt.device, tt.workers, tt.mtu, got, err, tt.want, tt.wantErr)
 		}
 	}
 }

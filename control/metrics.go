@@ -32,6 +32,7 @@ type metricsCollector struct {
 	failovers, bucketMoves                     *prometheus.Desc
 	clients, directedARPs                      *prometheus.Desc
 	workerSteps, workerIdle, workerPackets     *prometheus.Desc
+	superFrames, coalescedSegs                 *prometheus.Desc
 }
 
 func newMetricsCollector(d *Daemon) *metricsCollector {
@@ -66,6 +67,9 @@ func newMetricsCollector(d *Daemon) *metricsCollector {
 		workerSteps:     desc("worker_polls_total", "Poll iterations of a worker lcore.", []string{"worker"}),
 		workerIdle:      desc("worker_idle_polls_total", "Poll iterations that found no packet (busy ratio = 1 - idle/polls).", []string{"worker"}),
 		workerPackets:   desc("worker_packets_total", "Packets a worker lcore handled.", []string{"worker"}),
+		superFrames: desc("kernel_superframes_total",
+			"TCP/UDP super-frames of the kernel path: cut into wire segments (direction=segmented, TSO/USO) or built from them (direction=coalesced, GRO).", []string{"team", "direction"}),
+		coalescedSegs: desc("kernel_coalesced_segments_total", "Wire segments merged into super-frames for the kernel.", team),
 	}
 }
 
@@ -74,7 +78,7 @@ func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo, c.memberRxPackets, c.memberRxBytes, c.memberTxPackets,
 		c.memberTxBytes, c.kernelRxPackets, c.kernelRxBytes, c.kernelTxPackets, c.kernelTxBytes, c.drops,
 		c.classes, c.memberUp, c.memberActive, c.memberPath, c.memberBuckets, c.memberLinkDowns, c.memberInfo,
-		c.failovers, c.bucketMoves, c.clients, c.directedARPs, c.workerSteps, c.workerIdle, c.workerPackets} {
+		c.failovers, c.bucketMoves, c.clients, c.directedARPs, c.workerSteps, c.workerIdle, c.workerPackets, c.superFrames, c.coalescedSegs} {
 		ch <- d
 	}
 }
@@ -112,6 +116,9 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.failovers, t.Failovers, t.Name)
 		counter(c.bucketMoves, t.BucketMoves, t.Name)
 		counter(c.directedARPs, t.DirectedARPs, t.Name)
+		counter(c.superFrames, t.KernelPath.SuperFrames, t.Name, "segmented")
+		counter(c.superFrames, t.KernelPath.Coalesced, t.Name, "coalesced")
+		counter(c.coalescedSegs, t.KernelPath.CoalescedSegments, t.Name)
 		perMember := map[string]int{}
 		for _, cl := range t.Clients {
 			perMember[cl.Member]++

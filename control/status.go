@@ -54,7 +54,22 @@ type TeamStatus struct {
 	// LearningFrames counts the SLB learning frames sent.
 	LearningFrames uint64            `json:"learning_frames_sent"`
 	Kernel         PortCounters      `json:"kernel"`
+	KernelPath     KernelPath        `json:"kernel_path"`
 	Drops          map[string]uint64 `json:"drops"`
+}
+
+// KernelPath describes the team's TAP: its queues, the offloads the
+// kernel uses, and the super-frames cut (TSO/USO from the kernel) and
+// built (GRO to the kernel) in software.
+type KernelPath struct {
+	Interface   string `json:"interface"`
+	Queues      int    `json:"queues"`
+	Offloads    string `json:"offloads"`
+	SuperFrames uint64 `json:"superframes_segmented"`
+	Coalesced   uint64 `json:"superframes_coalesced"`
+	// CoalescedSegments are the wire segments the coalesced
+	// super-frames were made of.
+	CoalescedSegments uint64 `json:"segments_coalesced"`
 }
 
 // ClientStatus is one entry of the SLB inbound client table.
@@ -167,6 +182,11 @@ func (d *Daemon) buildStatus() *Status {
 		}
 		if t.path >= 0 {
 			ts.Active = t.members[t.path].cfg.Name()
+		}
+		ts.KernelPath = KernelPath{Interface: t.cfg.Name, SuperFrames: totals[ti].SuperFrames,
+			Coalesced: totals[ti].Coalesced, CoalescedSegments: totals[ti].CoalescedSegments}
+		if t.tap != nil {
+			ts.KernelPath.Queues, ts.KernelPath.Offloads = t.tap.Queues(), t.tap.Offloads.String()
 		}
 		ts.DirectedARPs = t.directedSent
 		ts.LearningFrames = t.learningSent

@@ -92,25 +92,56 @@ type announcement struct {
 	next   time.Time
 }
 
-// maxMTU is the largest team MTU: DPDK 22.11's net_tap reports a
-// 1522-byte maximum frame, so the kernel-facing port cannot carry jumbo
-// frames (a TAP driven directly, without net_tap, can: issue 9).
-const maxMTU = 1500
-
 // memberDevargs adds what teamgw needs to a member's devargs: one
 // net_af_packet queue pair per worker (each af_packet queue is a socket in
-// a fanout group, so a queue nobody polls would lose its share of frames).
-func memberDevargs(m configs.Member, workers uint16) (string, error) {
+// a fanout group, so a queue nobody polls would lose its share of frames),
+// and, for a jumbo MTU, ring frames large enough to hold a frame (the
+// PMD drops what does not fit its 2048-byte default).
+func memberDevargs(m configs.Member, workers uint16, mtu int) (string, error) {
 	if m.Kind() != "net_af_packet" {
 		return m.Device, nil
 	}
-	if q, ok := m.Args()["qpairs"]; ok {
+	args := m.Args()
+	dev := m.Device
+	if q, ok := args["qpairs"]; ok {
 		if n, err := strconv.Atoi(q); err != nil || n != int(workers) {
 			return "", fmt.Errorf("member %s: qpairs=%s must equal the number of worker cores (%d)", m.Name(), q, workers)
 		}
-		return m.Device, nil
+	} else {
+		dev += ",qpairs=" + strconv.Itoa(int(workers))
 	}
-	return m.Device + ",qpairs=" + strconv.Itoa(int(workers)), nil
+	_, fs := args["framesz"]
+	_, bs := args["blocksz"]
+	if mtu > configs.DefaultMTU && !fs && !bs {
+		// The kernel fills each page-sized block with whole frames and
+		// the PMD expects frame i at i*framesz: the block must be a
+		// multiple of the frame, so it is the least common multiple.
+		sz := jumboFrame(mtu)
+		block := sz
+		for block%4096 != 0 {
+			block += sz
+		}
+		dev += fmt.Sprintf(",framesz=%d,blocksz=%d", sz, block)
+	}
+	return dev, nil
+}
+
+// jumboFrame is the buffer one frame of an MTU needs: the frame with two
+// VLAN tags and room for the PACKET_MMAP ring header, in KiB. It sizes
+// both the af_packet ring frames and the mbufs (the PMD refuses a ring
+// frame larger than an mbuf's data room).
+func jumboFrame(mtu int) int { return (mtu + 14 + 8 + 128 + 1023) &^ 1023 }
+
+// mbufDataRoom is the data room of the daemon's mbufs: the default, or
+// for a jumbo MTU one jumbo frame plus headroom.
+func mbufDataRoom(teams []configs.Team) uint16 {
+	room := dpdk.DefaultDataRoom
+	for _, t := range teams {
+		if t.MTU > configs.DefaultMTU {
+			room = max(room, jumboFrame(t.MTU)+128)
+		}
+	}
+	return uint16(room)
 }
 
 // teamMAC picks the team MAC: the configured one, else the primary's MAC.
@@ -135,9 +166,6 @@ func teamMAC(tc configs.Team, primary *member) (frame.MAC, error) {
 }
 
 func (d *Daemon) startTeam(idx int, tc configs.Team) (*team, error) {
-	if tc.MTU > maxMTU {
-		return nil, fmt.Errorf("mtu %d: jumbo frames are not available yet (DPDK 22.11's net_tap, the kernel-facing port, caps the MTU at 1500): at most %d", tc.MTU, maxMTU)
-	}
 	t := &team{idx: idx, cfg: tc, path: -1, active: make([]bool, len(tc.Members))}
 	t.rebal = slb.NewRebalancer(slb.DefaultRebalanceConfig(), dataplane.NBuckets)
 	t.policy = slb.Policy{
@@ -146,7 +174,7 @@ func (d *Daemon) startTeam(idx int, tc configs.Team) (*team, error) {
 		AutoFallback:  tc.AutoFallbackEnabled(),
 	}
 	for i, mc := range tc.Members {
-		m, err := d.startMember(mc)
+		m, err := d.startMember(mc, tc.MTU)
 		if err != nil {
 			return nil, fmt.Errorf("member %d (%s): %w", i, mc.Device, err)
 		}
@@ -183,8 +211,8 @@ func (d *Daemon) startTeam(idx int, tc configs.Team) (*team, error) {
 	return t, nil
 }
 
-func (d *Daemon) startMember(mc configs.Member) (*member, error) {
-	devargs, err := memberDevargs(mc, d.queues())
+func (d *Daemon) startMember(mc configs.Member, mtu int) (*member, error) {
+	devargs, err := memberDevargs(mc, d.queues(), mtu)
 	if err != nil {
 		return nil, err
 	}

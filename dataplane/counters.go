@@ -76,6 +76,9 @@ type TeamCounters struct {
 	// SuperFrames counts TCP/UDP super-frames from the TAP cut into
 	// segments (TSO/USO done in software).
 	SuperFrames atomic.Uint64
+	// Coalesced counts TCP super-frames written to the TAP, and
+	// CoalescedSegments the wire segments they were made of (GRO).
+	Coalesced, CoalescedSegments atomic.Uint64
 	_           [64]byte // keep the next team's counters off this cache line
 }
 
@@ -104,6 +107,10 @@ type TeamTotals struct {
 	Classes     [classify.NumClasses]uint64
 	ToControl   uint64
 	SuperFrames uint64
+	Coalesced   uint64
+	// CoalescedSegments are the wire segments the Coalesced super-frames
+	// were made of.
+	CoalescedSegments uint64
 }
 
 // Add adds one worker's counters for team t into tt.
@@ -123,6 +130,8 @@ func (tt *TeamTotals) Add(c *TeamCounters) {
 	}
 	tt.ToControl += c.ToControl.Load()
 	tt.SuperFrames += c.SuperFrames.Load()
+	tt.Coalesced += c.Coalesced.Load()
+	tt.CoalescedSegments += c.CoalescedSegments.Load()
 }
 
 // Bucket counters: a worker counts packets and bytes per team and flow

@@ -23,6 +23,22 @@ const kernelReads = 16
 // maxChain bounds the segments of one mbuf chain written to the TAP.
 const maxChain = 16
 
+// groSlots is how many TCP flows one vector coalesces at once, and
+// groSegments how many wire segments one super-frame may hold.
+const (
+	groSlots    = 8
+	groSegments = 64
+)
+
+// groFlow is one TCP super-frame being built from a vector's segments.
+type groFlow struct {
+	q     *tap.Queue
+	first vnet.TCPSegment
+	co    vnet.Coalesced
+	mbufs [groSegments]*dpdk.Mbuf
+	n     int
+}
+
 // kernelSource is one TAP queue the worker polls.
 type kernelSource struct {
 	q   *tap.Queue
@@ -39,7 +55,9 @@ type kernelIO struct {
 	vec     []*dpdk.Mbuf // a vector being built, at most dpdk.Vector
 	spare   []*dpdk.Mbuf // allocated, not yet used
 	hdr     []byte       // the virtio-net header of frames written to the kernel
-	iov     [1 + maxChain]unix.Iovec
+	iov     [1 + max(maxChain, groSegments)]unix.Iovec
+	gro     [groSlots]groFlow
+	groUsed int
 }
 
 func newKernelIO(pool *dpdk.Mempool) *kernelIO {
@@ -175,22 +193,111 @@ func (w *Worker) flushKernel(ks *kernelSource) int {
 	return n
 }
 
-// writeKernel writes m to a TAP queue, headed by a virtio-net header that
-// asks for nothing (the kernel checks checksums itself), and reports
-// whether the kernel took it. The caller still owns m.
-func (w *Worker) writeKernel(q *tap.Queue, m *dpdk.Mbuf) bool {
+// toKernel passes a frame from the wire to a TAP queue. Plain TCP data
+// segments are held and coalesced with the rest of their flow in this
+// vector into one super-frame (GRO, issue 9); anything else is written at
+// once, after what is held, so the kernel sees every flow in order. The
+// frame is written (copied) or dropped by the time the vector ends.
+func (w *Worker) toKernel(q *tap.Queue, m *dpdk.Mbuf, d *delta) {
 	k := w.kio
+	if m.Segments() == 1 {
+		data := m.Data()
+		if s, ok := vnet.ParseTCPSegment(data); ok {
+			for i := range k.groUsed {
+				f := &k.gro[i]
+				if f.q != q || !vnet.SameFlow(f.co.First(), &f.first, data, &s) {
+					continue
+				}
+				if f.n < groSegments && f.co.Append(data, s) {
+					f.mbufs[f.n] = m
+					f.n++
+					return
+				}
+				w.writeFlow(f, d)
+				w.startFlow(f, q, m, s)
+				return
+			}
+			if k.groUsed == groSlots {
+				w.flushGRO(d)
+			}
+			w.startFlow(&k.gro[k.groUsed], q, m, s)
+			k.groUsed++
+			return
+		}
+	}
+	w.flushGRO(d)
+	w.writeKernel(q, m, vnet.Header{}, d)
+}
+
+func (w *Worker) startFlow(f *groFlow, q *tap.Queue, m *dpdk.Mbuf, s vnet.TCPSegment) {
+	f.q, f.first, f.n = q, s, 1
+	f.mbufs[0] = m
+	f.co.Start(m.Data(), s)
+}
+
+// flushGRO writes every super-frame held.
+func (w *Worker) flushGRO(d *delta) {
+	k := w.kio
+	for i := range k.groUsed {
+		w.writeFlow(&k.gro[i], d)
+	}
+	k.groUsed = 0
+}
+
+// writeFlow writes one super-frame: the first segment's frame with the
+// super-frame's headers, then the payloads of the others, gathered by one
+// writev straight from the mbufs.
+func (w *Worker) writeFlow(f *groFlow, d *delta) {
+	k := w.kio
+	f.co.Finish().Encode(k.hdr)
+	iov := k.iov[:2]
+	iov[0] = unix.Iovec{Base: unsafe.SliceData(k.hdr), Len: vnet.HeaderLen}
+	first := f.mbufs[0].Data()
+	iov[1] = unix.Iovec{Base: unsafe.SliceData(first), Len: uint64(len(first))}
+	bytes := uint64(len(first))
+	hl := f.first.HeaderLen()
+	for _, m := range f.mbufs[1:f.n] {
+		p := m.Data()[hl:]
+		iov = append(iov, unix.Iovec{Base: unsafe.SliceData(p), Len: uint64(len(p))})
+		bytes += uint64(len(p) + hl)
+	}
+	if f.q.Write(iov) == nil {
+		d.txPkts[TapIndex] += uint64(f.n)
+		d.txBytes[TapIndex] += bytes
+		if f.n > 1 {
+			d.coalesced++
+			d.coalescedSegs += uint64(f.n)
+		}
+	} else {
+		d.drops[DropKernelWrite] += uint64(f.n)
+	}
+	for _, m := range f.mbufs[:f.n] {
+		w.io.Drop(m)
+	}
+	f.n = 0
+}
+
+// writeKernel writes m to a TAP queue headed by h and frees it.
+func (w *Worker) writeKernel(q *tap.Queue, m *dpdk.Mbuf, h vnet.Header, d *delta) {
+	k := w.kio
+	h.Encode(k.hdr)
 	iov := k.iov[:1]
 	iov[0] = unix.Iovec{Base: unsafe.SliceData(k.hdr), Len: vnet.HeaderLen}
+	ok := true
 	for s := m; s != nil; s = s.Next() {
-		if len(iov) == len(k.iov) {
-			return false
+		if len(iov) == 1+maxChain {
+			ok = false
+			break
 		}
-		d := s.Data()
-		if len(d) == 0 {
-			continue
+		if b := s.Data(); len(b) != 0 {
+			iov = append(iov, unix.Iovec{Base: unsafe.SliceData(b), Len: uint64(len(b))})
 		}
-		iov = append(iov, unix.Iovec{Base: unsafe.SliceData(d), Len: uint64(len(d))})
 	}
-	return q.Write(iov) == nil
+	if ok && q.Write(iov) == nil {
+		d.txPkts[TapIndex]++
+		d.txBytes[TapIndex] += uint64(m.PktLen())
+	} else {
+		d.drops[DropKernelWrite]++
+	}
+	w.io.Drop(m)
 }

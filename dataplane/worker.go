@@ -346,6 +346,10 @@ func (w *Worker) forward(s *Snapshot, src source, pkts []*dpdk.Mbuf) {
 	if d.toControl != 0 {
 		c.ToControl.Add(d.toControl)
 	}
+	if d.coalesced != 0 {
+		c.Coalesced.Add(d.coalesced)
+		c.CoalescedSegments.Add(d.coalescedSegs)
+	}
 	w.counters.Vectors.Add(1)
 	w.counters.Packets.Add(uint64(len(pkts)))
 }
@@ -359,6 +363,9 @@ type delta struct {
 	classes [classMask + 1]uint64
 	// toControl counts frames handed to the control plane.
 	toControl uint64
+	// coalesced and coalescedSegs count the TCP super-frames written to
+	// the kernel and the segments in them.
+	coalesced, coalescedSegs uint64
 }
 
 // classMask bounds a class index for the per-vector class counts (an
@@ -507,15 +514,7 @@ func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *de
 			untag(m)
 		}
 		if kq := w.kernelQ[t][tap]; kq != nil {
-			ok := w.writeKernel(kq, m)
-			n := uint64(m.PktLen())
-			w.io.Drop(m) // written (copied) or refused: freed either way
-			if !ok {
-				d.drops[DropKernelWrite]++
-				continue
-			}
-			d.txPkts[TapIndex]++
-			d.txBytes[TapIndex] += n
+			w.toKernel(kq, m, d)
 			continue
 		}
 		if !w.tapQ[t][tap].Push(m) {
@@ -525,6 +524,9 @@ func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *de
 		}
 		d.txPkts[TapIndex]++
 		d.txBytes[TapIndex] += uint64(m.PktLen())
+	}
+	if w.kio != nil {
+		w.flushGRO(d)
 	}
 }
 

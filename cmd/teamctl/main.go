@@ -175,6 +175,9 @@ func printShow(w io.Writer, s *control.Status) {
 		printCounts(w, t.Drops)
 		fmt.Fprint(w, "  from the kernel:")
 		printCounts(w, t.Classes)
+		kp := t.KernelPath
+		fmt.Fprintf(w, "  kernel path: %d queues, offloads %s; super-frames segmented %d, coalesced %d (of %d segments)\n",
+			kp.Queues, kp.Offloads, kp.SuperFrames, kp.Coalesced, kp.CoalescedSegments)
 		fmt.Fprintln(w, "  (* = path member: team MAC, broadcasts, non-IP)")
 	}
 }

@@ -161,7 +161,6 @@ func TestStartupFailuresCleanUp(t *testing.T) {
 		{"missing member interface", strings.Replace(base, "iface=m1", "iface=nosuch1", 1), `kernel interface "nosuch1"`, false},
 		{"bad vdev driver args", strings.Replace(base, "net_af_packet1,iface=m1", "net_af_packet1,iface=m1,blocksz=7", 1), "net_af_packet1", false},
 		{"not root", base, "must run as root", true},
-		{"jumbo mtu", strings.Replace(base, "[[team]]\n", "[[team]]\nmtu = 9000\n", 1), "jumbo frames are not available yet", false},
 		{"mbuf pool too small", strings.Replace(base, "[eal]\n", "[eal]\nmbufs = 1023\n", 1), "eal.mbufs = 1023 is too small", false},
 	}
 	for _, tt := range tests {

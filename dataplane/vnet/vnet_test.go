@@ -388,3 +388,156 @@ func BenchmarkChecksum1500(b *testing.B) {
 		Checksum(buf)
 	}
 }
+
+// segmentAll cuts a super-frame into its wire segments.
+func segmentAll(t *testing.T, f []byte, gso uint8, mss int) [][]byte {
+	t.Helper()
+	l, err := parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s Segmenter
+	if err := s.Reset(Header{Flags: FlagNeedsCsum, GSOType: gso, GSOSize: uint16(mss), CsumStart: uint16(l.l4), CsumOffset: 16}, f, 9216); err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	buf := make([]byte, 9216)
+	for n := s.Next(buf); n != 0; n = s.Next(buf) {
+		out = append(out, bytes.Clone(buf[:n]))
+	}
+	return out
+}
+
+// Segments cut from a super-frame coalesce back into one, and cutting that
+// again gives the very same segments: lengths, IDs, sequence numbers,
+// flags and checksums, byte for byte.
+func TestCoalesceRoundTrip(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		s    superSpec
+		gso  uint8
+		mss  int
+	}{
+		{"tcp4", superSpec{payload: 20000, tcpOpts: 12, flags: tcpACK | tcpPSH}, GSOTCPv4, 1448},
+		{"tcp4 vlan", superSpec{payload: 5000, vlans: 1, flags: tcpACK}, GSOTCPv4, 1400},
+		{"tcp6", superSpec{v6: true, payload: 30000, flags: tcpACK | tcpPSH}, GSOTCPv6, 1428},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f, _ := superFrame(c.s)
+			segs := segmentAll(t, f, c.gso, c.mss)
+			var co Coalesced
+			var iov [][]byte
+			for i, seg := range segs {
+				s, ok := ParseTCPSegment(seg)
+				if !ok {
+					t.Fatalf("segment %d not coalescable", i)
+				}
+				if i == 0 {
+					co.Start(bytes.Clone(seg), s)
+					iov = append(iov, co.First()) // Finish edits it in place
+					continue
+				}
+				if !co.Append(seg, s) {
+					t.Fatalf("segment %d not appended", i)
+				}
+				iov = append(iov, seg[s.HeaderLen():])
+			}
+			h := co.Finish()
+			if h.GSOType != c.gso || int(h.GSOSize) != c.mss || h.Flags != FlagNeedsCsum {
+				t.Fatalf("header %+v", h)
+			}
+			merged := bytes.Join(iov, nil)
+			again := segmentAll(t, merged, h.GSOType, int(h.GSOSize))
+			if len(again) != len(segs) {
+				t.Fatalf("%d segments again, want %d", len(again), len(segs))
+			}
+			for i := range segs {
+				if !bytes.Equal(again[i], segs[i]) {
+					t.Fatalf("segment %d differs after coalescing and cutting again:\n% x\n% x", i, again[i][:80], segs[i][:80])
+				}
+			}
+		})
+	}
+}
+
+func TestCoalesceRefuses(t *testing.T) {
+	f, _ := superFrame(superSpec{payload: 6000, tcpOpts: 12, flags: tcpACK})
+	segs := segmentAll(t, f, GSOTCPv4, 1000)
+	parse := func(b []byte) TCPSegment {
+		s, ok := ParseTCPSegment(b)
+		if !ok {
+			t.Fatal("not coalescable")
+		}
+		return s
+	}
+	start := func() *Coalesced {
+		var c Coalesced
+		c.Start(bytes.Clone(segs[0]), parse(segs[0]))
+		return &c
+	}
+	if start().Append(segs[2], parse(segs[2])) {
+		t.Error("a gap in the sequence was coalesced")
+	}
+	l, _ := ParseTCPSegment(segs[0])
+	tsval := bytes.Clone(segs[1])
+	tsval[l.l.payload-1] ^= 1 // an option byte (the timestamps)
+	fixTCP(tsval, &l.l)
+	if start().Append(tsval, parse(tsval)) {
+		t.Error("a segment with different TCP options was coalesced")
+	}
+	port := bytes.Clone(segs[1])
+	port[l.l.l4+1] ^= 1
+	fixTCP(port, &l.l)
+	if start().Append(port, parse(port)) {
+		t.Error("a segment of another flow was coalesced")
+	}
+	bad := bytes.Clone(segs[1])
+	bad[len(bad)-1] ^= 0xff
+	if _, ok := ParseTCPSegment(bad); ok {
+		t.Error("a segment with a bad TCP checksum is coalescable")
+	}
+	for _, fl := range []uint8{0x02, 0x01, 0x04, 0x20, tcpPSH} { // SYN, FIN, RST, URG, no ACK
+		x := bytes.Clone(segs[1])
+		x[l.l.l4+13] = fl
+		fixTCP(x, &l.l)
+		if _, ok := ParseTCPSegment(x); ok {
+			t.Errorf("a segment with flags %#x is coalescable", fl)
+		}
+	}
+	// A short segment ends the super-frame; so does PSH.
+	a, _ := superFrame(superSpec{payload: 1500, tcpOpts: 12, flags: tcpACK})
+	as := segmentAll(t, a, GSOTCPv4, 1000) // 1000 + 500
+	b, _ := superFrame(superSpec{payload: 3000, tcpOpts: 12, flags: tcpACK})
+	bs := segmentAll(t, b, GSOTCPv4, 500) // bs[3] starts where as[1] ends
+	var c Coalesced
+	c.Start(bytes.Clone(as[0]), parse(as[0]))
+	if !c.Append(as[1], parse(as[1])) {
+		t.Fatal("the short last segment was refused")
+	}
+	if c.Append(bs[3], parse(bs[3])) {
+		t.Error("a segment after a short one was coalesced")
+	}
+	c2 := start()
+	psh := bytes.Clone(segs[1])
+	psh[l.l.l4+13] |= tcpPSH
+	fixTCP(psh, &l.l)
+	if !c2.Append(psh, parse(psh)) {
+		t.Fatal("a PSH segment was refused")
+	}
+	if c2.Append(segs[2], parse(segs[2])) {
+		t.Error("a segment after PSH was coalesced")
+	}
+	// A single segment is written as it was, marked verified.
+	one := start()
+	if h := one.Finish(); h != (Header{Flags: FlagDataValid}) || !bytes.Equal(one.First(), segs[0]) {
+		t.Errorf("single segment: header %+v, frame changed %v", h, !bytes.Equal(one.First(), segs[0]))
+	}
+}
+
+// fixTCP recomputes a test segment's TCP checksum after an edit.
+func fixTCP(f []byte, l *layout) {
+	tcp := f[l.l4:]
+	tcp[16], tcp[17] = 0, 0
+	ip := f[l.l3:]
+	binary.BigEndian.PutUint16(tcp[16:], ^Fold(Sum(tcp, pseudoSum(ip[12:16], ip[16:20], protoTCP, len(tcp)))))
+}

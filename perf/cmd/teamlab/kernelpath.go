@@ -68,6 +68,9 @@ func kernelPath(args []string) error {
 		if _, err := l.Exec(context.Background(), l.GW, "ip", "addr", "add", l.Spec.TeamIP.String()+"/24", "dev", "m0"); err != nil {
 			return err
 		}
+		if os.Getenv("KP_WIRE") != "" {
+			l.Exec(context.Background(), l.GW, "ethtool", "-K", "m0", "tso", "off", "gso", "off")
+		}
 		return iperfAll(l, "no team", 1, streams, *dur, nil, report)
 	}); err != nil {
 		return err
@@ -103,6 +106,18 @@ func withLab(members, clients int, fn func(*lab.Lab) error) error {
 		return err
 	}
 	defer cleanup()
+	if os.Getenv("KP_TWEAK") != "" {
+		ctx := context.Background()
+		l.Exec(ctx, l.Switch, "sysctl", "-w", "net.bridge.bridge-nf-call-iptables=0", "net.bridge.bridge-nf-call-ip6tables=0", "net.bridge.bridge-nf-call-arptables=0")
+		for i := range members {
+			if out, err := l.Exec(ctx, l.Switch, "ethtool", "-K", fmt.Sprintf("s%d", i), "gro", "on"); err != nil {
+				fmt.Println(string(out), err)
+			}
+		}
+		for _, c := range l.Clients {
+			l.Exec(ctx, c, "ethtool", "-K", "eth0", "gro", "on")
+		}
+	}
 	return fn(l)
 }
 

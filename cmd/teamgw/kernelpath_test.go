@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/teamgw/teamgw/perf/lab"
+)
+
+// TestKernelPathBulkTCP moves 16 MB each way between an application on
+// the appliance (behind the team's TAP) and a client, at the standard and
+// at a jumbo MTU, and checks every byte: the kernel hands the TAP TCP
+// super-frames that teamgw cuts into wire segments (TSO in software), and
+// the client's segments reach the kernel coalesced (GRO in software). A
+// full-size ping with DF set crosses in both directions too.
+func TestKernelPathBulkTCP(t *testing.T) {
+	for _, mtu := range []int{1500, 9000} {
+		t.Run(strconv.Itoa(mtu), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			l, err := lab.New(ctx, lab.Spec{Members: 2, Clients: 1, MTU: mtu})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { l.Close() })
+			var logb bytes.Buffer
+			g, err := l.StartTeamgw(context.Background(), teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Mode: "trunk"}), &syncWriter{w: &logb})
+			if err != nil {
+				t.Fatalf("%v\n%s", err, logb.String())
+			}
+			defer g.Stop()
+
+			size := strconv.Itoa(mtu - 28)
+			if out, err := l.Exec(ctx, l.Clients[0], "ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "do", "-s", size, l.Spec.TeamIP.String()); err != nil {
+				st, _ := g.Status()
+				t.Fatalf("client -> team, %s-byte ping with DF: %v\n%s\nstatus: %+v", size, err, out, st.Teams[0])
+			}
+			if out, err := l.Exec(ctx, l.GW, "ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "do", "-s", size, l.ClientIP(0).String()); err != nil {
+				t.Fatalf("team -> client, %s-byte ping with DF: %v\n%s", size, err, out)
+			}
+
+			tcpEcho(t, l, l.Clients[0], net.JoinHostPort(l.ClientIP(0).String(), "7002"))
+			c := dial(t, l, l.GW, net.JoinHostPort(l.ClientIP(0).String(), "7002"))
+			c.SetDeadline(time.Now().Add(60 * time.Second))
+			data := make([]byte, 16<<20)
+			r := rand.New(rand.NewPCG(uint64(mtu), 9))
+			for i := 0; i < len(data); i += 8 {
+				v := r.Uint64()
+				for k := range 8 {
+					data[i+k] = byte(v >> (8 * k))
+				}
+			}
+			errc := make(chan error, 1)
+			go func() {
+				_, err := c.Write(data)
+				errc <- err
+			}()
+			h := sha256.New()
+			if n, err := io.CopyN(h, c, int64(len(data))); err != nil {
+				t.Fatalf("echo: read %d of %d bytes: %v", n, len(data), err)
+			}
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+			if want := sha256.Sum256(data); !bytes.Equal(h.Sum(nil), want[:]) {
+				t.Fatal("the echo differs from what was sent")
+			}
+
+			s, err := g.Status()
+			if err != nil {
+				t.Fatal(err)
+			}
+			kp := s.Teams[0].KernelPath
+			t.Logf("MTU %d: %s", mtu, fmt.Sprintf("offloads %s, super-frames segmented %d, coalesced %d of %d segments, drops %v",
+				kp.Offloads, kp.SuperFrames, kp.Coalesced, kp.CoalescedSegments, s.Teams[0].Drops))
+			if kp.SuperFrames == 0 {
+				t.Error("the kernel handed over no TCP super-frame (TSO not in use)")
+			}
+			if kp.Coalesced == 0 {
+				t.Error("no wire segments were coalesced for the kernel (GRO not in use)")
+			}
+			for _, r := range []string{"bad_offload", "oversize", "kernel_write", "no_mbuf"} {
+				if n := s.Teams[0].Drops[r]; n != 0 {
+					t.Errorf("%d frames dropped as %s", n, r)
+				}
+			}
+		})
+	}
+}
