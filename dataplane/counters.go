@@ -79,7 +79,7 @@ type TeamCounters struct {
 	// Coalesced counts TCP super-frames written to the TAP, and
 	// CoalescedSegments the wire segments they were made of (GRO).
 	Coalesced, CoalescedSegments atomic.Uint64
-	_           [64]byte // keep the next team's counters off this cache line
+	_                            [64]byte // keep the next team's counters off this cache line
 }
 
 // TapIndex is the Ports index of the kernel-facing port.
