@@ -32,6 +32,9 @@ type metricsCollector struct {
 	failovers, bucketMoves                     *prometheus.Desc
 	clients, directedARPs                      *prometheus.Desc
 	workerSteps, workerIdle, workerPackets     *prometheus.Desc
+	lacpAnswered, lacpBad, lacpLooped          *prometheus.Desc
+	markersSent, markerResponses               *prometheus.Desc
+	markerTimeouts, markerRTT                  *prometheus.Desc
 }
 
 func newMetricsCollector(d *Daemon) *metricsCollector {
@@ -66,6 +69,13 @@ func newMetricsCollector(d *Daemon) *metricsCollector {
 		workerSteps:     desc("worker_polls_total", "Poll iterations of a worker lcore.", []string{"worker"}),
 		workerIdle:      desc("worker_idle_polls_total", "Poll iterations that found no packet (busy ratio = 1 - idle/polls).", []string{"worker"}),
 		workerPackets:   desc("worker_packets_total", "Packets a worker lcore handled.", []string{"worker"}),
+		lacpAnswered:    desc("lacp_markers_answered_total", "Marker PDUs from the partner answered with a Marker Response (lacp teams).", team),
+		lacpBad:         desc("lacp_bad_frames_total", "Slow-protocols frames that did not parse, ignored (lacp teams).", team),
+		lacpLooped:      desc("lacp_looped_pdus_total", "LACPDUs carrying the team's own system ID (a loop), ignored.", team),
+		markersSent:     desc("lacp_markers_sent_total", "Marker PDUs sent before the member left distribution on purpose.", member),
+		markerResponses: desc("lacp_marker_responses_total", "Marker Responses that answered the member's marker in time.", member),
+		markerTimeouts:  desc("lacp_marker_timeouts_total", "Markers the partner did not answer within the marker timeout.", member),
+		markerRTT:       desc("lacp_marker_rtt_seconds", "Round trip of the member's last answered marker (0 until one is).", member),
 	}
 }
 
@@ -74,7 +84,8 @@ func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo, c.memberRxPackets, c.memberRxBytes, c.memberTxPackets,
 		c.memberTxBytes, c.kernelRxPackets, c.kernelRxBytes, c.kernelTxPackets, c.kernelTxBytes, c.drops,
 		c.classes, c.memberUp, c.memberActive, c.memberPath, c.memberBuckets, c.memberLinkDowns, c.memberInfo,
-		c.failovers, c.bucketMoves, c.clients, c.directedARPs, c.workerSteps, c.workerIdle, c.workerPackets} {
+		c.failovers, c.bucketMoves, c.clients, c.directedARPs, c.workerSteps, c.workerIdle, c.workerPackets,
+		c.lacpAnswered, c.lacpBad, c.lacpLooped, c.markersSent, c.markerResponses, c.markerTimeouts, c.markerRTT} {
 		ch <- d
 	}
 }
@@ -112,6 +123,11 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.failovers, t.Failovers, t.Name)
 		counter(c.bucketMoves, t.BucketMoves, t.Name)
 		counter(c.directedARPs, t.DirectedARPs, t.Name)
+		if l := t.LACP; l != nil {
+			counter(c.lacpAnswered, l.MarkersAnswered, t.Name)
+			counter(c.lacpBad, l.Bad, t.Name)
+			counter(c.lacpLooped, l.Looped, t.Name)
+		}
 		perMember := map[string]int{}
 		for _, cl := range t.Clients {
 			perMember[cl.Member]++
@@ -135,6 +151,12 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.memberBuckets, float64(m.Buckets), t.Name, m.Name)
 			gauge(c.memberInfo, 1, t.Name, m.Name, m.Device, m.MAC, m.Role)
 			gauge(c.clients, float64(perMember[m.Name]), t.Name, m.Name)
+			if l := m.LACP; l != nil {
+				counter(c.markersSent, l.MarkersTx, t.Name, m.Name)
+				counter(c.markerResponses, l.MarkerResponses, t.Name, m.Name)
+				counter(c.markerTimeouts, l.MarkerTimeouts, t.Name, m.Name)
+				gauge(c.markerRTT, l.LastMarkerRTT.Seconds(), t.Name, m.Name)
+			}
 		}
 	}
 	for _, w := range s.Workers {

@@ -356,6 +356,10 @@ func (d *Daemon) refresh(t *team, m *member) bool {
 			m.carrierUp = up
 		}
 	}
+	if !m.linkUp || !m.carrierUp {
+		// A member waiting for its marker leaves at once.
+		d.dropLeave(t, slices.Index(t.members, m))
+	}
 	up := m.linkUp && m.carrierUp && !m.disabled && !t.pathFailed(m)
 	if up == m.up {
 		return false
@@ -382,7 +386,12 @@ func (d *Daemon) refresh(t *team, m *member) bool {
 // evaluate runs the failover and load-balancing policy for t: which
 // member is the path member, which members carry flow buckets, and the
 // flow table. It reports whether anything the workers see changed.
-func (d *Daemon) evaluate(t *team) bool {
+func (d *Daemon) evaluate(t *team) bool { return d.evaluateWith(t, false) }
+
+// evaluateWith is evaluate; planned says the change being evaluated is
+// made on purpose (a reload), so that in an lacp team a member it takes out
+// of distribution first sends a marker (holdLeaving).
+func (d *Daemon) evaluateWith(t *team, planned bool) bool {
 	now := d.now()
 	views := make([]slb.MemberView, len(t.members))
 	for i, m := range t.members {
@@ -399,6 +408,7 @@ func (d *Daemon) evaluate(t *team) bool {
 		var rx []bool
 		var fallback bool
 		rx, active, fallback = t.lacpSets(dec.Active)
+		d.holdLeaving(t, rx, active, planned)
 		if !fallback {
 			path = -1
 			if t.path >= 0 && active[t.path] {
