@@ -245,7 +245,10 @@ func TestLACPMarkerOnReload(t *testing.T) {
 // TestLACPMarkerAnsweredByTeamgw runs two lacp teams in one daemon, cabled
 // to each other by veth pairs: they negotiate, and disabling a member of
 // one sends a marker that the other team's Marker Responder answers
-// through both data planes.
+// through both data planes. The disabled member goes on speaking LACP,
+// detached, so the other team takes the link out of its aggregate while it
+// is still current (not when it expires), and enabling it again brings the
+// link back on both sides.
 func TestLACPMarkerAnsweredByTeamgw(t *testing.T) {
 	n := teamSeq.Add(1)
 	tag := fmt.Sprintf("mk%d%d", os.Getpid()%10000, n)
@@ -284,20 +287,24 @@ link_poll = "5ms"
 		}
 		return true
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		s, err := tt.d.Status(context.Background())
-		if err != nil {
-			t.Fatal(err)
+	waitAll := func(what string, ok func(*Status) bool) *Status {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			s, err := tt.d.Status(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok(s) {
+				return s
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 15 s: %+v", what, s.Teams)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		if negotiated(s) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the two teams did not negotiate within 15 s: %+v", s.Teams)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
+	waitAll("the two teams to negotiate", negotiated)
 	m0 := fmt.Sprintf("net_af_packet_%sa0", tag)
 	if err := tt.d.SetMemberEnabled(context.Background(), tag+"A", m0, false); err != nil {
 		t.Fatal(err)
@@ -315,4 +322,17 @@ link_poll = "5ms"
 		t.Errorf("team B answered %d markers, want 1", b.LACP.MarkersAnswered)
 	}
 	t.Logf("marker round trip through two teams' data and control planes (control polls every 5 ms): %v", l.LastMarkerRTT)
+	s = waitAll("team B to take the link out", func(s *Status) bool {
+		return !strings.Contains(s.Teams[1].Members[0].LACP.ActorState, "collecting")
+	})
+	if bl := s.Teams[1].Members[0].LACP; bl.Receive != lacp.ReceiveCurrent.String() || bl.Expired != 0 {
+		t.Errorf("team B's member 0 left with receive %s, %d expiries: it timed out instead of being told", bl.Receive, bl.Expired)
+	}
+	if al := s.Teams[0].Members[0].LACP; al.Selected || al.Reason != "detached by the operator" {
+		t.Errorf("team A's disabled member: selected %v %q", al.Selected, al.Reason)
+	}
+	if err := tt.d.SetMemberEnabled(context.Background(), tag+"A", m0, true); err != nil {
+		t.Fatal(err)
+	}
+	waitAll("the link to rejoin both aggregates", negotiated)
 }

@@ -360,14 +360,19 @@ func (d *Daemon) refresh(t *team, m *member) bool {
 		// A member waiting for its marker leaves at once.
 		d.dropLeave(t, slices.Index(t.members, m))
 	}
+	if t.lacp != nil {
+		// A disabled member goes on speaking LACP, detached, so that the
+		// partner takes the link out of its aggregate at once rather than
+		// when it times out (lacp.Port.SetDetached).
+		p := t.lacp.ports[slices.Index(t.members, m)]
+		p.SetLink(m.linkUp && m.carrierUp && !t.pathFailed(m), d.now())
+		p.SetDetached(m.disabled, d.now())
+	}
 	up := m.linkUp && m.carrierUp && !m.disabled && !t.pathFailed(m)
 	if up == m.up {
 		return false
 	}
 	m.up = up
-	if t.lacp != nil {
-		t.lacp.ports[slices.Index(t.members, m)].SetLink(up, d.now())
-	}
 	if up {
 		m.upSince = d.now()
 		if d.started.IsZero() {
