@@ -35,8 +35,11 @@ var errDisableCancelled = errors.New("member enabled again before its marker exc
 // whose marker is out.
 type leaving struct {
 	// disable: the operator disabled the member, which takes effect when
-	// the exchange ends.
+	// the exchange ends (until then the member is as it was).
 	disable bool
+	// held: a reload took the member out of distribution; evaluate keeps
+	// it in until the exchange ends.
+	held bool
 	// replies answer the operator requests waiting for the exchange.
 	replies []func(error)
 }
@@ -105,14 +108,16 @@ func (d *Daemon) dropLeave(t *team, i int) {
 
 // holdLeaving starts a marker exchange for every member that a planned
 // change (a reload) takes out of distribution while it is up, and keeps
-// every leaving member that is still up in distribution, its buckets and
-// receive state unchanged, until its exchange ends.
+// those members in distribution, their buckets and receive state
+// unchanged, until their exchange ends (or they go down). A member the
+// partner takes out is not held.
 func (d *Daemon) holdLeaving(t *team, rx, active []bool, planned bool) {
 	for i, m := range t.members {
 		if planned && t.active[i] && !active[i] && m.up {
-			d.startLeave(t, i)
+			d.startLeave(t, i).held = true
 		}
-		if t.lacp.leaving[i] == nil || !m.up || !t.active[i] {
+		lv := t.lacp.leaving[i]
+		if lv == nil || !lv.held || !m.up || !t.active[i] {
 			continue
 		}
 		active[i] = true
