@@ -45,6 +45,9 @@ type Daemon struct {
 	ctlRings []*dpdk.Ring // worker -> control, one per worker
 	// configPath is the file a reload reads.
 	configPath string
+	// markerTimeout is how long a member leaving an lacp team's
+	// distribution on purpose waits for its marker (MarkerTimeout).
+	markerTimeout time.Duration
 }
 
 // ErrNotRoot is returned when teamgw is not run as root.
@@ -56,7 +59,7 @@ func Start(cfg *configs.Config, log *slog.Logger) (_ *Daemon, err error) {
 	if os.Geteuid() != 0 {
 		return nil, ErrNotRoot
 	}
-	d := &Daemon{cfg: cfg, log: log, now: time.Now, requests: make(chan func()), done: make(chan struct{})}
+	d := &Daemon{cfg: cfg, log: log, now: time.Now, requests: make(chan func()), done: make(chan struct{}), markerTimeout: MarkerTimeout}
 	defer func() {
 		if err != nil {
 			d.teardown()
@@ -261,6 +264,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		carrier = d.carrier.Events()
 	}
 	defer close(d.done)
+	defer d.abandonLeaves()
 	for {
 		if next := d.nextDeadline(); !next.IsZero() {
 			timer.Reset(max(next.Sub(d.now()), 0))
@@ -293,9 +297,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 }
 
-// nextDeadline is the earliest pending fallback check or announcement.
+// nextDeadline is the earliest pending fallback check, announcement,
+// directed ARP or marker deadline.
 func (d *Daemon) nextDeadline() time.Time {
-	var next time.Time
+	next := d.markerDeadline()
 	for _, t := range d.teams {
 		times := []time.Time{t.recheck, t.announce.next}
 		for _, p := range t.directed {
@@ -312,6 +317,7 @@ func (d *Daemon) nextDeadline() time.Time {
 
 func (d *Daemon) timers() {
 	now := d.now()
+	d.markerTimeouts(now)
 	changed := false
 	for _, t := range d.teams {
 		if !t.recheck.IsZero() && !now.Before(t.recheck) {

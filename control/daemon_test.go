@@ -46,6 +46,13 @@ type tapTeam struct {
 
 func startTapTeam(t *testing.T, extra string) *tapTeam {
 	t.Helper()
+	return startTapTeamWith(t, extra, nil)
+}
+
+// startTapTeamWith is startTapTeam with before, when not nil, called on
+// the daemon before its Run loop starts.
+func startTapTeamWith(t *testing.T, extra string, before func(*Daemon)) *tapTeam {
+	t.Helper()
 	n := teamSeq.Add(1)
 	tt := &tapTeam{name: fmt.Sprintf("tgc%d", n), socket: filepath.Join(t.TempDir(), "tg.sock"), log: &syncBuffer{}}
 	var members []string
@@ -68,6 +75,17 @@ garp_interval = "10ms"
 members = [%s]
 %s
 `, tt.socket, tt.name, strings.Join(members, ", "), extra)
+	tt.run(t, text, before)
+	return tt
+}
+
+// run writes the config text, starts a daemon from it and runs its loop
+// until the test ends; before, when not nil, is called first.
+func (tt *tapTeam) run(t *testing.T, text string, before func(*Daemon)) {
+	t.Helper()
+	if tt.log == nil {
+		tt.log = &syncBuffer{}
+	}
 	tt.config = filepath.Join(t.TempDir(), "teamgw.toml")
 	if err := os.WriteFile(tt.config, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
@@ -82,6 +100,9 @@ members = [%s]
 	}
 	d.SetConfigPath(tt.config)
 	tt.d = d
+	if before != nil {
+		before(d)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	tt.cancel = cancel
 	tt.done = make(chan error, 1)
@@ -92,7 +113,6 @@ members = [%s]
 			t.Logf("daemon log:\n%s", tt.log.String())
 		}
 	})
-	return tt
 }
 
 func (tt *tapTeam) stop() {

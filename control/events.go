@@ -31,6 +31,7 @@ const (
 	EventPathRestored      = 106 // echo-node probes answered again
 	EventReloaded          = 107 // the configuration was reloaded
 	EventReloadRejected    = 108 // a reload was refused; nothing changed
+	EventMarker            = 109 // a marker exchange before a planned removal ended (answered or not)
 )
 
 // Event is one entry of the event log, as the control API returns it.

@@ -16,6 +16,10 @@ type lacpTeam struct {
 	agg   *lacp.Aggregator
 	// fallback is true for lacp_fallback = "active-backup".
 	fallback bool
+	// gens are the members' Marker Generators; leaving says which
+	// members leave distribution on purpose and wait for their marker.
+	gens    []*lacp.MarkerGenerator
+	leaving []*leaving
 	// markers counts Marker PDUs answered; bad counts slow-protocols
 	// frames that did not parse; looped counts LACPDUs that carried our
 	// own system as the actor (a loop through the switch, ignored).
@@ -41,12 +45,17 @@ func (d *Daemon) startLACP(t *team) {
 			ShortTimeout: t.cfg.LACPRate == "fast",
 			Aggregatable: true,
 		}, now))
+		lt.gens = append(lt.gens, lacp.NewMarkerGenerator(uint16(i+1), t.mac))
 	}
+	lt.leaving = make([]*leaving, len(t.members))
 	lt.agg = lacp.NewAggregator(lt.ports...)
 	t.lacp = lt
 }
 
-// slowFrame handles one slow-protocols frame received on port.
+// slowFrame handles one slow-protocols frame received on port: LACPDUs go
+// to the member's LACP port, Marker PDUs are answered (the Marker
+// Responder, 802.1AX 5.5) and Marker Responses go to the member's Marker
+// Generator.
 func (d *Daemon) slowFrame(port uint16, f []byte, now time.Time) {
 	t, mi := d.memberByPort(port)
 	if t == nil || t.lacp == nil {
@@ -75,12 +84,13 @@ func (d *Daemon) slowFrame(port uint16, f []byte, now time.Time) {
 			t.lacp.bad++
 			return
 		}
-		if !mk.Response {
-			mk.Response = true
+		if r, ok := lacp.MarkerResponse(&mk); ok {
 			m := t.members[mi]
-			d.injectFrame(m.port, lacp.AppendMarker(nil, m.mac, &mk))
+			d.injectFrame(m.port, lacp.AppendMarker(nil, m.mac, &r))
 			t.lacp.markers++
+			return
 		}
+		d.markerResponse(t, mi, &mk, now)
 	}
 }
 

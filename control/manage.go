@@ -28,16 +28,29 @@ func (d *Daemon) findMember(team, member string) (*team, int, error) {
 
 // do runs f on the Run loop and waits for its result.
 func (d *Daemon) do(ctx context.Context, f func() error) error {
-	reply := make(chan error, 1)
+	return d.doLater(ctx, func(reply func(error)) { reply(f()) })
+}
+
+// doLater runs f on the Run loop and waits until reply is called, by f or
+// later by the loop (when what f started has finished). Only the first
+// reply counts.
+func (d *Daemon) doLater(ctx context.Context, f func(reply func(error))) error {
+	ch := make(chan error, 1)
+	reply := func(err error) {
+		select {
+		case ch <- err:
+		default:
+		}
+	}
 	select {
-	case d.requests <- func() { reply <- f() }:
+	case d.requests <- func() { f(reply) }:
 	case <-d.done:
 		return ErrStopped
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	select {
-	case err := <-reply:
+	case err := <-ch:
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
@@ -47,28 +60,61 @@ func (d *Daemon) do(ctx context.Context, f func() error) error {
 // SetMemberEnabled takes a member out of its team or puts it back (BASP
 // "enabled/disabled via management interface", events 14 and 15). A
 // disabled member carries nothing; its buckets and, if it was the path
-// member, the team MAC move to the others at once.
+// member, the team MAC move to the others. In an lacp team a member in
+// distribution first sends a marker and keeps its buckets until the
+// partner answers or MarkerTimeout passes (marker.go); SetMemberEnabled
+// returns once the member is out, without holding up the control loop
+// meanwhile. Enabling a member whose disable waits for its marker cancels
+// the disable.
 func (d *Daemon) SetMemberEnabled(ctx context.Context, team, member string, enabled bool) error {
-	return d.do(ctx, func() error {
+	return d.doLater(ctx, func(reply func(error)) {
 		t, i, err := d.findMember(team, member)
 		if err != nil {
-			return err
+			reply(err)
+			return
 		}
 		m := t.members[i]
-		if m.disabled == !enabled {
-			return nil
+		if t.lacp != nil {
+			lv := t.lacp.leaving[i]
+			switch {
+			case enabled && lv != nil && lv.disable:
+				lv.disable = false
+				d.endLeave(t, i, errDisableCancelled)
+			case !enabled && !m.disabled && m.up && t.active[i]:
+				lv := d.startLeave(t, i)
+				lv.disable = true
+				lv.replies = append(lv.replies, reply)
+				return
+			}
 		}
-		m.disabled = !enabled
-		if enabled {
-			d.event(EventMemberEnabled, "member enabled via management", "team", team, "member", m.cfg.Name())
-		} else {
-			d.event(EventMemberDisabled, "member disabled via management", "team", team, "member", m.cfg.Name())
-		}
-		if d.refresh(t, m) && d.evaluate(t) {
-			d.publish()
-		}
-		return nil
+		d.setEnabled(t, m, enabled)
+		reply(nil)
 	})
+}
+
+// setEnabled enables or disables a member at once.
+func (d *Daemon) setEnabled(t *team, m *member, enabled bool) {
+	if !d.noteEnabled(t, m, enabled) {
+		return
+	}
+	if d.refresh(t, m) && d.evaluate(t) {
+		d.publish()
+	}
+}
+
+// noteEnabled records that a member is enabled or disabled and logs it; it
+// reports whether that changed anything.
+func (d *Daemon) noteEnabled(t *team, m *member, enabled bool) bool {
+	if m.disabled == !enabled {
+		return false
+	}
+	m.disabled = !enabled
+	if enabled {
+		d.event(EventMemberEnabled, "member enabled via management", "team", t.cfg.Name, "member", m.cfg.Name())
+	} else {
+		d.event(EventMemberDisabled, "member disabled via management", "team", t.cfg.Name, "member", m.cfg.Name())
+	}
+	return true
 }
 
 // SetPrimary makes member the team's primary: the member the path returns

@@ -33,6 +33,9 @@ type metricsCollector struct {
 	clients, directedARPs                      *prometheus.Desc
 	workerSteps, workerIdle, workerPackets     *prometheus.Desc
 	superFrames, coalescedSegs                 *prometheus.Desc
+	lacpAnswered, lacpBad, lacpLooped          *prometheus.Desc
+	markersSent, markerResponses               *prometheus.Desc
+	markerTimeouts, markerRTT                  *prometheus.Desc
 }
 
 func newMetricsCollector(d *Daemon) *metricsCollector {
@@ -69,7 +72,14 @@ func newMetricsCollector(d *Daemon) *metricsCollector {
 		workerPackets:   desc("worker_packets_total", "Packets a worker lcore handled.", []string{"worker"}),
 		superFrames: desc("kernel_superframes_total",
 			"TCP/UDP super-frames of the kernel path: cut into wire segments (direction=segmented, TSO/USO) or built from them (direction=coalesced, GRO).", []string{"team", "direction"}),
-		coalescedSegs: desc("kernel_coalesced_segments_total", "Wire segments merged into super-frames for the kernel.", team),
+		coalescedSegs:   desc("kernel_coalesced_segments_total", "Wire segments merged into super-frames for the kernel.", team),
+		lacpAnswered:    desc("lacp_markers_answered_total", "Marker PDUs from the partner answered with a Marker Response (lacp teams).", team),
+		lacpBad:         desc("lacp_bad_frames_total", "Slow-protocols frames that did not parse, ignored (lacp teams).", team),
+		lacpLooped:      desc("lacp_looped_pdus_total", "LACPDUs carrying the team's own system ID (a loop), ignored.", team),
+		markersSent:     desc("lacp_markers_sent_total", "Marker PDUs sent before the member left distribution on purpose.", member),
+		markerResponses: desc("lacp_marker_responses_total", "Marker Responses that answered the member's marker in time.", member),
+		markerTimeouts:  desc("lacp_marker_timeouts_total", "Markers the partner did not answer within the marker timeout.", member),
+		markerRTT:       desc("lacp_marker_rtt_seconds", "Round trip of the member's last answered marker (0 until one is).", member),
 	}
 }
 
@@ -78,7 +88,8 @@ func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo, c.memberRxPackets, c.memberRxBytes, c.memberTxPackets,
 		c.memberTxBytes, c.kernelRxPackets, c.kernelRxBytes, c.kernelTxPackets, c.kernelTxBytes, c.drops,
 		c.classes, c.memberUp, c.memberActive, c.memberPath, c.memberBuckets, c.memberLinkDowns, c.memberInfo,
-		c.failovers, c.bucketMoves, c.clients, c.directedARPs, c.workerSteps, c.workerIdle, c.workerPackets, c.superFrames, c.coalescedSegs} {
+		c.failovers, c.bucketMoves, c.clients, c.directedARPs, c.workerSteps, c.workerIdle, c.workerPackets,
+		c.lacpAnswered, c.lacpBad, c.lacpLooped, c.markersSent, c.markerResponses, c.markerTimeouts, c.markerRTT, c.superFrames, c.coalescedSegs} {
 		ch <- d
 	}
 }
@@ -119,6 +130,11 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.superFrames, t.KernelPath.SuperFrames, t.Name, "segmented")
 		counter(c.superFrames, t.KernelPath.Coalesced, t.Name, "coalesced")
 		counter(c.coalescedSegs, t.KernelPath.CoalescedSegments, t.Name)
+		if l := t.LACP; l != nil {
+			counter(c.lacpAnswered, l.MarkersAnswered, t.Name)
+			counter(c.lacpBad, l.Bad, t.Name)
+			counter(c.lacpLooped, l.Looped, t.Name)
+		}
 		perMember := map[string]int{}
 		for _, cl := range t.Clients {
 			perMember[cl.Member]++
@@ -142,6 +158,12 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.memberBuckets, float64(m.Buckets), t.Name, m.Name)
 			gauge(c.memberInfo, 1, t.Name, m.Name, m.Device, m.MAC, m.Role)
 			gauge(c.clients, float64(perMember[m.Name]), t.Name, m.Name)
+			if l := m.LACP; l != nil {
+				counter(c.markersSent, l.MarkersTx, t.Name, m.Name)
+				counter(c.markerResponses, l.MarkerResponses, t.Name, m.Name)
+				counter(c.markerTimeouts, l.MarkerTimeouts, t.Name, m.Name)
+				gauge(c.markerRTT, l.LastMarkerRTT.Seconds(), t.Name, m.Name)
+			}
 		}
 	}
 	for _, w := range s.Workers {

@@ -102,5 +102,7 @@ func (d *Daemon) applyTeamConfig(t *team, nw configs.Team) {
 	if t.lacp != nil {
 		t.lacp.fallback = nw.LACPFallback == "active-backup"
 	}
-	d.evaluate(t)
+	// A member the new settings take out of an lacp team's distribution
+	// sends a marker first (marker.go).
+	d.evaluateWith(t, true)
 }

@@ -127,6 +127,16 @@ type MemberLACP struct {
 	PDUsTx       uint64 `json:"lacpdus_tx"`
 	Expired      uint64 `json:"expired"`
 	Defaulted    uint64 `json:"defaulted"`
+	// Marker Generator (planned removal, 802.1AX 5.5): markers sent,
+	// responses that answered them in time, markers given up, responses
+	// that matched no outstanding marker, whether one is out now, and the
+	// round trip of the last one answered.
+	MarkersTx       uint64        `json:"markers_tx"`
+	MarkerResponses uint64        `json:"marker_responses_rx"`
+	MarkerTimeouts  uint64        `json:"marker_timeouts"`
+	MarkerUnmatched uint64        `json:"marker_responses_unmatched"`
+	MarkerPending   bool          `json:"marker_pending"`
+	LastMarkerRTT   time.Duration `json:"last_marker_rtt_ns"`
 }
 
 // PortCounters are frames and bytes a port received and sent.
@@ -274,6 +284,8 @@ func portInfo(p lacp.PortInfo) string {
 func memberLACP(lt *lacpTeam, i int) *MemberLACP {
 	p := lt.ports[i]
 	c := p.Counters()
+	g := lt.gens[i]
+	mc := g.Counters()
 	sel, reason := lt.agg.Selected(p)
 	return &MemberLACP{
 		Actor: portInfo(p.Actor()), Partner: portInfo(p.Partner()),
@@ -281,5 +293,7 @@ func memberLACP(lt *lacpTeam, i int) *MemberLACP {
 		Receive: p.ReceiveState().String(), Mux: p.MuxState().String(),
 		Selected: sel, Reason: reason,
 		PDUsRx: c.LACPDUsRx, PDUsTx: c.LACPDUsTx, Expired: c.Expired, Defaulted: c.Defaulted,
+		MarkersTx: mc.MarkersTx, MarkerResponses: mc.ResponsesRx, MarkerTimeouts: mc.Timeouts,
+		MarkerUnmatched: mc.Unmatched, MarkerPending: g.Pending(), LastMarkerRTT: g.LastRTT(),
 	}
 }

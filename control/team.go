@@ -370,14 +370,23 @@ func (d *Daemon) refresh(t *team, m *member) bool {
 			m.carrierUp = up
 		}
 	}
+	if !m.linkUp || !m.carrierUp {
+		// A member waiting for its marker leaves at once.
+		d.dropLeave(t, slices.Index(t.members, m))
+	}
+	if t.lacp != nil {
+		// A disabled member goes on speaking LACP, detached, so that the
+		// partner takes the link out of its aggregate at once rather than
+		// when it times out (lacp.Port.SetDetached).
+		p := t.lacp.ports[slices.Index(t.members, m)]
+		p.SetLink(m.linkUp && m.carrierUp && !t.pathFailed(m), d.now())
+		p.SetDetached(m.disabled, d.now())
+	}
 	up := m.linkUp && m.carrierUp && !m.disabled && !t.pathFailed(m)
 	if up == m.up {
 		return false
 	}
 	m.up = up
-	if t.lacp != nil {
-		t.lacp.ports[slices.Index(t.members, m)].SetLink(up, d.now())
-	}
 	if up {
 		m.upSince = d.now()
 		if d.started.IsZero() {
@@ -396,7 +405,12 @@ func (d *Daemon) refresh(t *team, m *member) bool {
 // evaluate runs the failover and load-balancing policy for t: which
 // member is the path member, which members carry flow buckets, and the
 // flow table. It reports whether anything the workers see changed.
-func (d *Daemon) evaluate(t *team) bool {
+func (d *Daemon) evaluate(t *team) bool { return d.evaluateWith(t, false) }
+
+// evaluateWith is evaluate; planned says the change being evaluated is
+// made on purpose (a reload), so that in an lacp team a member it takes out
+// of distribution first sends a marker (holdLeaving).
+func (d *Daemon) evaluateWith(t *team, planned bool) bool {
 	now := d.now()
 	views := make([]slb.MemberView, len(t.members))
 	for i, m := range t.members {
@@ -413,6 +427,7 @@ func (d *Daemon) evaluate(t *team) bool {
 		var rx []bool
 		var fallback bool
 		rx, active, fallback = t.lacpSets(dec.Active)
+		d.holdLeaving(t, rx, active, planned)
 		if !fallback {
 			path = -1
 			if t.path >= 0 && active[t.path] {

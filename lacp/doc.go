@@ -15,8 +15,10 @@
 // A Port runs the per-port state machines — Receive (5.4.12), Periodic
 // Transmission (5.4.13), Mux with coupled control (5.4.15), Transmit with
 // its three-PDUs-a-second limit (5.4.16) and Churn Detection (5.4.17) —
-// and an Aggregator runs the Selection Logic (5.4.14) for one team. The
-// package is pure Go: no cgo, no goroutines, and the clock is passed in by
-// the caller rather than read with time.Now, so every transition is a
-// table test and whole negotiations run in simulated time.
+// and an Aggregator runs the Selection Logic (5.4.14) for one team.
+// MarkerResponse is the Marker Responder and a MarkerGenerator the
+// optional Marker Generator of one port (5.5). The package is pure Go: no
+// cgo, no goroutines, and the clock is passed in by the caller rather than
+// read with time.Now, so every transition is a table test and whole
+// negotiations run in simulated time.
 package lacp

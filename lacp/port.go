@@ -97,10 +97,11 @@ type Port struct {
 	cfg PortConfig
 	agg *Aggregator
 
-	now     time.Time // the time of the last event
-	enabled bool      // port_enabled
-	moved   bool      // port_moved
-	ntt     bool      // NTT
+	now      time.Time // the time of the last event
+	enabled  bool      // port_enabled
+	detached bool      // kept out of the aggregator by management
+	moved    bool      // port_moved
+	ntt      bool      // NTT
 
 	selected bool   // selected: SELECTED or UNSELECTED (never STANDBY)
 	reason   string // why not selected
@@ -176,6 +177,32 @@ func (p *Port) SetLink(up bool, now time.Time) {
 
 // LinkUp reports the last value given to SetLink.
 func (p *Port) LinkUp() bool { return p.enabled }
+
+// SetDetached keeps the port out of its aggregator, or lets it back in,
+// from time now: an administrative input to the Selection Logic
+// (802.1AX-2008 clause 5.4.14), for a member the operator takes out of
+// the team. A detached port is UNSELECTED at once ("detached by the
+// operator"), so its Mux machine stops collecting and distributing and
+// detaches, and the LACPDU this calls for tells the partner that the link
+// is out of sync: the partner takes it out of its own aggregate at once
+// rather than after its timeout, as it would if the port fell silent. The
+// Receive, Periodic and Transmit machines go on, so the link stays
+// current on both sides and rejoins, after Aggregate_Wait_Time, once it
+// is no longer detached.
+func (p *Port) SetDetached(on bool, now time.Time) {
+	p.advance(now)
+	if on == p.detached {
+		return
+	}
+	p.detached = on
+	if on {
+		p.unselect("detached by the operator")
+	}
+	p.run()
+}
+
+// Detached reports the last value given to SetDetached.
+func (p *Port) Detached() bool { return p.detached }
 
 // Receive processes a LACPDU received at time now (802.1AX-2008 clause
 // 5.4.12): in EXPIRED, DEFAULTED or CURRENT the Receive machine enters

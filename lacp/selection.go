@@ -13,11 +13,11 @@ import "time"
 // aggregatable partner, from the port with the best (lowest) port priority,
 // then port number; the choice is kept for as long as any port still has
 // that partner, so a better port coming up with another partner does not
-// make the aggregator flap. A port is SELECTED when its link is up, it and
-// its partner are aggregatable, its actor system and key are the
-// aggregator's, its partner information came from a LACPDU (it is not
-// DEFAULTED), and its partner's system and key are the aggregator's
-// partner's.
+// make the aggregator flap. A port is SELECTED when its link is up, it is
+// not detached (SetDetached), it and its partner are aggregatable, its
+// actor system and key are the aggregator's, its partner information came
+// from a LACPDU (it is not DEFAULTED), and its partner's system and key
+// are the aggregator's partner's.
 //
 // Simplifications allowed by clause 5.4.14.1 or outside its scope: a port
 // that is not SELECTED is UNSELECTED, never STANDBY (there is no limit on
@@ -66,7 +66,7 @@ func (a *Aggregator) Ports() []*Port { return append([]*Port(nil), a.ports...) }
 func (a *Aggregator) Partner() (SystemID, uint16) { return a.partnerSystem, a.partnerKey }
 
 // Selected reports whether p is SELECTED for the aggregator and, when it is
-// not, why: "link down", "not aggregatable", "actor system differs",
+// not, why: "link down", "detached by the operator", "not aggregatable", "actor system differs",
 // "actor key differs", "partner defaulted: no LACPDU received", "partner
 // individual", "no partner", "partner system differs", "partner key
 // differs", or, until the next Update, "partner information changed" and the like from the
@@ -197,6 +197,8 @@ func (a *Aggregator) eligible(p *Port) (bool, string) {
 	switch {
 	case !p.enabled:
 		return false, "link down"
+	case p.detached:
+		return false, "detached by the operator"
 	case !p.actor.State.Has(StateAggregation):
 		return false, "not aggregatable"
 	case p.actor.System != a.actorSystem:

@@ -90,10 +90,12 @@ func TestSelectionReasons(t *testing.T) {
 		cfg    func(*PortConfig) // edits the port's configuration
 		pdu    func(*PortInfo)   // edits the partner's Actor TLV
 		down   bool              // link down
+		detach bool              // detached by the operator
 		silent bool              // no LACPDU from the partner
 		want   string
 	}{
 		{name: "link down", down: true, want: "link down"},
+		{name: "detached", detach: true, want: "detached by the operator"},
 		{name: "not aggregatable", cfg: func(c *PortConfig) { c.Aggregatable = false }, want: "not aggregatable"},
 		{name: "actor key", cfg: func(c *PortConfig) { c.Key++ }, want: "actor key differs"},
 		{name: "actor system", cfg: func(c *PortConfig) { c.System = simSysC }, want: "actor system differs"},
@@ -112,6 +114,7 @@ func TestSelectionReasons(t *testing.T) {
 			a := NewAggregator(good, p)
 			good.SetLink(true, at(0))
 			p.SetLink(!tc.down, at(0))
+			p.SetDetached(tc.detach, at(0))
 			good.Receive(from(good, partnerOn(simSysB, simKeyB, 1)), at(time.Second))
 			if !tc.silent {
 				v := partnerOn(simSysB, simKeyB, 2)

@@ -672,3 +672,48 @@ func TestSimDrivenByNextDeadline(t *testing.T) {
 		t.Errorf("%d events to aggregate, want a few dozen at most", events)
 	}
 }
+
+// TestSimDetachedPortLeavesAtOnceAndPartnerFollows detaches an aggregated
+// port: it stops collecting and distributing at once, its next LACPDU
+// says it is out of sync — as soon as the three-a-second limit allows,
+// right after negotiation — and the partner's port leaves the aggregate
+// on receiving it, without waiting for a timeout (the link stays current
+// on both sides). The other link is never disturbed, and once no longer
+// detached the port rejoins after Aggregate_Wait_Time.
+func TestSimDetachedPortLeavesAtOnceAndPartnerFollows(t *testing.T) {
+	s := newTwoSys(t, 10*time.Millisecond, activeFast, activeFast, 0)
+	s.converge(t, 5*time.Second)
+	a1, a2, b1, b2 := s.a[0], s.a[1], s.b[0], s.b[1]
+	a1.SetDetached(true, s.n.clock.now)
+	if up(a1) || a1.MuxState() != MuxDetached || a1.Actor().State.Has(StateSynchronization) {
+		t.Fatalf("detached a1: mux %v actor %v", a1.MuxState(), a1.Actor().State)
+	}
+	s.n.onStep = func() {
+		if !up(a2) || !up(b2) {
+			t.Fatalf("the other link stopped distributing at %v", s.n.elapsed())
+		}
+		if up(a1) {
+			t.Fatalf("detached a1 distributing at %v", s.n.elapsed())
+		}
+	}
+	took, ok := s.n.runUntil(time.Second, func() bool { return !b1.Collecting() && !b1.Distributing() })
+	if !ok || took > FastPeriodicTime+2*s.n.step {
+		t.Fatalf("b1 left the aggregate after %v (ok %v), want within Fast_Periodic_Time (the transmit limit) and a step", took, ok)
+	}
+	if ok, why := s.aggA.Selected(a1); ok || why != "detached by the operator" {
+		t.Errorf("a1 selected %v %q", ok, why)
+	}
+	s.n.runFor(10 * time.Second)
+	if a1.ReceiveState() != ReceiveCurrent || b1.ReceiveState() != ReceiveCurrent || b1.Counters().Expired != 0 {
+		t.Errorf("a detached link expired: a1 rx %v, b1 rx %v, b1 %+v", a1.ReceiveState(), b1.ReceiveState(), b1.Counters())
+	}
+	if b1.Partner().State.Has(StateSynchronization) {
+		t.Errorf("b1 sees a1 in sync while detached: %v", b1.Partner().State)
+	}
+	s.n.onStep = nil
+	a1.SetDetached(false, s.n.clock.now)
+	took, ok = s.n.runUntil(5*time.Second, s.allUp)
+	if !ok || took < AggregateWaitTime || took > AggregateWaitTime+100*time.Millisecond {
+		t.Errorf("rejoined after %v (ok %v), want Aggregate_Wait_Time", took, ok)
+	}
+}

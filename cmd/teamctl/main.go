@@ -272,9 +272,14 @@ func printFlows(w io.Writer, ft *control.FlowTable) {
 }
 
 // printLACP prints each member's 802.1AX actor and partner, state bits
-// spelled out, machine states and PDU counters.
+// spelled out, machine states, PDU and marker counters, and the team's
+// counters of answered markers and ignored frames.
 func printLACP(w io.Writer, t control.TeamStatus) {
 	fmt.Fprintf(w, "team %s  mode %s\n", t.Name, t.Mode)
+	if l := t.LACP; l != nil {
+		fmt.Fprintf(w, "  partner %s key %d  markers answered %d  ignored: bad frames %d, looped lacpdus %d\n",
+			l.PartnerSystem, l.PartnerKey, l.MarkersAnswered, l.Bad, l.Looped)
+	}
 	for _, m := range t.Members {
 		l := m.LACP
 		if l == nil {
@@ -290,5 +295,15 @@ func printLACP(w io.Writer, t control.TeamStatus) {
 		fmt.Fprintf(w, "    partner  %s  [%s]\n", l.Partner, l.PartnerState)
 		fmt.Fprintf(w, "    receive %s  mux %s  lacpdus rx %d tx %d  expired %d  defaulted %d\n",
 			l.Receive, l.Mux, l.PDUsRx, l.PDUsTx, l.Expired, l.Defaulted)
+		pending := ""
+		if l.MarkerPending {
+			pending = "  (marker out: leaving distribution)"
+		}
+		rtt := "-"
+		if l.LastMarkerRTT > 0 {
+			rtt = l.LastMarkerRTT.String()
+		}
+		fmt.Fprintf(w, "    markers sent %d  answered %d  timed out %d  unmatched responses %d  last round trip %s%s\n",
+			l.MarkersTx, l.MarkerResponses, l.MarkerTimeouts, l.MarkerUnmatched, rtt, pending)
 	}
 }
