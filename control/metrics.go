@@ -33,6 +33,7 @@ type metricsCollector struct {
 	clients, directedARPs                      *prometheus.Desc
 	workerSteps, workerIdle, workerPackets     *prometheus.Desc
 	superFrames, coalescedSegs                 *prometheus.Desc
+	nicDrops                                   *prometheus.Desc
 	lacpAnswered, lacpBad, lacpLooped          *prometheus.Desc
 	markersSent, markerResponses               *prometheus.Desc
 	markerTimeouts, markerRTT                  *prometheus.Desc
@@ -89,7 +90,7 @@ func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.memberTxBytes, c.kernelRxPackets, c.kernelRxBytes, c.kernelTxPackets, c.kernelTxBytes, c.drops,
 		c.classes, c.memberUp, c.memberActive, c.memberPath, c.memberBuckets, c.memberLinkDowns, c.memberInfo,
 		c.failovers, c.bucketMoves, c.clients, c.directedARPs, c.workerSteps, c.workerIdle, c.workerPackets,
-		c.lacpAnswered, c.lacpBad, c.lacpLooped, c.markersSent, c.markerResponses, c.markerTimeouts, c.markerRTT, c.superFrames, c.coalescedSegs} {
+		c.lacpAnswered, c.lacpBad, c.lacpLooped, c.markersSent, c.markerResponses, c.markerTimeouts, c.markerRTT, c.superFrames, c.coalescedSegs, c.nicDrops} {
 		ch <- d
 	}
 }
@@ -152,6 +153,10 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.memberTxPackets, m.Counters.TxPackets, t.Name, m.Name)
 			counter(c.memberTxBytes, m.Counters.TxBytes, t.Name, m.Name)
 			counter(c.memberLinkDowns, m.Downs, t.Name, m.Name)
+			counter(c.nicDrops, m.NIC.RxMissed, t.Name, m.Name, "rx_missed")
+			counter(c.nicDrops, m.NIC.RxNoMbuf, t.Name, m.Name, "rx_nombuf")
+			counter(c.nicDrops, m.NIC.RxErrors, t.Name, m.Name, "rx_errors")
+			counter(c.nicDrops, m.NIC.TxErrors, t.Name, m.Name, "tx_errors")
 			gauge(c.memberUp, b(up), t.Name, m.Name)
 			gauge(c.memberActive, b(m.State == "active"), t.Name, m.Name)
 			gauge(c.memberPath, b(m.Path), t.Name, m.Name)

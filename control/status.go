@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/teamgw/teamgw/dataplane"
+	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/classify"
 	"github.com/teamgw/teamgw/dataplane/frame"
 	"github.com/teamgw/teamgw/lacp"
@@ -101,7 +102,21 @@ type MemberStatus struct {
 	SpeedMb  uint32       `json:"speed_mbps"`
 	Downs    uint64       `json:"link_downs"`
 	Counters PortCounters `json:"counters"`
-	LACP     *MemberLACP  `json:"lacp,omitempty"`
+	// TxOffloads are the transmit offloads the device offers; teamgw
+	// segments and checksums in software where it offers none.
+	TxOffloads string `json:"tx_offloads"`
+	// NIC are the device's own drop and error counters (rte_eth_stats).
+	NIC  NICCounters `json:"nic"`
+	LACP *MemberLACP `json:"lacp,omitempty"`
+}
+
+// NICCounters are what a member device itself dropped or failed: frames
+// its RX ring had no room for (missed), no mbuf for, or that had errors.
+type NICCounters struct {
+	RxMissed uint64 `json:"rx_missed"`
+	RxNoMbuf uint64 `json:"rx_nombuf"`
+	RxErrors uint64 `json:"rx_errors"`
+	TxErrors uint64 `json:"tx_errors"`
 }
 
 // TeamLACP is a team's 802.1AX aggregator state and counters.
@@ -253,6 +268,12 @@ func (d *Daemon) buildStatus() *Status {
 			}
 			if l, err := m.port.Link(); err == nil {
 				ms.SpeedMb = l.SpeedMbps
+			}
+			if info, err := m.port.Info(); err == nil {
+				ms.TxOffloads = dpdk.TxOffloadNames(info.TxOffloads)
+			}
+			if st, err := m.port.Stats(); err == nil {
+				ms.NIC = NICCounters{RxMissed: st.RxMissed, RxNoMbuf: st.RxNoMbuf, RxErrors: st.RxErrors, TxErrors: st.TxErrors}
 			}
 			switch {
 			case m.disabled:

@@ -173,6 +173,12 @@ func printShow(w io.Writer, s *control.Status) {
 		tw.Flush()
 		fmt.Fprint(w, "  drops:")
 		printCounts(w, t.Drops)
+		for _, m := range t.Members {
+			fmt.Fprintf(w, "  %s offloads: %s\n", m.Name, m.TxOffloads)
+			if n := m.NIC; n != (control.NICCounters{}) {
+				fmt.Fprintf(w, "  %s device: rx_missed=%d rx_nombuf=%d rx_errors=%d tx_errors=%d\n", m.Name, n.RxMissed, n.RxNoMbuf, n.RxErrors, n.TxErrors)
+			}
+		}
 		fmt.Fprint(w, "  from the kernel:")
 		printCounts(w, t.Classes)
 		kp := t.KernelPath

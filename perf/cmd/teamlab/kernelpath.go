@@ -33,6 +33,10 @@ type kernelRun struct {
 	CPUPerGbit float64 `json:"cpu_s_per_gbit"`
 	// Retransmits are the TCP retransmissions iperf3 reports.
 	Retransmits int `json:"retransmits"`
+	// Drops are the frames teamgw dropped during the run (all reasons),
+	// and NICDrops those its member devices dropped (RX ring full, ...).
+	Drops    uint64 `json:"drops"`
+	NICDrops uint64 `json:"nic_drops"`
 }
 
 func kernelPath(args []string) error {
@@ -59,8 +63,8 @@ func kernelPath(args []string) error {
 	var runs []kernelRun
 	report := func(r kernelRun) {
 		runs = append(runs, r)
-		fmt.Printf("%-8s members %d streams %d %-15s %6.2f Gbit/s  teamgw CPU %4.2f  %5.3f CPU-s/Gbit  retr %d\n",
-			r.Path, r.Members, r.Streams, r.Direction, r.Gbps, r.TeamgwCPU, r.CPUPerGbit, r.Retransmits)
+		fmt.Printf("%-8s members %d streams %d %-15s %6.2f Gbit/s  teamgw CPU %4.2f  %5.3f CPU-s/Gbit  retr %d  drops %d nic %d\n",
+			r.Path, r.Members, r.Streams, r.Direction, r.Gbps, r.TeamgwCPU, r.CPUPerGbit, r.Retransmits, r.Drops, r.NICDrops)
 	}
 	maxStreams := slices.Max(streams)
 	// The anchor: the server's kernel on the veth itself, no teamgw.
@@ -79,6 +83,11 @@ func kernelPath(args []string) error {
 		for _, n := range members {
 			if err := withLab(n, maxStreams, func(l *lab.Lab) error {
 				cfg := strings.Replace(l.Config(lab.TeamConfig{Mode: mode}), `idle_sleep = "50us"`, fmt.Sprintf("idle_sleep = %q", *idle), 1)
+				if x := os.Getenv("KP_DEVARGS"); x != "" {
+					for i := range n {
+						cfg = strings.Replace(cfg, fmt.Sprintf("iface=m%d\"", i), fmt.Sprintf("iface=m%d,%s\"", i, x), 1)
+					}
+				}
 				g, err := l.StartTeamgw(context.Background(), c.teamgw, c.dir, cfg, io.Discard)
 				if err != nil {
 					return err
@@ -87,7 +96,7 @@ func kernelPath(args []string) error {
 				if err := waitAllActive(g, n); err != nil {
 					return err
 				}
-				return iperfAll(l, mode, n, streams, *dur, func() (time.Duration, error) { return processCPU(g.Cmd.Process.Pid) }, report)
+				return iperfAll(l, mode, n, streams, *dur, &teamProbe{g}, report)
 			}); err != nil {
 				return err
 			}
@@ -144,7 +153,7 @@ func waitAllActive(g *lab.Teamgw, n int) error {
 // iperfAll runs iperf3 for every stream count in both directions. With k
 // streams, clients 0..k-1 each run one stream against their own server
 // port, so SLB can spread them over members.
-func iperfAll(l *lab.Lab, path string, members int, streams []int, dur time.Duration, cpu func() (time.Duration, error), report func(kernelRun)) error {
+func iperfAll(l *lab.Lab, path string, members int, streams []int, dur time.Duration, cpu *teamProbe, report func(kernelRun)) error {
 	maxStreams := slices.Max(streams)
 	for k := range maxStreams {
 		if _, err := l.Start(l.GW, nil, nil, "iperf3", "-s", "-B", l.Spec.TeamIP.String(), "-p", strconv.Itoa(5201+k)); err != nil {
@@ -166,7 +175,7 @@ func iperfAll(l *lab.Lab, path string, members int, streams []int, dur time.Dura
 }
 
 // iperfOnce runs streams iperf3 clients at once and sums what they carried.
-func iperfOnce(l *lab.Lab, streams int, reverse bool, dur time.Duration, cpu func() (time.Duration, error)) (kernelRun, error) {
+func iperfOnce(l *lab.Lab, streams int, reverse bool, dur time.Duration, team *teamProbe) (kernelRun, error) {
 	r := kernelRun{Streams: streams, Direction: "client->server"}
 	if reverse {
 		r.Direction = "server->client"
@@ -177,10 +186,10 @@ func iperfOnce(l *lab.Lab, streams int, reverse bool, dur time.Duration, cpu fun
 		err  error
 	}
 	results := make([]result, streams)
-	var before time.Duration
-	if cpu != nil {
+	var before teamSample
+	if team != nil {
 		var err error
-		if before, err = cpu(); err != nil {
+		if before, err = team.sample(); err != nil {
 			return r, err
 		}
 	}
@@ -223,18 +232,48 @@ func iperfOnce(l *lab.Lab, streams int, reverse bool, dur time.Duration, cpu fun
 		r.Gbps += res.bps / 1e9
 		r.Retransmits += res.retr
 	}
-	if cpu != nil {
-		after, err := cpu()
+	if team != nil {
+		after, err := team.sample()
 		if err != nil {
 			return r, err
 		}
-		used := (after - before).Seconds()
+		r.Drops, r.NICDrops = after.drops-before.drops, after.nicDrops-before.nicDrops
+		used := (after.cpu - before.cpu).Seconds()
 		r.TeamgwCPU = used / elapsed.Seconds()
 		if r.Gbps > 0 {
 			r.CPUPerGbit = used / (r.Gbps * dur.Seconds())
 		}
 	}
 	return r, nil
+}
+
+// teamProbe samples a running teamgw: its CPU time and drop counters.
+type teamProbe struct{ g *lab.Teamgw }
+
+type teamSample struct {
+	cpu             time.Duration
+	drops, nicDrops uint64
+}
+
+func (p *teamProbe) sample() (teamSample, error) {
+	var s teamSample
+	var err error
+	if s.cpu, err = processCPU(p.g.Cmd.Process.Pid); err != nil {
+		return s, err
+	}
+	st, err := p.g.Status()
+	if err != nil {
+		return s, err
+	}
+	for _, t := range st.Teams {
+		for _, n := range t.Drops {
+			s.drops += n
+		}
+		for _, m := range t.Members {
+			s.nicDrops += m.NIC.RxMissed + m.NIC.RxNoMbuf + m.NIC.RxErrors + m.NIC.TxErrors
+		}
+	}
+	return s, nil
 }
 
 // processCPU is the user plus system CPU time a process has used so far.
