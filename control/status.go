@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/teamgw/teamgw/dataplane"
-	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/classify"
+	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/frame"
 	"github.com/teamgw/teamgw/lacp"
 )
