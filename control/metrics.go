@@ -31,6 +31,7 @@ type metricsCollector struct {
 	memberBuckets, memberLinkDowns, memberInfo *prometheus.Desc
 	failovers, bucketMoves                     *prometheus.Desc
 	clients, directedARPs                      *prometheus.Desc
+	clientsRefused                             *prometheus.Desc
 	workerSteps, workerIdle, workerPackets     *prometheus.Desc
 	superFrames, coalescedSegs                 *prometheus.Desc
 	lacpAnswered, lacpBad, lacpLooped          *prometheus.Desc
@@ -66,6 +67,7 @@ func newMetricsCollector(d *Daemon) *metricsCollector {
 		failovers:       desc("failovers_total", "Times the path member changed because it went down.", team),
 		clients:         desc("member_clients", "SLB clients whose traffic the member receives (receive balancing).", member),
 		directedARPs:    desc("directed_arps_sent_total", "Directed gratuitous ARPs sent to re-point SLB clients.", team),
+		clientsRefused:  desc("clients_refused_total", "Neighbours not taken as SLB clients, by reason (own_address, own_mac, off_subnet, invalid).", []string{"team", "reason"}),
 		bucketMoves:     desc("flow_bucket_moves_total", "Outbound flow buckets moved (failover, fallback, rebalancing).", team),
 		workerSteps:     desc("worker_polls_total", "Poll iterations of a worker lcore.", []string{"worker"}),
 		workerIdle:      desc("worker_idle_polls_total", "Poll iterations that found no packet (busy ratio = 1 - idle/polls).", []string{"worker"}),
@@ -88,7 +90,7 @@ func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo, c.memberRxPackets, c.memberRxBytes, c.memberTxPackets,
 		c.memberTxBytes, c.kernelRxPackets, c.kernelRxBytes, c.kernelTxPackets, c.kernelTxBytes, c.drops,
 		c.classes, c.memberUp, c.memberActive, c.memberPath, c.memberBuckets, c.memberLinkDowns, c.memberInfo,
-		c.failovers, c.bucketMoves, c.clients, c.directedARPs, c.workerSteps, c.workerIdle, c.workerPackets,
+		c.failovers, c.bucketMoves, c.clients, c.directedARPs, c.clientsRefused, c.workerSteps, c.workerIdle, c.workerPackets,
 		c.lacpAnswered, c.lacpBad, c.lacpLooped, c.markersSent, c.markerResponses, c.markerTimeouts, c.markerRTT, c.superFrames, c.coalescedSegs} {
 		ch <- d
 	}
@@ -144,6 +146,9 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		for k, n := range t.Classes {
 			counter(c.classes, n, t.Name, k)
+		}
+		for r, n := range t.ClientsRefused {
+			counter(c.clientsRefused, n, t.Name, r)
 		}
 		for _, m := range t.Members {
 			up := m.Link && (m.Carrier == nil || *m.Carrier)
