@@ -185,11 +185,27 @@ type Metrics struct {
 	ln  net.Listener
 }
 
+// apiRejected describes the control socket's refusals.
+var apiRejected = prometheus.NewDesc("teamgw_api_rejected_total",
+	"Control socket requests refused, by reason (not_root, busy, timeout, too_large, malformed, unknown_command).", []string{"reason"}, nil)
+
+// Describe sends the API's descriptor.
+func (a *API) Describe(ch chan<- *prometheus.Desc) { ch <- apiRejected }
+
+// Collect sends the API's refusal counts.
+func (a *API) Collect(ch chan<- prometheus.Metric) {
+	for r := range numRejectReasons {
+		ch <- prometheus.MustNewConstMetric(apiRejected, prometheus.CounterValue, float64(a.rejected[r].Load()), r.String())
+	}
+}
+
 // ListenMetrics starts the metrics endpoint (/metrics) on addr, loopback by
-// default; the Go runtime and process collectors come along.
-func ListenMetrics(d *Daemon, addr string) (*Metrics, error) {
+// default; the Go runtime and process collectors come along, and so do
+// extra collectors (the control API's).
+func ListenMetrics(d *Daemon, addr string, extra ...prometheus.Collector) (*Metrics, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newMetricsCollector(d), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(extra...)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
