@@ -1,9 +1,12 @@
 package control
 
 import (
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"slices"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/teamgw/teamgw/dataplane/frame"
 	"github.com/teamgw/teamgw/slb"
@@ -42,9 +45,10 @@ type refusedNeighbor struct {
 	why slb.Refusal
 }
 
-// readAddrs reads the team's addresses from its config and the kernel
-// (an administrator may add addresses of their own).
-func (t *team) readAddrs() teamAddrs {
+// readAddrs reads the team's addresses from its config and from kernel,
+// the kernel's IPv4 addresses by interface (an administrator may add
+// addresses of their own).
+func (t *team) readAddrs(kernel map[string][]netip.Prefix) teamAddrs {
 	var ta teamAddrs
 	add := func(p netip.Prefix, subnet bool) {
 		if !p.IsValid() {
@@ -61,7 +65,7 @@ func (t *team) readAddrs() teamAddrs {
 		p, _ := netip.ParsePrefix(a)
 		add(p, true)
 	}
-	for _, p := range interfacePrefixes(t.cfg.Name) {
+	for _, p := range kernel[t.cfg.Name] {
 		add(p, true)
 	}
 	for _, v := range t.cfg.VLANs {
@@ -69,7 +73,7 @@ func (t *team) readAddrs() teamAddrs {
 			p, _ := netip.ParsePrefix(a)
 			add(p, false)
 		}
-		for _, p := range interfacePrefixes(v.Name) {
+		for _, p := range kernel[v.Name] {
 			add(p, false)
 		}
 	}
@@ -79,15 +83,15 @@ func (t *team) readAddrs() teamAddrs {
 // ownAddrs are the team's addresses, read on first use.
 func (t *team) ownAddrs() []netip.Addr {
 	if !t.guard.loaded {
-		t.refreshAddrs()
+		t.refreshAddrs(kernelAddrs())
 	}
 	return t.guard.addrs.own
 }
 
 // refreshAddrs re-reads the team's addresses and reports whether its own
 // addresses changed (the data plane's guard then needs a new snapshot).
-func (t *team) refreshAddrs() bool {
-	ta := t.readAddrs()
+func (t *team) refreshAddrs(kernel map[string][]netip.Prefix) bool {
+	ta := t.readAddrs(kernel)
 	changed := !slices.Equal(ta.own, t.guard.addrs.own)
 	t.guard.addrs, t.guard.loaded = ta, true
 	return changed
@@ -138,28 +142,58 @@ func (t *team) refusals() map[string]uint64 {
 	return m
 }
 
-// interfacePrefixes are the kernel's addresses on an interface, with
-// their prefix lengths.
-func interfacePrefixes(name string) []netip.Prefix {
-	ifi, err := net.InterfaceByName(name)
+// kernelAddrs are the kernel's IPv4 addresses by interface name: one
+// link and one address dump, however many teams and VLANs there are (the
+// control loop reads them every second and must not stall on it).
+func kernelAddrs() map[string][]netip.Prefix {
+	ifs, err := net.Interfaces()
 	if err != nil {
 		return nil
 	}
-	addrs, err := ifi.Addrs()
-	if err != nil {
-		return nil
+	names := make(map[int]string, len(ifs))
+	for _, ifi := range ifs {
+		names[ifi.Index] = ifi.Name
 	}
-	var out []netip.Prefix
-	for _, a := range addrs {
-		ipn, ok := a.(*net.IPNet)
-		if !ok {
-			continue
+	out := map[string][]netip.Prefix{}
+	dump(unix.RTM_GETADDR, unix.SizeofIfAddrmsg, unix.RTM_NEWADDR, func(b []byte) {
+		if index, p, ok := parseAddr(b); ok && names[index] != "" {
+			out[names[index]] = append(out[names[index]], p)
 		}
-		ip, ok := netip.AddrFromSlice(ipn.IP)
-		ones, _ := ipn.Mask.Size()
-		if ok {
-			out = append(out, netip.PrefixFrom(ip.Unmap(), ones))
-		}
-	}
+	})
 	return out
+}
+
+// parseAddr reads one ifaddrmsg: the interface index and the IPv4 address
+// with its prefix length (the local address, which differs from
+// IFA_ADDRESS only on point-to-point links).
+func parseAddr(b []byte) (int, netip.Prefix, bool) {
+	if len(b) < unix.SizeofIfAddrmsg || b[0] != unix.AF_INET || b[1] > 32 {
+		return 0, netip.Prefix{}, false
+	}
+	ne := binary.NativeEndian
+	index := int(int32(ne.Uint32(b[4:8])))
+	var local, addr netip.Addr
+	for a := b[unix.SizeofIfAddrmsg:]; len(a) >= 4; {
+		l := int(ne.Uint16(a[0:2]))
+		if l < 4 || l > len(a) {
+			break
+		}
+		if l == 8 {
+			switch ne.Uint16(a[2:4]) {
+			case unix.IFA_LOCAL:
+				local = netip.AddrFrom4([4]byte(a[4:8]))
+			case unix.IFA_ADDRESS:
+				addr = netip.AddrFrom4([4]byte(a[4:8]))
+			}
+		}
+		step := (l + 3) &^ 3
+		if step > len(a) {
+			break
+		}
+		a = a[step:]
+	}
+	if local.IsValid() {
+		addr = local
+	}
+	return index, netip.PrefixFrom(addr, int(b[1])), addr.IsValid() && index > 0
 }

@@ -29,7 +29,7 @@ func guardTeam() *team {
 		t.members = append(t.members, &member{cfg: configs.Member{Device: "net_af_packet" + string(rune('0'+i)) + ",iface=m0"},
 			mac: frame.MAC{0x0a, 0, 0, 0, 0, byte(0x10 + i)}})
 	}
-	t.refreshAddrs()
+	t.refreshAddrs(nil)
 	return t
 }
 
@@ -42,8 +42,26 @@ func TestReadAddrsFromConfig(t *testing.T) {
 	if len(tm.guard.addrs.subnets) != 2 || tm.guard.addrs.subnets[0] != netip.MustParsePrefix("192.0.2.1/24") {
 		t.Errorf("subnets %v, want the team interface's two prefixes (not the VLAN's)", tm.guard.addrs.subnets)
 	}
-	if tm.refreshAddrs() {
+	if tm.refreshAddrs(nil) {
 		t.Error("refreshAddrs reported a change when nothing changed")
+	}
+	kernel := map[string][]netip.Prefix{
+		"tgnonexist0":   {netip.MustParsePrefix("192.0.2.1/24"), netip.MustParsePrefix("10.1.0.5/16")},
+		"tgnonexist0.5": {netip.MustParsePrefix("203.0.113.1/24")},
+		"elsewhere0":    {netip.MustParsePrefix("172.16.0.1/12")},
+	}
+	if !tm.refreshAddrs(kernel) {
+		t.Error("refreshAddrs missed the kernel's addresses")
+	}
+	if own := tm.guard.addrs.own; len(own) != 5 || !slices.Contains(own, netip.MustParseAddr("10.1.0.5")) ||
+		!slices.Contains(own, netip.MustParseAddr("203.0.113.1")) || slices.Contains(own, netip.MustParseAddr("172.16.0.1")) {
+		t.Errorf("own addresses with the kernel's: %v", own)
+	}
+	if sn := tm.guard.addrs.subnets; len(sn) != 3 || sn[2] != netip.MustParsePrefix("10.1.0.5/16") {
+		t.Errorf("subnets with the kernel's: %v", sn)
+	}
+	if ip, ok := tm.addressFor(netip.MustParseAddr("10.1.200.1")); !ok || ip != netip.MustParseAddr("10.1.0.5") {
+		t.Errorf("addressFor(10.1.200.1) = %v, %v", ip, ok)
 	}
 	if ip, ok := tm.addressFor(netip.MustParseAddr("192.0.2.77")); !ok || ip != want[0] {
 		t.Errorf("addressFor(192.0.2.77) = %v, %v", ip, ok)

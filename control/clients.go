@@ -48,12 +48,16 @@ func (t *team) balancesReceive() bool { return t.cfg.Mode == configs.ModeSLB }
 func (d *Daemon) neighborTick() {
 	now := d.now()
 	changed := false
+	var kernel map[string][]netip.Prefix
 	for _, t := range d.teams {
 		if now.Sub(t.lastNeigh) < neighborPoll {
 			continue
 		}
 		t.lastNeigh = now
-		if t.refreshAddrs() {
+		if kernel == nil {
+			kernel = kernelAddrs()
+		}
+		if t.refreshAddrs(kernel) {
 			changed = true
 		}
 		if !t.balancesReceive() {

@@ -105,10 +105,53 @@ func TestParseRouteGateway(t *testing.T) {
 	}
 }
 
-// FuzzParseNeighbor feeds arbitrary rtnetlink bodies to the neighbour and
-// route parsers that fill the SLB client table: they never panic, and a
-// neighbour they return is an IPv4 address at a unicast MAC.
-func FuzzParseNeighbor(f *testing.F) {
+// ifaddrmsg builds the body of an RTM_NEWADDR message.
+func ifaddrmsg(family, prefixLen byte, index int32, attrs ...[]byte) []byte {
+	b := make([]byte, unix.SizeofIfAddrmsg)
+	b[0], b[1] = family, prefixLen
+	binary.NativeEndian.PutUint32(b[4:], uint32(index))
+	for _, a := range attrs {
+		b = append(b, a...)
+	}
+	return b
+}
+
+func ip4Attr(typ uint16, ip string) []byte {
+	a := netip.MustParseAddr(ip).As4()
+	return rtattr(nil, typ, a[:])
+}
+
+func TestParseAddr(t *testing.T) {
+	tests := []struct {
+		name  string
+		b     []byte
+		index int
+		want  string // "" = not parsed
+	}{
+		{"address", ifaddrmsg(unix.AF_INET, 24, 5, ip4Attr(unix.IFA_ADDRESS, "192.0.2.1"), ip4Attr(unix.IFA_LOCAL, "192.0.2.1")), 5, "192.0.2.1/24"},
+		{"point-to-point: the local end", ifaddrmsg(unix.AF_INET, 32, 6, ip4Attr(unix.IFA_ADDRESS, "10.0.0.2"), ip4Attr(unix.IFA_LOCAL, "10.0.0.1")), 6, "10.0.0.1/32"},
+		{"only IFA_ADDRESS", ifaddrmsg(unix.AF_INET, 16, 7, ip4Attr(unix.IFA_ADDRESS, "10.1.0.5")), 7, "10.1.0.5/16"},
+		{"IPv6", ifaddrmsg(unix.AF_INET6, 64, 5, ip4Attr(unix.IFA_ADDRESS, "192.0.2.1")), 0, ""},
+		{"prefix length 33", ifaddrmsg(unix.AF_INET, 33, 5, ip4Attr(unix.IFA_ADDRESS, "192.0.2.1")), 0, ""},
+		{"no address", ifaddrmsg(unix.AF_INET, 24, 5, rtattr(nil, unix.IFA_LABEL, []byte("team0\x00"))), 0, ""},
+		{"index 0", ifaddrmsg(unix.AF_INET, 24, 0, ip4Attr(unix.IFA_ADDRESS, "192.0.2.1")), 0, ""},
+		{"short", ifaddrmsg(unix.AF_INET, 24, 5)[:7], 0, ""},
+	}
+	for _, tc := range tests {
+		index, p, ok := parseAddr(tc.b)
+		if ok != (tc.want != "") || ok && (index != tc.index || p.String() != tc.want) {
+			t.Errorf("%s: parseAddr = %d %v %v, want %d %q", tc.name, index, p, ok, tc.index, tc.want)
+		}
+	}
+}
+
+// FuzzParseRtnetlink feeds arbitrary rtnetlink bodies to the neighbour,
+// route and address parsers that fill the SLB client table and the ARP
+// guard: they never panic, a neighbour they return is an IPv4 address at
+// a unicast MAC, and an address is an IPv4 prefix of a real interface.
+func FuzzParseRtnetlink(f *testing.F) {
+	f.Add(ifaddrmsg(unix.AF_INET, 24, 5, ip4Attr(unix.IFA_ADDRESS, "192.0.2.1"), ip4Attr(unix.IFA_LOCAL, "192.0.2.1")))
+	f.Add(ifaddrmsg(unix.AF_INET, 32, 5, rtattr(nil, unix.IFA_LABEL, []byte("team0:1\x00")), ip4Attr(unix.IFA_LOCAL, "10.0.0.1")))
 	f.Add(ndmsg(unix.AF_INET, 7, unix.NUD_REACHABLE, dstAttr(nbIP), llAttr(nbMAC)))
 	f.Add(ndmsg(unix.AF_INET, 7, unix.NUD_STALE, rtattr(nil, 99, make([]byte, 13)), llAttr(nbMAC), dstAttr(nbIP)))
 	f.Add(ndmsg(unix.AF_INET, 7, unix.NUD_PERMANENT, []byte{4, 0, 1, 0}, []byte{0xff, 0xff, 1, 0}))
@@ -125,6 +168,9 @@ func FuzzParseNeighbor(f *testing.F) {
 		}
 		if gw, ok := parseRouteGateway(b, 7); ok && !gw.Is4() {
 			t.Fatalf("gateway %v", gw)
+		}
+		if index, p, ok := parseAddr(b); ok && (index <= 0 || !p.IsValid() || !p.Addr().Is4()) {
+			t.Fatalf("address %d %v", index, p)
 		}
 	})
 }
