@@ -31,6 +31,7 @@ type metricsCollector struct {
 	memberBuckets, memberLinkDowns, memberInfo *prometheus.Desc
 	failovers, bucketMoves                     *prometheus.Desc
 	clients, directedARPs                      *prometheus.Desc
+	clientsRefused                             *prometheus.Desc
 	workerSteps, workerIdle, workerPackets     *prometheus.Desc
 	superFrames, coalescedSegs                 *prometheus.Desc
 	nicDrops                                   *prometheus.Desc
@@ -67,6 +68,7 @@ func newMetricsCollector(d *Daemon) *metricsCollector {
 		failovers:       desc("failovers_total", "Times the path member changed because it went down.", team),
 		clients:         desc("member_clients", "SLB clients whose traffic the member receives (receive balancing).", member),
 		directedARPs:    desc("directed_arps_sent_total", "Directed gratuitous ARPs sent to re-point SLB clients.", team),
+		clientsRefused:  desc("clients_refused_total", "Neighbours not taken as SLB clients, by reason (own_address, own_mac, off_subnet, invalid).", []string{"team", "reason"}),
 		bucketMoves:     desc("flow_bucket_moves_total", "Outbound flow buckets moved (failover, fallback, rebalancing).", team),
 		workerSteps:     desc("worker_polls_total", "Poll iterations of a worker lcore.", []string{"worker"}),
 		workerIdle:      desc("worker_idle_polls_total", "Poll iterations that found no packet (busy ratio = 1 - idle/polls).", []string{"worker"}),
@@ -89,7 +91,7 @@ func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo, c.memberRxPackets, c.memberRxBytes, c.memberTxPackets,
 		c.memberTxBytes, c.kernelRxPackets, c.kernelRxBytes, c.kernelTxPackets, c.kernelTxBytes, c.drops,
 		c.classes, c.memberUp, c.memberActive, c.memberPath, c.memberBuckets, c.memberLinkDowns, c.memberInfo,
-		c.failovers, c.bucketMoves, c.clients, c.directedARPs, c.workerSteps, c.workerIdle, c.workerPackets,
+		c.failovers, c.bucketMoves, c.clients, c.directedARPs, c.clientsRefused, c.workerSteps, c.workerIdle, c.workerPackets,
 		c.lacpAnswered, c.lacpBad, c.lacpLooped, c.markersSent, c.markerResponses, c.markerTimeouts, c.markerRTT, c.superFrames, c.coalescedSegs, c.nicDrops} {
 		ch <- d
 	}
@@ -146,6 +148,9 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		for k, n := range t.Classes {
 			counter(c.classes, n, t.Name, k)
 		}
+		for r, n := range t.ClientsRefused {
+			counter(c.clientsRefused, n, t.Name, r)
+		}
 		for _, m := range t.Members {
 			up := m.Link && (m.Carrier == nil || *m.Carrier)
 			counter(c.memberRxPackets, m.Counters.RxPackets, t.Name, m.Name)
@@ -185,11 +190,27 @@ type Metrics struct {
 	ln  net.Listener
 }
 
+// apiRejected describes the control socket's refusals.
+var apiRejected = prometheus.NewDesc("teamgw_api_rejected_total",
+	"Control socket requests refused, by reason (not_root, busy, timeout, too_large, malformed, unknown_command).", []string{"reason"}, nil)
+
+// Describe sends the API's descriptor.
+func (a *API) Describe(ch chan<- *prometheus.Desc) { ch <- apiRejected }
+
+// Collect sends the API's refusal counts.
+func (a *API) Collect(ch chan<- prometheus.Metric) {
+	for r := range numRejectReasons {
+		ch <- prometheus.MustNewConstMetric(apiRejected, prometheus.CounterValue, float64(a.rejected[r].Load()), r.String())
+	}
+}
+
 // ListenMetrics starts the metrics endpoint (/metrics) on addr, loopback by
-// default; the Go runtime and process collectors come along.
-func ListenMetrics(d *Daemon, addr string) (*Metrics, error) {
+// default; the Go runtime and process collectors come along, and so do
+// extra collectors (the control API's).
+func ListenMetrics(d *Daemon, addr string, extra ...prometheus.Collector) (*Metrics, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newMetricsCollector(d), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(extra...)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)

@@ -57,6 +57,10 @@ type TeamStatus struct {
 	Kernel         PortCounters      `json:"kernel"`
 	KernelPath     KernelPath        `json:"kernel_path"`
 	Drops          map[string]uint64 `json:"drops"`
+
+	// ClientsRefused counts, by reason, the neighbours left out of the
+	// SLB client table: own_address, own_mac, off_subnet, invalid.
+	ClientsRefused map[string]uint64 `json:"clients_refused,omitempty"`
 }
 
 // KernelPath describes the team's TAP: its queues, the offloads the
@@ -214,6 +218,7 @@ func (d *Daemon) buildStatus() *Status {
 			ts.KernelPath.Queues, ts.KernelPath.Offloads = t.tap.Queues(), t.tap.Offloads.String()
 		}
 		ts.DirectedARPs = t.directedSent
+		ts.ClientsRefused = t.refusals()
 		ts.LearningFrames = t.learningSent
 		if t.lacp != nil {
 			sys, key := t.lacp.agg.Partner()

@@ -62,6 +62,9 @@ type team struct {
 	// rebalancer.
 	bucketMoves uint64
 	lastRebal   time.Time
+
+	// guard vets the neighbours that may become clients.
+	guard clientGuard
 }
 
 // member is the control plane's state of one member port.

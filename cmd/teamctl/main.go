@@ -142,6 +142,10 @@ func printClients(w io.Writer, t control.TeamStatus) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", cl.IP, cl.MAC, cl.Member)
 	}
 	tw.Flush()
+	if t.ClientsRefused != nil {
+		fmt.Fprint(w, "  neighbours refused as clients:")
+		printCounts(w, t.ClientsRefused)
+	}
 }
 
 func printShow(w io.Writer, s *control.Status) {
@@ -184,6 +188,10 @@ func printShow(w io.Writer, s *control.Status) {
 		kp := t.KernelPath
 		fmt.Fprintf(w, "  kernel path: %d queues, offloads %s; super-frames segmented %d, coalesced %d (of %d segments)\n",
 			kp.Queues, kp.Offloads, kp.SuperFrames, kp.Coalesced, kp.CoalescedSegments)
+		if t.ClientsRefused != nil {
+			fmt.Fprintf(w, "  clients: %d  refused:", len(t.Clients))
+			printCounts(w, t.ClientsRefused)
+		}
 		fmt.Fprintln(w, "  (* = path member: team MAC, broadcasts, non-IP)")
 	}
 }
