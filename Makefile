@@ -4,11 +4,11 @@
 GO        ?= go
 BIN       := bin
 HUGEPAGES ?= 1024
-PKGS      := libdpdk-dev dpdk-dev pkg-config iproute2 iputils-ping procps util-linux ethtool openvswitch-switch tshark
+PKGS      := libdpdk-dev dpdk-dev pkg-config iproute2 iputils-ping procps util-linux ethtool openvswitch-switch tshark iperf3
 GOTEST    ?= $(GO) test
 FUZZTIME  ?= 30s
 
-.PHONY: all deps hugepages build test lint fuzz demo bench bench-tx pgo clean
+.PHONY: all deps hugepages build test lint fuzz demo bench bench-tx bench-kernel pgo clean
 
 all: build
 
@@ -56,6 +56,10 @@ fuzz:
 demo: build
 	$(BIN)/teamlab demo -teamgw $(BIN)/teamgw -teamctl $(BIN)/teamctl
 
+## bench-kernel: iperf3 through the team's TAP against the no-team kernel path (netns lab).
+bench-kernel: build
+	$(BIN)/teamlab kernelpath -teamgw $(BIN)/teamgw -out perf/results
+
 ## bench-tx: teamgw's outbound path against DPDK net_bonding (l34, rr) over net_null members.
 bench-tx: build
 	$(BIN)/txbench -members 2,4,8 -rounds 5 -steps 20000 -out perf/results | tee perf/results/txbench.txt
@@ -67,7 +71,7 @@ pgo: build
 	cp cmd/teamgw/default.pgo perf/cmd/txbench/default.pgo
 
 ## bench: burst-loop, outbound and failover benchmarks; results in perf/results/.
-bench: build bench-tx
+bench: build bench-tx bench-kernel
 	$(GO) test -run '^$$' -bench BurstLoopRatio -benchtime 10x -count 5 ./dataplane/dpdk | tee perf/results/burstloop.txt
 	$(BIN)/teamlab failover -teamgw $(BIN)/teamgw -cuts 20 -out perf/results
 

@@ -44,7 +44,7 @@ func kernelPath(args []string) error {
 	var c common
 	c.register(fs)
 	membersFlag := fs.String("members", "1,2,4", "team sizes")
-	modesFlag := fs.String("modes", "slb,trunk", "team modes")
+	modesFlag := fs.String("modes", "slb", "team modes (trunk and lacp need a LAG switch: on the lab's Linux bridge the team MAC flaps between ports)")
 	streamsFlag := fs.String("streams", "1,4", "parallel TCP streams (one client namespace each)")
 	dur := fs.Duration("time", 5*time.Second, "length of each iperf3 run")
 	out := fs.String("out", "perf/results", "directory for the JSON and Markdown report (\"\" = none)")
@@ -325,9 +325,14 @@ func writeKernelReport(dir string, runs []kernelRun, dur time.Duration) error {
 	fmt.Fprintf(&b, `# Kernel path throughput (iperf3 through the team's TAP, netns lab)
 
 %s. iperf3 server in the gateway namespace on the team address, one client
-namespace per stream behind a Linux bridge, %v per run. "no team" is the
-anchor: the server's kernel on the member veth itself. teamgw CPU is its
-CPU time over the run (1.0 = one core); CPU-s/Gbit sizes appliances.
+namespace per stream behind a Linux bridge, %v per run, one teamgw worker.
+The anchors are the server's kernel on the member veth itself, no teamgw:
+"no team" as veths behave (the kernel's 64 KB TSO segments cross the veth
+and the bridge whole, into the client), "no team, wire-sized" with TSO and
+GSO off on the veth, so that wire-sized frames cross, as on a real wire.
+teamgw CPU is its CPU time over the run (1.0 = one core), kernel work done
+in its system calls included; CPU-s/Gbit sizes appliances. "lost in teamgw"
+counts frames teamgw dropped for lack of room or as malformed.
 Reproduce: bin/teamlab kernelpath (make bench-kernel).
 
 | path | members | streams | direction | Gbit/s | vs no team | vs wire-sized | teamgw CPU | CPU-s/Gbit | retransmits | lost in teamgw |
