@@ -298,6 +298,9 @@ func TestValidation(t *testing.T) {
 		{"nine members", withMembers("[" + strings.Join(nine, ", ") + "]"), "team[0].members", "got 9"},
 		{"empty device", withMembers(`["", "net_null1"]`), "team[0].members[0]", "device is required"},
 		{"table without device", withMembers(`[{role = "standby"}, "net_null1"]`), "team[0].members[0]", "device is required"},
+		{"port priority outside lacp", withMembers(`[{device = "net_null0", lacp_port_priority = 10}, "net_null1"]`), "team[0].members[0].lacp_port_priority", "for lacp teams"},
+		{"port priority high", "[[team]]\nname = \"team0\"\nmode = \"lacp\"\nmembers = [{device = \"net_null0\", lacp_port_priority = 70000}]\n", "team[0].members[0].lacp_port_priority", "between 1 and 65535, got 70000"},
+		{"port priority string", withMembers(`[{device = "net_null0", lacp_port_priority = "high"}, "net_null1"]`), "team[0].members[0].lacp_port_priority", "must be an integer, got string"},
 		{"whitespace", withMembers(`["net_af_packet0, iface=m0", "net_null1"]`), "team[0].members[0]", "whitespace"},
 		{"tab", withMembers(`["net_null0\t", "net_null1"]`), "team[0].members[0]", "whitespace"},
 		{"no name", withMembers(`[",iface=m0", "net_null1"]`), "team[0].members[0]", "no name"},
@@ -430,7 +433,7 @@ func TestUnknownKeys(t *testing.T) {
 		{"team", minimal + "bogus = true\n", `unknown key "team.bogus"`},
 		{"team case", withTeam("", `MTU = 9000`), `unknown key "team.MTU"`},
 		{"table case", "[EAL]\nmemory_mb = 128\n" + minimal, `unknown key "EAL"`},
-		{"member table", withMembers(`["net_null0", { device = "net_null1", bogus = 1 }]`), `team[0].members[1]: unknown key "bogus" (member keys are device, role, carrier)`},
+		{"member table", withMembers(`["net_null0", { device = "net_null1", bogus = 1 }]`), `team[0].members[1]: unknown key "bogus" (member keys are device, role, carrier, lacp_port_priority)`},
 		{"member table case", withMembers(`["net_null0", { Device = "net_null1" }]`), `team[0].members[1]: unknown key "Device"`},
 		{"member array of tables", "[[team]]\nname = \"t\"\n[[team.members]]\ndevice = \"net_null0\"\n[[team.members]]\ndevice = \"net_null1\"\nrole2 = \"x\"\n", `team[0].members[1]: unknown key "role2"`},
 	}

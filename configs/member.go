@@ -31,6 +31,10 @@ type Member struct {
 	// netlink. It defaults to the iface= argument of net_af_packet devices
 	// and to "" (no carrier watch) otherwise.
 	Carrier string `toml:"carrier"`
+	// LACPPortPriority is the member's 802.1AX actor port priority, 1 to
+	// 65535 (0 = the default, 32768); lacp teams only. Among ports that
+	// cannot all be aggregated, the lower value is preferred.
+	LACPPortPriority int `toml:"lacp_port_priority"`
 
 	// problems holds what went wrong while decoding the member, one
 	// "subpath\tmessage" entry per line; see decodeProblems.
@@ -38,10 +42,10 @@ type Member struct {
 }
 
 // memberKeys are the keys of a member table.
-var memberKeys = []string{"device", "role", "carrier"}
+var memberKeys = []string{"device", "role", "carrier", "lacp_port_priority"}
 
 // UnmarshalTOML decodes a member from either a devargs string or a table
-// with the keys device, role and carrier. Unknown keys and values of the
+// with the keys device, role, carrier and lacp_port_priority. Unknown keys and values of the
 // wrong type are not returned as errors but recorded in the member, so that
 // they can be reported with the member's path by Validate (and by Parse,
 // before validation).
@@ -65,6 +69,14 @@ func (m *Member) UnmarshalTOML(v any) error {
 				dst = &m.Role
 			case "carrier":
 				dst = &m.Carrier
+			case "lacp_port_priority":
+				n, ok := v[k].(int64)
+				if !ok {
+					m.addProblem("."+k, fmt.Sprintf("must be an integer, got %s", tomlType(v[k])))
+					continue
+				}
+				m.LACPPortPriority = int(min(max(n, -1), 1<<20))
+				continue
 			default:
 				m.addProblem("", fmt.Sprintf("unknown key %q (member keys are %s)", k, strings.Join(memberKeys, ", ")))
 				continue

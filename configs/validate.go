@@ -285,6 +285,13 @@ func (c *Config) validateTeams(errs *Error) {
 				active++ // do not also complain that all members are standby
 			}
 
+			if m.LACPPortPriority != 0 {
+				checkRange(errs, mp+".lacp_port_priority", m.LACPPortPriority, 1, 65535)
+				if t.Mode != ModeLACP {
+					errs.add(mp+".lacp_port_priority", "port priorities are for lacp teams")
+				}
+			}
+
 			if m.Carrier != "" && (devOK || m.Carrier != m.carrierDefault()) {
 				if !validIfname(m.Carrier) {
 					errs.add(mp+".carrier", "invalid carrier interface %q: want a kernel interface name of 1 to 15 characters", m.Carrier)

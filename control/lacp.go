@@ -35,11 +35,15 @@ func (d *Daemon) startLACP(t *team) {
 	}
 	now := d.now()
 	lt := &lacpTeam{fallback: t.cfg.LACPFallback == "active-backup"}
-	for i := range t.members {
+	for i, m := range t.members {
+		prio := m.cfg.LACPPortPriority
+		if prio == 0 {
+			prio = 32768 // 802.1AX default
+		}
 		lt.ports = append(lt.ports, lacp.NewPort(lacp.PortConfig{
 			System:       lacp.SystemID{Priority: uint16(t.cfg.LACPSystemPriority), MAC: t.mac},
 			Key:          uint16(key),
-			PortPriority: 32768,
+			PortPriority: uint16(prio),
 			Port:         uint16(i + 1),
 			Active:       t.cfg.LACPActive == nil || *t.cfg.LACPActive,
 			ShortTimeout: t.cfg.LACPRate == "fast",

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -151,4 +153,128 @@ func TestLACPSilentPartner(t *testing.T) {
 // (an lacp team may rightly have no active member).
 func startTeamgwAnyState(ctx context.Context, l *lab.Lab, cfg string, log *bytes.Buffer) (*lab.Teamgw, error) {
 	return l.StartTeamgwWait(ctx, teamgwBin, os.TempDir(), cfg, &syncWriter{w: log}, func(*control.Status) bool { return true })
+}
+
+// TestLACPDUsOnTimeUnderFullLoad saturates an aggregated lacp team in both
+// directions (UDP at full speed through the TAP and from the client) and
+// checks that the control frames do not starve (802.1AX 6.4.13, periodic
+// transmission): every member keeps sending LACPDUs at the fast rate, so
+// no gap reaches the partner's 3 s short timeout, and the aggregate never
+// loses a member on either side.
+func TestLACPDUsOnTimeUnderFullLoad(t *testing.T) {
+	l := newLab(t, 2, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var ovsLog bytes.Buffer
+	ovs, err := l.StartOVS(ctx, lab.BondMode{Mode: "balance-tcp", LACP: "active"}, &syncWriter{w: &ovsLog})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, ovsLog.String())
+	}
+	var logb bytes.Buffer
+	// Member 0 also carries a configured port priority, which the
+	// partner must learn from its LACPDUs.
+	cfg := strings.Replace(l.Config(lab.TeamConfig{Mode: "lacp", Extra: "lacp_rate = \"fast\"\n"}),
+		`"net_af_packet0,iface=m0",`, `{ device = "net_af_packet0,iface=m0", lacp_port_priority = 100 },`, 1)
+	g, err := l.StartTeamgw(ctx, teamgwBin, t.TempDir(), cfg, &syncWriter{w: &logb})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logb.String())
+	}
+	defer g.Stop()
+	distributing := func() int {
+		s, err := g.Status()
+		if err != nil {
+			return -1
+		}
+		n := 0
+		for _, m := range s.Teams[0].Members {
+			if m.LACP != nil && strings.Contains(m.LACP.ActorState, "distributing") && m.State == "active" {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, "both members to negotiate and distribute", func() bool { return distributing() == 2 })
+	s, err := g.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := map[string]string{}
+	for i, m := range s.Teams[0].Members {
+		ours[m.MAC] = fmt.Sprintf("s%d", i)
+	}
+	var pcaps []string
+	var stops []func()
+	for i := range 2 {
+		p, stop := capture(t, l, l.Switch, fmt.Sprintf("s%d", i), "ether proto 0x8809")
+		pcaps, stops = append(pcaps, p), append(stops, stop)
+	}
+
+	// Full load both ways: UDP at any rate iperf3 can reach, from an
+	// application behind the TAP to the client and from the client to it.
+	for _, sv := range []struct{ ns, addr string }{{l.Clients[0], l.ClientIP(0).String()}, {l.GW, l.Spec.TeamIP.String()}} {
+		if _, err := l.Start(sv.ns, nil, nil, "iperf3", "-s", "-B", sv.addr, "-p", "5301"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	const load = 8 * time.Second
+	done := make(chan []byte, 2)
+	for _, c := range []struct{ ns, to string }{{l.GW, l.ClientIP(0).String()}, {l.Clients[0], l.Spec.TeamIP.String()}} {
+		go func() {
+			out, _ := l.Exec(ctx, c.ns, "iperf3", "-c", c.to, "-p", "5301", "-u", "-b", "0", "-l", "1400", "-t", strconv.Itoa(int(load.Seconds())))
+			done <- out
+		}()
+	}
+	lowest := 2
+	for deadline := time.Now().Add(load); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		lowest = min(lowest, distributing())
+	}
+	for range 2 {
+		out := <-done
+		if i := bytes.LastIndex(out, []byte("receiver")); i > 0 {
+			t.Logf("load: %s", bytes.TrimSpace(out[bytes.LastIndexByte(out[:i], '\n')+1:i]))
+		}
+	}
+	for _, stop := range stops {
+		stop()
+	}
+	if lowest != 2 {
+		t.Errorf("a member left distribution under load (lowest count %d)", lowest)
+	}
+	show, err := ovs.Appctl(ctx, "lacp/show")
+	if err != nil || strings.Count(show, "current attached") != 2 {
+		t.Errorf("OVS after the load: %v\n%s", err, show)
+	}
+	if !strings.Contains(show, "partner port_priority: 100") || !strings.Contains(show, "partner port_priority: 32768") {
+		t.Errorf("OVS does not show the configured port priority (100) and the default (32768):\n%s", show)
+	}
+	st, _ := g.Status()
+	t.Logf("worker packets during the test: %d", st.Workers[0].Packets)
+	for i, p := range pcaps {
+		out, err := exec.Command("tshark", "-r", p, "-T", "fields", "-e", "frame.time_epoch", "-e", "eth.src", "-Y", "slow.subtype == 1").CombinedOutput()
+		if err != nil {
+			t.Fatalf("tshark: %v\n%s", err, out)
+		}
+		var last, worst float64
+		n := 0
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			f := strings.Fields(line)
+			if len(f) != 2 || ours[f[1]] == "" {
+				continue
+			}
+			ts, _ := strconv.ParseFloat(f[0], 64)
+			if n > 0 {
+				worst = max(worst, ts-last)
+			}
+			last = ts
+			n++
+		}
+		t.Logf("member %d: %d LACPDUs during %v of full load, longest gap %.3f s", i, n, load, worst)
+		if n < int(load.Seconds())-1 {
+			t.Errorf("member %d sent %d LACPDUs in %v at the fast rate", i, n, load)
+		}
+		if worst >= 3 {
+			t.Errorf("member %d: %.3f s without a LACPDU, the partner's short timeout is 3 s", i, worst)
+		}
+	}
 }
