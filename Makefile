@@ -74,6 +74,7 @@ pgo: build
 bench: build bench-tx bench-kernel
 	$(GO) test -run '^$$' -bench BurstLoopRatio -benchtime 10x -count 5 ./dataplane/dpdk | tee perf/results/burstloop.txt
 	$(BIN)/teamlab failover -teamgw $(BIN)/teamgw -cuts 20 -out perf/results
+	$(BIN)/teamlab lacp -teamgw $(BIN)/teamgw -runs 5 -out perf/results
 
 clean:
 	rm -rf $(BIN)

@@ -116,6 +116,9 @@ type Lab struct {
 	created []string // namespaces this lab created, in creation order
 	procs   []*proc
 	closers []func()
+	// ovs is set once StartOVS moved the switch ports from br0 to Open
+	// vSwitch (they no longer have a Linux bridge port state).
+	ovs bool
 }
 
 // proc is a background process started with Start.
@@ -574,10 +577,13 @@ func (l *Lab) RestoreMember(i int) error {
 	if !adminUp {
 		return nil
 	}
+	l.mu.Lock()
+	ovs := l.ovs
+	l.mu.Unlock()
 	return poll(ctx, func() (bool, error) {
 		ok, err := l.running(l.GW, name)
-		if err != nil || !ok {
-			return false, err
+		if err != nil || !ok || ovs {
+			return ok, err
 		}
 		return l.forwarding(ctx, fmt.Sprintf("s%d", i))
 	})

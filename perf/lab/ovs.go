@@ -78,6 +78,9 @@ func (l *Lab) StartOVS(ctx context.Context, bond BondMode, log io.Writer) (*OVS,
 	if err := ipBatch(ctx, l.Switch, cmds...); err != nil {
 		return nil, err
 	}
+	l.mu.Lock()
+	l.ovs = true
+	l.mu.Unlock()
 	args := []string{"add-br", "br1", "--", "set", "bridge", "br1", "datapath_type=netdev",
 		"--", "add-bond", "br1", "bond0"}
 	args = append(args, members...)

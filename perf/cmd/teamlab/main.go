@@ -4,6 +4,7 @@
 //	teamlab demo     -teamgw BIN -teamctl BIN   a guided tour: traffic, failover, fallback, operator view
 //	teamlab failover -teamgw BIN -cuts N -out DIR  failover/fallback loss windows over repeated cuts
 //	teamlab kernelpath -teamgw BIN -out DIR        iperf3 through the team's TAP against the no-team kernel path
+//	teamlab lacp -teamgw BIN -runs N -out DIR      LACP convergence and rejoin against Open vSwitch
 //
 // Everything the lab creates is removed at the end, on error and on Ctrl-C.
 package main
@@ -20,7 +21,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: teamlab demo|failover|kernelpath [flags]")
+		fmt.Fprintln(os.Stderr, "usage: teamlab demo|failover|kernelpath|lacp [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -31,8 +32,10 @@ func main() {
 		err = failover(os.Args[2:])
 	case "kernelpath":
 		err = kernelPath(os.Args[2:])
+	case "lacp":
+		err = lacpBench(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (want demo, failover or kernelpath)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (want demo, failover, kernelpath or lacp)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "teamlab:", err)
