@@ -8,7 +8,7 @@ PKGS      := libdpdk-dev dpdk-dev pkg-config iproute2 iputils-ping procps util-l
 GOTEST    ?= $(GO) test
 FUZZTIME  ?= 30s
 
-.PHONY: all deps hugepages build test lint fuzz demo bench bench-tx bench-kernel pgo clean
+.PHONY: all deps hugepages build test lint fuzz demo bench bench-tx bench-kernel soak pgo clean
 
 all: build
 
@@ -55,6 +55,10 @@ fuzz:
 ## demo: bring up the netns lab and a live team with traffic, failover and the operator view.
 demo: build
 	$(BIN)/teamlab demo -teamgw $(BIN)/teamgw -teamctl $(BIN)/teamctl
+
+## soak: a long run (3 minutes of disturbances under traffic) that checks for leaks and lost frames.
+soak: build
+	$(BIN)/teamlab soak -teamgw $(BIN)/teamgw -teamctl $(BIN)/teamctl -duration 3m -out perf/results
 
 ## bench-kernel: iperf3 through the team's TAP against the no-team kernel path (netns lab).
 bench-kernel: build

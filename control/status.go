@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime"
 	"time"
 
 	"github.com/teamgw/teamgw/dataplane"
@@ -16,9 +18,22 @@ import (
 // Status is a consistent snapshot of the daemon, as the control API and
 // teamctl show it.
 type Status struct {
-	Started time.Time    `json:"started"`
-	Workers []WorkerInfo `json:"workers"`
-	Teams   []TeamStatus `json:"teams"`
+	Started time.Time     `json:"started"`
+	Process ProcessStatus `json:"process"`
+	Workers []WorkerInfo  `json:"workers"`
+	Teams   []TeamStatus  `json:"teams"`
+}
+
+// ProcessStatus is what a long run watches for leaks: goroutines, Go
+// heap, resident memory and the mbuf pool.
+type ProcessStatus struct {
+	Goroutines int    `json:"goroutines"`
+	HeapBytes  uint64 `json:"heap_bytes"`
+	RSSBytes   uint64 `json:"rss_bytes"`
+	// MbufsInUse counts the pool's mbufs not in its ring, those parked
+	// in per-lcore caches included.
+	MbufsInUse int `json:"mbufs_in_use"`
+	MbufsTotal int `json:"mbufs_total"`
 }
 
 // WorkerInfo describes one worker lcore.
@@ -32,6 +47,8 @@ type WorkerInfo struct {
 	Packets    uint64 `json:"packets"`
 	InjectLost uint64 `json:"inject_unroutable"`
 	InjectFull uint64 `json:"inject_dropped"`
+	// TxRefused counts frames the member PMDs refused (TX ring full).
+	TxRefused uint64 `json:"tx_refused"`
 }
 
 // TeamStatus describes one team.
@@ -53,10 +70,13 @@ type TeamStatus struct {
 	LACP         *TeamLACP      `json:"lacp,omitempty"`
 	DirectedARPs uint64         `json:"directed_arps_sent"`
 	// LearningFrames counts the SLB learning frames sent.
-	LearningFrames uint64            `json:"learning_frames_sent"`
-	Kernel         PortCounters      `json:"kernel"`
-	KernelPath     KernelPath        `json:"kernel_path"`
-	Drops          map[string]uint64 `json:"drops"`
+	LearningFrames uint64       `json:"learning_frames_sent"`
+	Kernel         PortCounters `json:"kernel"`
+	KernelPath     KernelPath   `json:"kernel_path"`
+	// ToControl counts frames the data plane handed to the control plane
+	// (LACPDUs, markers, echo-node replies).
+	ToControl uint64            `json:"to_control"`
+	Drops     map[string]uint64 `json:"drops"`
 
 	// ClientsRefused counts, by reason, the neighbours left out of the
 	// SLB client table: own_address, own_mac, off_subnet, invalid.
@@ -188,7 +208,11 @@ func (d *Daemon) Status(ctx context.Context) (*Status, error) {
 }
 
 func (d *Daemon) buildStatus() *Status {
-	s := &Status{Started: d.started}
+	s := &Status{Started: d.started, Process: processStatus()}
+	if d.pool != nil {
+		s.Process.MbufsInUse = d.pool.InUse()
+		s.Process.MbufsTotal = d.cfg.EAL.Mbufs
+	}
 	for i, w := range d.workers {
 		io := w.IOCounters()
 		c := w.Counters()
@@ -196,6 +220,7 @@ func (d *Daemon) buildStatus() *Status {
 			ID: i, Core: d.cfg.EAL.WorkerCores[i], Lcore: w.Lcore(),
 			Steps: io.Steps, IdleSteps: io.IdleSteps,
 			Vectors: c.Vectors.Load(), Packets: c.Packets.Load(), InjectLost: io.InjectUnroutable, InjectFull: io.InjectDropped,
+			TxRefused: io.TxRefused,
 		})
 	}
 	totals := d.Totals()
@@ -212,6 +237,7 @@ func (d *Daemon) buildStatus() *Status {
 		if t.path >= 0 {
 			ts.Active = t.members[t.path].cfg.Name()
 		}
+		ts.ToControl = totals[ti].ToControl
 		ts.KernelPath = KernelPath{Interface: t.cfg.Name, SuperFrames: totals[ti].SuperFrames,
 			Coalesced: totals[ti].Coalesced, CoalescedSegments: totals[ti].CoalescedSegments}
 		if t.tap != nil {
@@ -322,4 +348,18 @@ func memberLACP(lt *lacpTeam, i int) *MemberLACP {
 		MarkersTx: mc.MarkersTx, MarkerResponses: mc.ResponsesRx, MarkerTimeouts: mc.Timeouts,
 		MarkerUnmatched: mc.Unmatched, MarkerPending: g.Pending(), LastMarkerRTT: g.LastRTT(),
 	}
+}
+
+// processStatus samples the process's goroutines and memory.
+func processStatus() ProcessStatus {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	p := ProcessStatus{Goroutines: runtime.NumGoroutine(), HeapBytes: ms.HeapAlloc}
+	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
+		var size, resident uint64
+		if _, err := fmt.Sscan(string(b), &size, &resident); err == nil {
+			p.RSSBytes = resident * uint64(os.Getpagesize())
+		}
+	}
+	return p
 }

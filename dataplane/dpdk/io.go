@@ -190,6 +190,9 @@ func (io *IO) RefLoop(steps uint64) uint64 {
 // monotonic 64-bit words written by one worker).
 type IOCounters struct {
 	Steps, IdleSteps, InjectUnroutable, InjectDropped, ControlDropped uint64
+	// TxRefused counts packets the PMDs refused at flush (their TX
+	// rings full), over every TX queue; they were freed.
+	TxRefused uint64
 }
 
 // Counters reads the IO-wide counters.
@@ -200,8 +203,16 @@ func (io *IO) Counters() IOCounters {
 	return IOCounters{
 		Steps: uint64(io.c.steps), IdleSteps: uint64(io.c.idle_steps),
 		InjectUnroutable: uint64(io.c.inject_unroutable), InjectDropped: uint64(io.c.inject_dropped),
-		ControlDropped: uint64(io.c.ctl_dropped),
+		ControlDropped: uint64(io.c.ctl_dropped), TxRefused: io.txRefused(),
 	}
+}
+
+func (io *IO) txRefused() uint64 {
+	var n uint64
+	for i := range int(io.c.n_tx) {
+		n += uint64(io.c.tx[i].dropped)
+	}
+	return n
 }
 
 // TxCounters reads the sent and dropped counters of TX queue q.

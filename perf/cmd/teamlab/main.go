@@ -5,6 +5,7 @@
 //	teamlab failover -teamgw BIN -cuts N -out DIR  failover/fallback loss windows over repeated cuts
 //	teamlab kernelpath -teamgw BIN -out DIR        iperf3 through the team's TAP against the no-team kernel path
 //	teamlab lacp -teamgw BIN -runs N -out DIR      LACP convergence and rejoin against Open vSwitch
+//	teamlab soak -teamgw BIN -duration D -out DIR  a long run with disturbances; checks leaks and accounting
 //
 // Everything the lab creates is removed at the end, on error and on Ctrl-C.
 package main
@@ -21,7 +22,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: teamlab demo|failover|kernelpath|lacp [flags]")
+		fmt.Fprintln(os.Stderr, "usage: teamlab demo|failover|kernelpath|lacp|soak [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -34,8 +35,10 @@ func main() {
 		err = kernelPath(os.Args[2:])
 	case "lacp":
 		err = lacpBench(os.Args[2:])
+	case "soak":
+		err = soak(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (want demo, failover, kernelpath or lacp)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (want demo, failover, kernelpath, lacp or soak)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "teamlab:", err)
