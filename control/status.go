@@ -88,8 +88,11 @@ type VLANStatus struct {
 
 // MemberStatus describes one member.
 type MemberStatus struct {
-	Name     string       `json:"name"`
-	Device   string       `json:"device"`
+	Name   string `json:"name"`
+	Device string `json:"device"`
+	// Slot is the member's index in the data plane (it keeps it while
+	// other members come and go).
+	Slot     int          `json:"slot"`
 	MAC      string       `json:"mac"`
 	WireMAC  string       `json:"wire_mac"` // the MAC SLB clients are pointed at
 	Role     string       `json:"role"`
@@ -233,10 +236,10 @@ func (d *Daemon) buildStatus() *Status {
 		}
 		for mi, m := range t.members {
 			ms := MemberStatus{
-				Name: m.cfg.Name(), Device: m.cfg.Device, MAC: m.mac.String(), WireMAC: wireMAC(m).String(),
+				Name: m.cfg.Name(), Device: m.cfg.Device, Slot: m.slot, MAC: m.mac.String(), WireMAC: wireMAC(m).String(),
 				Role: m.cfg.Role, Link: m.linkUp, Downs: m.downs,
 				Path: mi == t.path, Buckets: buckets[mi],
-				Counters: portCounters(totals[ti].Ports[mi]),
+				Counters: portCounters(totals[ti].Ports[m.slot]),
 			}
 			if ms.Role == "" {
 				ms.Role = "normal"
@@ -255,6 +258,8 @@ func (d *Daemon) buildStatus() *Status {
 				ms.SpeedMb = l.SpeedMbps
 			}
 			switch {
+			case m.removing:
+				ms.State = "removing"
 			case m.disabled:
 				ms.State = "disabled"
 			case t.pathFailed(m):

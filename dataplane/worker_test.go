@@ -287,9 +287,6 @@ func TestWorkerSetPortsKeepsOtherMembersFlowing(t *testing.T) {
 	if err := r.w.SetPorts(ctx, with); err != nil {
 		t.Fatal(err)
 	}
-	if n := r.w.Counters().Teams[0].Ports[1].TxPackets.Load(); n != 0 {
-		t.Errorf("slot 1 counts %d frames sent before its member sent any", n)
-	}
 	r.publishState(SingleMember(teamMAC, 2, 1))
 	f := ethFrame(clientMAC, teamMAC, 0xee)
 	r.tap.send(f)
@@ -297,6 +294,24 @@ func TestWorkerSetPortsKeepsOtherMembersFlowing(t *testing.T) {
 		t.Errorf("added member sent %x, want %x", got[0], f)
 	}
 	r.members[0].quiet()
+	slot1 := &r.w.Counters().Teams[0].Ports[1]
+	if n := slot1.TxPackets.Load(); n != 1 {
+		t.Errorf("slot 1 counts %d frames sent, want 1", n)
+	}
+
+	// Another port in slot 1: its counters start from zero.
+	other := newRingPort(t, r.pool)
+	if err := r.w.SetPorts(ctx, []TeamPorts{{Tap: r.tap.port, Members: []*dpdk.Port{r.members[0].port, other.port}}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := slot1.TxPackets.Load(); n != 0 {
+		t.Errorf("slot 1 counts %d frames for its new port, want 0", n)
+	}
+	r.tap.send(f)
+	other.collect(1)
+	if err := r.w.SetPorts(ctx, with); err != nil {
+		t.Fatal(err)
+	}
 
 	r.publish(0)
 	if err := r.w.SetPorts(ctx, without); err != nil {
