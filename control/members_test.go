@@ -3,7 +3,9 @@ package control
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -232,5 +234,44 @@ func TestLACPMarkerBeforeRemove(t *testing.T) {
 	}
 	if _, err := net.InterfaceByName(tt.members[0]); err == nil {
 		t.Error("the removed member's port is still open")
+	}
+}
+
+// TestFailoverDurationHistogram cuts the path member's link: the failover
+// is observed once in the team's histogram, in the status and the
+// metrics; the member's return is not a failover.
+func TestFailoverDurationHistogram(t *testing.T) {
+	tt := startTapTeam(t, "")
+	id := strings.TrimPrefix(tt.name, "tgc")
+	tt.waitActive(t, "net_tapc"+id+"m0")
+	ipLink(t, tt.members[0], "down")
+	tt.waitActive(t, "net_tapc"+id+"m1")
+	st := tt.status(t)
+	h := st.FailoverSeconds
+	if h.Count != 1 || h.Sum <= 0 || h.Buckets[len(h.Buckets)-1].Count != 1 {
+		t.Errorf("failover histogram %+v, want one observation within a second", h)
+	}
+	t.Logf("failover: link loss seen to snapshot published in %v", time.Duration(h.Sum*float64(time.Second)))
+	ipLink(t, tt.members[0], "up")
+	tt.waitStatus(t, "member 0 back", func(st TeamStatus) bool { return st.Members[0].State != "down" })
+	mx, err := ListenMetrics(tt.d, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mx.Close()
+	resp, err := http.Get("http://" + mx.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		fmt.Sprintf(`teamgw_failover_duration_seconds_count{team=%q} 1`, tt.name),
+		fmt.Sprintf(`teamgw_failover_duration_seconds_bucket{team=%q,le="1"} 1`, tt.name),
+		fmt.Sprintf(`teamgw_failover_duration_seconds_bucket{team=%q,le="+Inf"} 1`, tt.name),
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }

@@ -43,6 +43,10 @@ type TeamStatus struct {
 	// carries what is not balanced.
 	Active      string            `json:"active"`
 	Failovers   uint64            `json:"failovers"`
+	// FailoverSeconds is the failover-duration histogram: from a
+	// member that carried traffic losing its link to the snapshot without
+	// it being published.
+	FailoverSeconds Histogram `json:"failover_seconds"`
 	BucketMoves uint64            `json:"bucket_moves"`
 	Classes     map[string]uint64 `json:"classes"`
 	Members     []MemberStatus    `json:"members"`
@@ -186,7 +190,7 @@ func (d *Daemon) buildStatus() *Status {
 	for ti, t := range d.teams {
 		ts := TeamStatus{
 			Name: t.cfg.Name, Mode: t.cfg.Mode, MAC: t.mac.String(), Active: "none",
-			Failovers: t.failovers, BucketMoves: t.bucketMoves,
+			Failovers: t.failovers, BucketMoves: t.bucketMoves, FailoverSeconds: t.failover.status(),
 			Drops: map[string]uint64{}, Classes: map[string]uint64{},
 			Kernel: portCounters(totals[ti].Ports[dataplane.TapIndex]),
 		}
