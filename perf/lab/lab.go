@@ -116,6 +116,8 @@ type Lab struct {
 	created []string // namespaces this lab created, in creation order
 	procs   []*proc
 	closers []func()
+	// extraClients counts the clients added with AddClient.
+	extraClients int
 }
 
 // proc is a background process started with Start.
