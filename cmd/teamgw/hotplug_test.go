@@ -194,3 +194,193 @@ func TestMemberAddRemoveUnderTraffic(t *testing.T) {
 		t.Errorf("m2 after its removal: %v %s (want its kernel state restored)", err, out)
 	}
 }
+
+// labBase is a lab config's [eal] and [control] sections, with a pool
+// large enough for eight member ports.
+func labBase(l *lab.Lab) string {
+	cfg := l.Config(lab.TeamConfig{})
+	cfg = cfg[:strings.Index(cfg, "[[team]]")]
+	return strings.Replace(cfg, "[eal]\n", "[eal]\nmbufs = 32767\n", 1)
+}
+
+// TestFourTeams runs four teams of two members in one teamgw, each on
+// its own subnet with its own interface and client, with a UDP stream
+// through each at once: every team carries its own traffic on its own
+// members, without loss.
+func TestFourTeams(t *testing.T) {
+	l := newLab(t, 8, 1)
+	ctx := context.Background()
+	// Four interfaces on one switch: the kernel must answer ARP only for
+	// the addresses of the interface asked, or a team would answer for
+	// another team's address.
+	if out, err := l.Exec(ctx, l.GW, "sysctl", "-w", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2"); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	cfg := labBase(l)
+	ips := []netip.Addr{l.Spec.TeamIP}
+	clients := []string{l.Clients[0]}
+	for k := range 4 {
+		if k > 0 {
+			ips = append(ips, netip.AddrFrom4([4]byte{10, 99, byte(k), 1}))
+			ns, err := l.AddClient(ctx, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 99, byte(k), 10}), 24))
+			if err != nil {
+				t.Fatal(err)
+			}
+			clients = append(clients, ns)
+		}
+		cfg += fmt.Sprintf("[[team]]\nname = \"team%d\"\naddress = \"%s/24\"\nmembers = [\"net_af_packet%d,iface=m%d\", \"net_af_packet%d,iface=m%d\"]\n",
+			k, ips[k], 2*k, 2*k, 2*k+1, 2*k+1)
+	}
+	var logb bytes.Buffer
+	dir := t.TempDir()
+	g, err := l.StartTeamgwWait(ctx, teamgwBin, dir, cfg, &syncWriter{w: &logb}, func(s *control.Status) bool {
+		for _, st := range s.Teams {
+			if !activeMembers(2)(st) {
+				return false
+			}
+		}
+		return len(s.Teams) == 4
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logb.String())
+	}
+	defer func() {
+		if err := g.Stop(); err != nil {
+			t.Errorf("teamgw did not stop cleanly: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("teamgw log:\n%s", logb.String())
+		}
+	}()
+	var streams []*lab.Stream
+	for k := range 4 {
+		target := netip.AddrPortFrom(ips[k], 7)
+		stop, err := l.StartEcho(l.GW, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stop()
+		s, err := l.StartStream(clients[k], target, 2*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		streams = append(streams, s)
+	}
+	for k, s := range streams {
+		waitFor(t, fmt.Sprintf("team%d's stream to flow", k), func() bool { return s.Received() > 100 })
+	}
+	// While all four stream: a reload takes team3's second member out
+	// and gives team2 a VLAN, another puts both back.
+	changed := strings.Replace(cfg, ", \"net_af_packet7,iface=m7\"]", "]", 1)
+	changed = strings.Replace(changed, "[[team]]\nname = \"team3\"", "[[team.vlan]]\nid = 20\naddresses = [\"10.99.20.1/24\"]\n[[team]]\nname = \"team3\"", 1)
+	path := filepath.Join(dir, l.Prefix+".toml")
+	for _, c := range []struct {
+		text string
+		want []string
+	}{
+		{changed, []string{"team team3: member net_af_packet7 removed", "team team2: VLAN 20 added (team2.20)"}},
+		{cfg, []string{"team team2: VLAN 20 removed", "team team3: member net_af_packet7 added"}},
+	} {
+		os.WriteFile(path, []byte(c.text), 0o644)
+		var r struct{ Changes []string }
+		teamctlJSON(t, l, &r, "reload")
+		if !slices.Equal(r.Changes, c.want) {
+			t.Errorf("reload changes %q, want %q", r.Changes, c.want)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	waitTeam(t, g, 3, "team3's members back", activeMembers(2))
+	var results []lab.StreamResult
+	for _, s := range streams {
+		results = append(results, s.Stop())
+	}
+	var st control.Status
+	teamctlJSON(t, l, &st, "show")
+	for k, res := range results {
+		ts := st.Teams[k]
+		var rx uint64
+		for _, m := range ts.Members {
+			rx += m.Counters.RxPackets
+		}
+		t.Logf("team%d (%s, members %v): %d of %d datagrams lost, longest gap %v; %d frames from its members, %d to its interface",
+			k, ips[k], names(ts), res.Lost, res.Sent, res.MaxGap, rx, ts.Kernel.TxPackets)
+		if res.Lost != 0 || rx < res.Received || ts.Kernel.TxPackets < res.Received {
+			t.Errorf("team%d: %d datagrams lost; %d frames in from its members and %d to its interface for %d echoed", k, res.Lost, rx, ts.Kernel.TxPackets, res.Received)
+		}
+		if want := []string{fmt.Sprintf("net_af_packet%d", 2*k), fmt.Sprintf("net_af_packet%d", 2*k+1)}; !slices.Equal(names(ts), want) {
+			t.Errorf("team%d members %v, want %v", k, names(ts), want)
+		}
+	}
+}
+
+// TestTeamOfEight grows a running team from two members to eight, one
+// teamctl member add at a time, with a UDP stream through it, and shrinks
+// it back to two with one reload: eight members share the flow table
+// evenly, and the stream loses nothing.
+func TestTeamOfEight(t *testing.T) {
+	l := newLab(t, 8, 1)
+	ctx := context.Background()
+	var teamCfg strings.Builder
+	fmt.Fprintf(&teamCfg, "[[team]]\nname = \"team0\"\naddress = \"%s/24\"\nfallback_delay = \"0\"\nmembers = [\"net_af_packet0,iface=m0\", \"net_af_packet1,iface=m1\"]\n", l.Spec.TeamIP)
+	cfg := labBase(l) + teamCfg.String()
+	var logb bytes.Buffer
+	dir := t.TempDir()
+	g, err := l.StartTeamgw(ctx, teamgwBin, dir, cfg, &syncWriter{w: &logb})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logb.String())
+	}
+	defer func() {
+		if err := g.Stop(); err != nil {
+			t.Errorf("teamgw did not stop cleanly: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("teamgw log:\n%s", logb.String())
+		}
+	}()
+	team := netip.AddrPortFrom(l.Spec.TeamIP, 7)
+	stop, err := l.StartEcho(l.GW, team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	stream, err := l.StartStream(l.Clients[0], team, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the stream to flow", func() bool { return stream.Received() > 100 })
+	for i := 2; i < 8; i++ {
+		teamctl(t, l, "member", "add", "team0", fmt.Sprintf("net_af_packet%d,iface=m%d", i, i))
+	}
+	st := waitTeam(t, g, 0, "eight active members", activeMembers(8))
+	for _, m := range st.Members {
+		if m.Buckets != 32 {
+			t.Errorf("member %s has %d buckets, want 32 of 256", m.Name, m.Buckets)
+		}
+	}
+	var flows control.FlowTable
+	teamctlJSON(t, l, &flows, "flows", "team0")
+	perMember := map[string]int{}
+	for _, b := range flows.Buckets {
+		perMember[b.Member]++
+	}
+	if len(perMember) != 8 {
+		t.Errorf("teamctl flows: buckets on %d members, want 8: %v", len(perMember), perMember)
+	}
+	out, err := exec.Command(teamctlBin, "-socket", l.Socket(), "member", "add", "team0", "net_null9").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "team[0].members: a team needs 1 to 8 members, got 9") {
+		t.Errorf("a ninth member: %v %s; want a refusal naming team[0].members", err, out)
+	}
+	time.Sleep(200 * time.Millisecond)
+	os.WriteFile(filepath.Join(dir, l.Prefix+".toml"), []byte(cfg), 0o644)
+	var r struct{ Changes []string }
+	teamctlJSON(t, l, &r, "reload")
+	if len(r.Changes) != 6 {
+		t.Errorf("reload back to two members: changes %q, want 6 removals", r.Changes)
+	}
+	waitTeam(t, g, 0, "two active members", activeMembers(2))
+	res := stream.Stop()
+	t.Logf("team grown from 2 to 8 members and back: %d of %d datagrams lost (1 ms stream), longest gap %v", res.Lost, res.Sent, res.MaxGap)
+	if res.Lost != 0 {
+		t.Errorf("the stream lost %d datagrams while the team grew and shrank", res.Lost)
+	}
+}
