@@ -41,16 +41,16 @@ type TeamStatus struct {
 	Addresses []string `json:"addresses"`
 	// Active is the path member: it transmits with the team MAC and
 	// carries what is not balanced.
-	Active      string            `json:"active"`
-	Failovers   uint64            `json:"failovers"`
+	Active    string `json:"active"`
+	Failovers uint64 `json:"failovers"`
 	// FailoverSeconds is the failover-duration histogram: from a
 	// member that carried traffic losing its link to the snapshot without
 	// it being published.
-	FailoverSeconds Histogram `json:"failover_seconds"`
-	BucketMoves uint64            `json:"bucket_moves"`
-	Classes     map[string]uint64 `json:"classes"`
-	Members     []MemberStatus    `json:"members"`
-	VLANs       []VLANStatus      `json:"vlans,omitempty"`
+	FailoverSeconds Histogram         `json:"failover_seconds"`
+	BucketMoves     uint64            `json:"bucket_moves"`
+	Classes         map[string]uint64 `json:"classes"`
+	Members         []MemberStatus    `json:"members"`
+	VLANs           []VLANStatus      `json:"vlans,omitempty"`
 	// Clients is the SLB inbound client table.
 	Clients      []ClientStatus `json:"clients,omitempty"`
 	LACP         *TeamLACP      `json:"lacp,omitempty"`
