@@ -349,7 +349,10 @@ func TestTeamOfEight(t *testing.T) {
 	}
 	waitFor(t, "the stream to flow", func() bool { return stream.Received() > 100 })
 	for i := 2; i < 8; i++ {
-		teamctl(t, l, "member", "add", "team0", fmt.Sprintf("net_af_packet%d,iface=m%d", i, i))
+		out := teamctl(t, l, "member", "add", "team0", fmt.Sprintf("net_af_packet%d,iface=m%d", i, i))
+		if !bytes.Contains(out, []byte("team team0  mode slb")) || !bytes.Contains(out, fmt.Appendf(nil, "net_af_packet%d ", i)) {
+			t.Errorf("teamctl member add printed:\n%s", out)
+		}
 	}
 	st := waitTeam(t, g, 0, "eight active members", activeMembers(8))
 	for _, m := range st.Members {
