@@ -365,7 +365,17 @@ func (d *Daemon) removeAll(rms []removal) ([]string, error) {
 	d.publish()
 	took, err := d.setWorkerPorts()
 	if err != nil {
-		// A worker may still poll the old ports: leave them open.
+		// A worker may still poll the old ports: they stay open (and
+		// in the workers' port sets) until teamgw stops.
+		for _, r := range rms {
+			if r.member != nil {
+				r.t.pending = append(r.t.pending, r.member)
+			}
+		}
+		for t := range touched {
+			t.stale = append(t.stale, closing...)
+			break
+		}
 		return nil, err
 	}
 	for _, dev := range closing {

@@ -29,9 +29,13 @@ type team struct {
 	tap     *tap.Device
 	vlans   []dataplane.VLANPort
 	members []*member
-	// pending are members being added: opened, handed to the workers,
-	// not yet part of the team state.
+	// pending are members being added (opened, handed to the workers,
+	// not yet part of the team state) or removed members the workers
+	// did not confirm dropping: they are closed when teamgw stops.
 	pending []*member
+	// stale are removed kernel interfaces the workers did not confirm
+	// dropping, likewise.
+	stale []*tap.Device
 	// lacp is the 802.1AX state of an lacp team (nil otherwise).
 	lacp *lacpTeam
 	// probes is the echo-node probing of an SLB team (nil without one).
@@ -260,6 +264,10 @@ func (m *member) close() {
 
 // closeTeam closes the team's kernel interfaces and then its members.
 func (d *Daemon) closeTeam(t *team) {
+	for _, dev := range t.stale {
+		d.closeKernelPort(dev)
+	}
+	t.stale = nil
 	for i := len(t.vlans) - 1; i >= 0; i-- {
 		d.closeKernelPort(t.vlans[i].Kernel)
 	}
