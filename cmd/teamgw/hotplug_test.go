@@ -88,10 +88,23 @@ func withoutMember(cfg string, i int) string {
 // stream's loss is the disturbance a hot add or remove causes on the
 // members that stay; it is logged with what the workers took to switch
 // ports (make the same measurement with `go test ./cmd/teamgw -run
-// TestMemberAddRemoveUnderTraffic -v`).
+// TestMemberAddRemoveUnderTraffic -v`). With one worker and with two.
 func TestMemberAddRemoveUnderTraffic(t *testing.T) {
+	for _, cores := range []string{"", "[0, 1]"} {
+		name := "one worker"
+		if cores != "" {
+			name = "two workers"
+		}
+		t.Run(name, func(t *testing.T) { memberAddRemoveUnderTraffic(t, cores) })
+	}
+}
+
+func memberAddRemoveUnderTraffic(t *testing.T, cores string) {
 	l := newLab(t, 3, 1)
 	full := l.Config(lab.TeamConfig{FallbackDelay: "0"})
+	if cores != "" {
+		full = strings.Replace(full, "[eal]\n", "[eal]\nworker_cores = "+cores+"\n", 1)
+	}
 	two := withoutMember(full, 2)
 	var logb bytes.Buffer
 	dir := t.TempDir()
