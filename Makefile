@@ -4,11 +4,11 @@
 GO        ?= go
 BIN       := bin
 HUGEPAGES ?= 1024
-PKGS      := libdpdk-dev dpdk-dev pkg-config iproute2 iputils-ping procps util-linux ethtool openvswitch-switch tshark
+PKGS      := libdpdk-dev dpdk-dev pkg-config iproute2 iputils-ping procps util-linux ethtool openvswitch-switch tshark iperf3
 GOTEST    ?= $(GO) test
 FUZZTIME  ?= 30s
 
-.PHONY: all deps hugepages build test lint fuzz demo bench bench-tx pgo clean
+.PHONY: all deps hugepages build test lint fuzz demo bench bench-tx bench-kernel pgo clean
 
 all: build
 
@@ -33,7 +33,8 @@ hugepages:
 build: deps
 	$(GO) build -o $(BIN)/ ./cmd/... ./perf/cmd/...
 
-## test: unit, DPDK in-process and netns lab tests (root).
+## test: unit, DPDK in-process and netns lab tests (root). Every fuzz target's
+## seed corpus and its committed regression seeds (testdata/fuzz) run as a smoke.
 test: build
 	$(GOTEST) -count=1 -timeout 14m ./...
 
@@ -42,9 +43,10 @@ lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## fuzz: run every fuzz target for $(FUZZTIME).
+## fuzz: run every fuzz target (go test -list '^Fuzz' in each package that has
+## one) for $(FUZZTIME); crashers land in the package's testdata/fuzz.
 fuzz:
-	@for pkg in $$($(GO) list ./...); do \
+	@for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
 			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
@@ -53,6 +55,10 @@ fuzz:
 ## demo: bring up the netns lab and a live team with traffic, failover and the operator view.
 demo: build
 	$(BIN)/teamlab demo -teamgw $(BIN)/teamgw -teamctl $(BIN)/teamctl
+
+## bench-kernel: iperf3 through the team's TAP against the no-team kernel path (netns lab).
+bench-kernel: build
+	$(BIN)/teamlab kernelpath -teamgw $(BIN)/teamgw -out perf/results
 
 ## bench-tx: teamgw's outbound path against DPDK net_bonding (l34, rr) over net_null members.
 bench-tx: build
@@ -65,7 +71,7 @@ pgo: build
 	cp cmd/teamgw/default.pgo perf/cmd/txbench/default.pgo
 
 ## bench: burst-loop, outbound and failover benchmarks; results in perf/results/.
-bench: build bench-tx
+bench: build bench-tx bench-kernel
 	$(GO) test -run '^$$' -bench BurstLoopRatio -benchtime 10x -count 5 ./dataplane/dpdk | tee perf/results/burstloop.txt
 	$(BIN)/teamlab failover -teamgw $(BIN)/teamgw -cuts 20 -out perf/results
 

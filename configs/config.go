@@ -55,7 +55,9 @@ type Control struct {
 	// defaults to /run/teamgw/teamgw.sock.
 	Socket string `toml:"socket"`
 	// Metrics is the Prometheus listen address as host:port. It defaults
-	// to 127.0.0.1:9469; "off" disables the metrics endpoint.
+	// to 127.0.0.1:9469 (loopback only); the host is required, so that
+	// listening beyond loopback is always written out ("0.0.0.0:9469");
+	// "off" disables the metrics endpoint.
 	Metrics string `toml:"metrics"`
 	// LinkPoll is how often the link state of ports whose driver has no
 	// link-state interrupt is polled. It defaults to 10ms and must be

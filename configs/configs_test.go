@@ -3,6 +3,8 @@ package configs
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"reflect"
 	"runtime"
 	"strings"
@@ -354,6 +356,8 @@ func TestValidation(t *testing.T) {
 		{"metrics named port", withTeam("[control]\nmetrics = \"127.0.0.1:http\"", ""), "control.metrics", `invalid port "http"`},
 		{"metrics port range", withTeam("[control]\nmetrics = \"127.0.0.1:65536\"", ""), "control.metrics", `invalid port "65536"`},
 		{"metrics Off", withTeam("[control]\nmetrics = \"Off\"", ""), "control.metrics", `"Off"`},
+		{"metrics no host", withTeam("[control]\nmetrics = \":9469\"", ""), "control.metrics", `listen address ":9469" has no host and would listen on every interface`},
+		{"metrics no host v6", withTeam("[control]\nmetrics = \"[]:9469\"", ""), "control.metrics", "has no host"},
 		{"link poll low", withTeam("[control]\nlink_poll = \"999us\"", ""), "control.link_poll", "between 1ms and 1s"},
 		{"link poll high", withTeam("[control]\nlink_poll = \"2s\"", ""), "control.link_poll", `got "2s"`},
 		{"log format", withTeam("[control]\nlog_format = \"xml\"", ""), "control.log_format", `invalid log format "xml": want one of "text", "json"`},
@@ -674,5 +678,28 @@ func TestDuration(t *testing.T) {
 func TestLoad(t *testing.T) {
 	if _, err := Load("testdata/does-not-exist.toml"); err == nil || !strings.HasPrefix(err.Error(), "configs: ") {
 		t.Errorf("Load of a missing file: %v", err)
+	}
+}
+
+// TestMetricsListenerDefaultsToLoopback: without a metrics key the
+// endpoint listens on loopback only; any other address is accepted only
+// when written out in full.
+func TestMetricsListenerDefaultsToLoopback(t *testing.T) {
+	cfg, err := Parse("t.toml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _, err := net.SplitHostPort(cfg.Control.Metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
+		t.Errorf("default metrics address %q is not loopback", cfg.Control.Metrics)
+	}
+	for _, addr := range []string{"0.0.0.0:9469", "[::]:9469", "192.0.2.1:9469", "localhost:9469", "[::1]:0"} {
+		cfg, err := Parse("t.toml", []byte(withTeam(fmt.Sprintf("[control]\nmetrics = %q", addr), "")))
+		if err != nil || cfg.Control.Metrics != addr {
+			t.Errorf("explicit metrics = %q: %v, %v", addr, cfg, err)
+		}
 	}
 }

@@ -148,6 +148,11 @@ func checkListenAddr(addr string) string {
 	if err != nil {
 		return fmt.Sprintf("invalid listen address %q: want host:port, such as %q, or %q", addr, DefaultMetrics, MetricsOff)
 	}
+	if host == "" {
+		// Go would listen on every interface: that must be said outright.
+		return fmt.Sprintf("listen address %q has no host and would listen on every interface: write %q (loopback, the default), or %q or %q to mean every interface",
+			addr, DefaultMetrics, "0.0.0.0:"+port, "[::]:"+port)
+	}
 	if strings.ContainsFunc(host, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		return fmt.Sprintf("invalid host %q in listen address %q", host, addr)
 	}

@@ -48,11 +48,21 @@ func (t *team) balancesReceive() bool { return t.cfg.Mode == configs.ModeSLB }
 func (d *Daemon) neighborTick() {
 	now := d.now()
 	changed := false
+	var kernel map[string][]netip.Prefix
 	for _, t := range d.teams {
-		if !t.balancesReceive() || now.Sub(t.lastNeigh) < neighborPoll {
+		if now.Sub(t.lastNeigh) < neighborPoll {
 			continue
 		}
 		t.lastNeigh = now
+		if kernel == nil {
+			kernel = kernelAddrs()
+		}
+		if t.refreshAddrs(kernel) {
+			changed = true
+		}
+		if !t.balancesReceive() {
+			continue
+		}
 		ifindex, err := interfaceIndex(t.cfg.Name)
 		if err != nil {
 			continue
@@ -65,7 +75,7 @@ func (d *Daemon) neighborTick() {
 		if gws, err := gateways(ifindex); err == nil {
 			ns = slices.DeleteFunc(ns, func(n neighbor) bool { return gws[n.IP] })
 		}
-		if t.syncClients(ns) {
+		if t.syncClients(d.vetNeighbors(t, ns)) {
 			changed = true
 		}
 		if now.Sub(t.lastLearning) >= t.cfg.LearningInterval.Duration {
@@ -184,14 +194,9 @@ func (d *Daemon) sendDirectedARPs(t *team) {
 
 // addressFor is the team's IPv4 address on the client's subnet.
 func (t *team) addressFor(client netip.Addr) (netip.Addr, bool) {
-	for _, a := range t.cfg.Addresses {
-		if p, err := netip.ParsePrefix(a); err == nil && p.Addr().Is4() && p.Contains(client) {
+	for _, p := range t.guard.addrs.subnets {
+		if p.Addr().Is4() && p.Contains(client) {
 			return p.Addr(), true
-		}
-	}
-	for _, a := range interfaceAddrs(t.cfg.Name) {
-		if a.Is4() {
-			return a, true
 		}
 	}
 	return netip.Addr{}, false

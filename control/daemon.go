@@ -436,6 +436,7 @@ func (t *team) state() dataplane.TeamState {
 	ts.SlowToControl = t.lacp != nil
 	ts.Clients = t.clientTable()
 	ts.Probes = t.probes != nil
+	ts.SetOwnIPs(t.ownAddrs())
 	rx := t.active
 	if t.rx != nil {
 		rx = t.rx

@@ -430,9 +430,10 @@ func TestMemberDevargs(t *testing.T) {
 		want    string
 		wantErr bool
 	}{
-		{"net_af_packet0,iface=m0", 1, 1500, "net_af_packet0,iface=m0,qpairs=1", false},
-		{"net_af_packet0,iface=m0", 2, 1500, "net_af_packet0,iface=m0,qpairs=2", false},
-		{"net_af_packet0,iface=m0,qpairs=2", 2, 1500, "net_af_packet0,iface=m0,qpairs=2", false},
+		{"net_af_packet0,iface=m0", 1, 1500, "net_af_packet0,iface=m0,qpairs=1,framecnt=2048", false},
+		{"net_af_packet0,iface=m0", 2, 1500, "net_af_packet0,iface=m0,qpairs=2,framecnt=2048", false},
+		{"net_af_packet0,iface=m0,qpairs=2", 2, 1500, "net_af_packet0,iface=m0,qpairs=2,framecnt=2048", false},
+		{"net_af_packet0,iface=m0,framecnt=256", 1, 1500, "net_af_packet0,iface=m0,framecnt=256,qpairs=1", false},
 		{"net_af_packet0,iface=m0,qpairs=3", 2, 1500, "", true},
 		{"net_af_packet0,iface=m0", 1, 9000, "net_af_packet0,iface=m0,qpairs=1,framesz=9216,blocksz=36864", false},
 		{"net_af_packet0,iface=m0,framesz=16384,blocksz=16384", 1, 9000, "net_af_packet0,iface=m0,framesz=16384,blocksz=16384,qpairs=1", false},

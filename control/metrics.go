@@ -31,8 +31,10 @@ type metricsCollector struct {
 	memberBuckets, memberLinkDowns, memberInfo *prometheus.Desc
 	failovers, bucketMoves, failoverSeconds    *prometheus.Desc
 	clients, directedARPs                      *prometheus.Desc
+	clientsRefused                             *prometheus.Desc
 	workerSteps, workerIdle, workerPackets     *prometheus.Desc
 	superFrames, coalescedSegs                 *prometheus.Desc
+	nicDrops                                   *prometheus.Desc
 	lacpAnswered, lacpBad, lacpLooped          *prometheus.Desc
 	markersSent, markerResponses               *prometheus.Desc
 	markerTimeouts, markerRTT                  *prometheus.Desc
@@ -67,13 +69,16 @@ func newMetricsCollector(d *Daemon) *metricsCollector {
 		failoverSeconds: desc("failover_duration_seconds", "From a member that carried traffic losing its link (as seen by control) to the forwarding snapshot without it being published.", team),
 		clients:         desc("member_clients", "SLB clients whose traffic the member receives (receive balancing).", member),
 		directedARPs:    desc("directed_arps_sent_total", "Directed gratuitous ARPs sent to re-point SLB clients.", team),
+		clientsRefused:  desc("clients_refused_total", "Neighbours not taken as SLB clients, by reason (own_address, own_mac, off_subnet, invalid).", []string{"team", "reason"}),
 		bucketMoves:     desc("flow_bucket_moves_total", "Outbound flow buckets moved (failover, fallback, rebalancing).", team),
 		workerSteps:     desc("worker_polls_total", "Poll iterations of a worker lcore.", []string{"worker"}),
 		workerIdle:      desc("worker_idle_polls_total", "Poll iterations that found no packet (busy ratio = 1 - idle/polls).", []string{"worker"}),
 		workerPackets:   desc("worker_packets_total", "Packets a worker lcore handled.", []string{"worker"}),
 		superFrames: desc("kernel_superframes_total",
 			"TCP/UDP super-frames of the kernel path: cut into wire segments (direction=segmented, TSO/USO) or built from them (direction=coalesced, GRO).", []string{"team", "direction"}),
-		coalescedSegs:   desc("kernel_coalesced_segments_total", "Wire segments merged into super-frames for the kernel.", team),
+		coalescedSegs: desc("kernel_coalesced_segments_total", "Wire segments merged into super-frames for the kernel.", team),
+		nicDrops: desc("member_nic_drops_total",
+			"Frames the member device itself dropped or failed (rx_missed: RX ring full, rx_nombuf, rx_errors, tx_errors).", []string{"team", "member", "reason"}),
 		lacpAnswered:    desc("lacp_markers_answered_total", "Marker PDUs from the partner answered with a Marker Response (lacp teams).", team),
 		lacpBad:         desc("lacp_bad_frames_total", "Slow-protocols frames that did not parse, ignored (lacp teams).", team),
 		lacpLooped:      desc("lacp_looped_pdus_total", "LACPDUs carrying the team's own system ID (a loop), ignored.", team),
@@ -89,8 +94,8 @@ func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo, c.memberRxPackets, c.memberRxBytes, c.memberTxPackets,
 		c.memberTxBytes, c.kernelRxPackets, c.kernelRxBytes, c.kernelTxPackets, c.kernelTxBytes, c.drops,
 		c.classes, c.memberUp, c.memberActive, c.memberPath, c.memberBuckets, c.memberLinkDowns, c.memberInfo,
-		c.failovers, c.bucketMoves, c.failoverSeconds, c.clients, c.directedARPs, c.workerSteps, c.workerIdle, c.workerPackets,
-		c.lacpAnswered, c.lacpBad, c.lacpLooped, c.markersSent, c.markerResponses, c.markerTimeouts, c.markerRTT, c.superFrames, c.coalescedSegs} {
+		c.failovers, c.bucketMoves, c.failoverSeconds, c.clients, c.directedARPs, c.clientsRefused, c.workerSteps, c.workerIdle, c.workerPackets,
+		c.lacpAnswered, c.lacpBad, c.lacpLooped, c.markersSent, c.markerResponses, c.markerTimeouts, c.markerRTT, c.superFrames, c.coalescedSegs, c.nicDrops} {
 		ch <- d
 	}
 }
@@ -152,6 +157,9 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		for k, n := range t.Classes {
 			counter(c.classes, n, t.Name, k)
 		}
+		for r, n := range t.ClientsRefused {
+			counter(c.clientsRefused, n, t.Name, r)
+		}
 		for _, m := range t.Members {
 			up := m.Link && (m.Carrier == nil || *m.Carrier)
 			counter(c.memberRxPackets, m.Counters.RxPackets, t.Name, m.Name)
@@ -159,6 +167,10 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.memberTxPackets, m.Counters.TxPackets, t.Name, m.Name)
 			counter(c.memberTxBytes, m.Counters.TxBytes, t.Name, m.Name)
 			counter(c.memberLinkDowns, m.Downs, t.Name, m.Name)
+			counter(c.nicDrops, m.NIC.RxMissed, t.Name, m.Name, "rx_missed")
+			counter(c.nicDrops, m.NIC.RxNoMbuf, t.Name, m.Name, "rx_nombuf")
+			counter(c.nicDrops, m.NIC.RxErrors, t.Name, m.Name, "rx_errors")
+			counter(c.nicDrops, m.NIC.TxErrors, t.Name, m.Name, "tx_errors")
 			gauge(c.memberUp, b(up), t.Name, m.Name)
 			gauge(c.memberActive, b(m.State == "active"), t.Name, m.Name)
 			gauge(c.memberPath, b(m.Path), t.Name, m.Name)
@@ -187,11 +199,27 @@ type Metrics struct {
 	ln  net.Listener
 }
 
+// apiRejected describes the control socket's refusals.
+var apiRejected = prometheus.NewDesc("teamgw_api_rejected_total",
+	"Control socket requests refused, by reason (not_root, busy, timeout, too_large, malformed, unknown_command).", []string{"reason"}, nil)
+
+// Describe sends the API's descriptor.
+func (a *API) Describe(ch chan<- *prometheus.Desc) { ch <- apiRejected }
+
+// Collect sends the API's refusal counts.
+func (a *API) Collect(ch chan<- prometheus.Metric) {
+	for r := range numRejectReasons {
+		ch <- prometheus.MustNewConstMetric(apiRejected, prometheus.CounterValue, float64(a.rejected[r].Load()), r.String())
+	}
+}
+
 // ListenMetrics starts the metrics endpoint (/metrics) on addr, loopback by
-// default; the Go runtime and process collectors come along.
-func ListenMetrics(d *Daemon, addr string) (*Metrics, error) {
+// default; the Go runtime and process collectors come along, and so do
+// extra collectors (the control API's).
+func ListenMetrics(d *Daemon, addr string, extra ...prometheus.Collector) (*Metrics, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newMetricsCollector(d), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(extra...)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)

@@ -107,13 +107,21 @@ func (d *Daemon) probeTick() {
 // probeReply records an echo-node reply received on port.
 func (d *Daemon) probeReply(port uint16, f []byte) {
 	t, mi := d.memberByPort(port)
-	if t == nil || t.probes == nil || len(f) < frame.EthHeaderLen+frame.ARPLen {
-		return
-	}
-	a := frame.ARP(f[frame.EthHeaderLen:])
-	if !a.Valid() || a.SenderIP() != t.probes.echo {
+	if t == nil || t.probes == nil || !isEchoReply(f, t.probes.echo) {
 		return
 	}
 	t.probes.lastReply[mi] = d.now()
 	t.probes.replies++
+}
+
+// isEchoReply reports whether frame f is the echo node's answer to a
+// probe: an untagged ARP reply from echo to the probe's sender address,
+// 0.0.0.0 (the data plane hands over only replies to one of our MACs).
+func isEchoReply(f []byte, echo netip.Addr) bool {
+	e := frame.Ethernet(f)
+	if len(f) < frame.EthHeaderLen+frame.ARPLen || e.Type() != frame.TypeARP {
+		return false
+	}
+	a := frame.ARP(f[frame.EthHeaderLen:])
+	return a.Valid() && a.Op() == frame.ARPReply && a.SenderIP() == echo && a.TargetIP() == netip.IPv4Unspecified()
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/teamgw/teamgw/dataplane"
 	"github.com/teamgw/teamgw/dataplane/classify"
+	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/frame"
 	"github.com/teamgw/teamgw/lacp"
 )
@@ -60,6 +61,10 @@ type TeamStatus struct {
 	Kernel         PortCounters      `json:"kernel"`
 	KernelPath     KernelPath        `json:"kernel_path"`
 	Drops          map[string]uint64 `json:"drops"`
+
+	// ClientsRefused counts, by reason, the neighbours left out of the
+	// SLB client table: own_address, own_mac, off_subnet, invalid.
+	ClientsRefused map[string]uint64 `json:"clients_refused,omitempty"`
 }
 
 // KernelPath describes the team's TAP: its queues, the offloads the
@@ -108,7 +113,21 @@ type MemberStatus struct {
 	SpeedMb  uint32       `json:"speed_mbps"`
 	Downs    uint64       `json:"link_downs"`
 	Counters PortCounters `json:"counters"`
-	LACP     *MemberLACP  `json:"lacp,omitempty"`
+	// TxOffloads are the transmit offloads the device offers; teamgw
+	// segments and checksums in software where it offers none.
+	TxOffloads string `json:"tx_offloads"`
+	// NIC are the device's own drop and error counters (rte_eth_stats).
+	NIC  NICCounters `json:"nic"`
+	LACP *MemberLACP `json:"lacp,omitempty"`
+}
+
+// NICCounters are what a member device itself dropped or failed: frames
+// its RX ring had no room for (missed), no mbuf for, or that had errors.
+type NICCounters struct {
+	RxMissed uint64 `json:"rx_missed"`
+	RxNoMbuf uint64 `json:"rx_nombuf"`
+	RxErrors uint64 `json:"rx_errors"`
+	TxErrors uint64 `json:"tx_errors"`
 }
 
 // TeamLACP is a team's 802.1AX aggregator state and counters.
@@ -206,6 +225,7 @@ func (d *Daemon) buildStatus() *Status {
 			ts.KernelPath.Queues, ts.KernelPath.Offloads = t.tap.Queues(), t.tap.Offloads.String()
 		}
 		ts.DirectedARPs = t.directedSent
+		ts.ClientsRefused = t.refusals()
 		ts.LearningFrames = t.learningSent
 		if t.lacp != nil {
 			sys, key := t.lacp.agg.Partner()
@@ -260,6 +280,12 @@ func (d *Daemon) buildStatus() *Status {
 			}
 			if l, err := m.port.Link(); err == nil {
 				ms.SpeedMb = l.SpeedMbps
+			}
+			if info, err := m.port.Info(); err == nil {
+				ms.TxOffloads = dpdk.TxOffloadNames(info.TxOffloads)
+			}
+			if st, err := m.port.Stats(); err == nil {
+				ms.NIC = NICCounters{RxMissed: st.RxMissed, RxNoMbuf: st.RxNoMbuf, RxErrors: st.RxErrors, TxErrors: st.TxErrors}
 			}
 			switch {
 			case m.removing:

@@ -74,6 +74,9 @@ type team struct {
 	lossAt time.Time
 	// failover is the failover-duration histogram.
 	failover histogram
+
+	// guard vets the neighbours that may become clients.
+	guard clientGuard
 }
 
 // member is the control plane's state of one member port.
@@ -118,8 +121,8 @@ type announcement struct {
 // memberDevargs adds what teamgw needs to a member's devargs: one
 // net_af_packet queue pair per worker (each af_packet queue is a socket in
 // a fanout group, so a queue nobody polls would lose its share of frames),
-// and, for a jumbo MTU, ring frames large enough to hold a frame (the
-// PMD drops what does not fit its 2048-byte default).
+// a deeper ring, and, for a jumbo MTU, ring frames large enough to hold a
+// frame (the PMD drops what does not fit its 2048-byte default).
 func memberDevargs(m configs.Member, workers uint16, mtu int) (string, error) {
 	if m.Kind() != "net_af_packet" {
 		return m.Device, nil
@@ -135,6 +138,12 @@ func memberDevargs(m configs.Member, workers uint16, mtu int) (string, error) {
 	}
 	_, fs := args["framesz"]
 	_, bs := args["blocksz"]
+	if _, fc := args["framecnt"]; !fc && !fs && mtu <= configs.DefaultMTU {
+		// The PMD's 512-frame ring overflows (silently: DPDK 22.11 does
+		// not report PACKET_STATISTICS drops) during the kernel's TSO
+		// bursts; 2048 frames of 2 KB cost 4 MB per ring.
+		dev += ",framecnt=2048"
+	}
 	if mtu > configs.DefaultMTU && !fs && !bs {
 		// The kernel fills each page-sized block with whole frames and
 		// the PMD expects frame i at i*framesz: the block must be a

@@ -46,11 +46,16 @@ const (
 	DropOversize
 	// DropKernelWrite: the kernel refused a frame written to the TAP.
 	DropKernelWrite
+	// DropSpoofedARP: an ARP from the wire whose sender claims one of
+	// the team's own IPv4 addresses or MACs. Never passed on, so no
+	// frame can make the kernel (and through it the SLB client table)
+	// put the team's address or MAC somewhere else.
+	DropSpoofedARP
 	// NumDropReasons counts the reasons.
 	NumDropReasons
 )
 
-var dropNames = [NumDropReasons]string{"malformed", "inactive_member", "loop", "not_for_us", "no_member", "tx_full", "multicast_filter", "unknown_vlan", "slow_protocol", "bad_offload", "no_mbuf", "oversize", "kernel_write"}
+var dropNames = [NumDropReasons]string{"malformed", "inactive_member", "loop", "not_for_us", "no_member", "tx_full", "multicast_filter", "unknown_vlan", "slow_protocol", "bad_offload", "no_mbuf", "oversize", "kernel_write", "spoofed_arp"}
 
 // String is the reason's metric label.
 func (r DropReason) String() string {

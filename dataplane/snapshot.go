@@ -10,6 +10,9 @@ import (
 const (
 	MaxTeams   = 4
 	MaxMembers = 8
+	// MaxOwnIPs bounds the IPv4 addresses of a team (and its VLANs) the
+	// data plane guards against ARP spoofing.
+	MaxOwnIPs = 32
 )
 
 // Snapshot is the immutable forwarding state the control plane publishes
@@ -79,6 +82,11 @@ type TeamState struct {
 	// markers) from every member, whatever its state, to the control
 	// plane (LACP teams); otherwise they are dropped.
 	SlowToControl bool
+	// OwnIPs are the team's IPv4 addresses (its own and its VLANs'), the
+	// first NumOwnIPs of them: an ARP from the wire that claims one is
+	// dropped as DropSpoofedARP.
+	OwnIPs    [MaxOwnIPs][4]byte
+	NumOwnIPs uint8
 	// Table maps a flow bucket to the member that transmits it; -1 when
 	// no member is active.
 	Table [NBuckets]int8

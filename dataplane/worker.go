@@ -729,6 +729,9 @@ func acceptFromWire(ts *TeamState, mi int, active bool, e frame.Ethernet) (DropR
 	if src == ts.MAC || ts.isMemberMAC(src) {
 		return DropLoop, false
 	}
+	if spoofedARP(ts, e) {
+		return DropSpoofedARP, false
+	}
 	if e.DstIsMulticast() {
 		if ts.Mode == ModeSLB && mi != int(ts.Path) {
 			return DropMulticastFilter, false

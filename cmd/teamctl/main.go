@@ -189,6 +189,10 @@ func printClients(w io.Writer, t control.TeamStatus) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", cl.IP, cl.MAC, cl.Member)
 	}
 	tw.Flush()
+	if t.ClientsRefused != nil {
+		fmt.Fprint(w, "  neighbours refused as clients:")
+		printCounts(w, t.ClientsRefused)
+	}
 }
 
 func printShow(w io.Writer, s *control.Status) {
@@ -220,11 +224,21 @@ func printShow(w io.Writer, s *control.Status) {
 		tw.Flush()
 		fmt.Fprint(w, "  drops:")
 		printCounts(w, t.Drops)
+		for _, m := range t.Members {
+			fmt.Fprintf(w, "  %s offloads: %s\n", m.Name, m.TxOffloads)
+			if n := m.NIC; n != (control.NICCounters{}) {
+				fmt.Fprintf(w, "  %s device: rx_missed=%d rx_nombuf=%d rx_errors=%d tx_errors=%d\n", m.Name, n.RxMissed, n.RxNoMbuf, n.RxErrors, n.TxErrors)
+			}
+		}
 		fmt.Fprint(w, "  from the kernel:")
 		printCounts(w, t.Classes)
 		kp := t.KernelPath
 		fmt.Fprintf(w, "  kernel path: %d queues, offloads %s; super-frames segmented %d, coalesced %d (of %d segments)\n",
 			kp.Queues, kp.Offloads, kp.SuperFrames, kp.Coalesced, kp.CoalescedSegments)
+		if t.ClientsRefused != nil {
+			fmt.Fprintf(w, "  clients: %d  refused:", len(t.Clients))
+			printCounts(w, t.ClientsRefused)
+		}
 		fmt.Fprintln(w, "  (* = path member: team MAC, broadcasts, non-IP)")
 	}
 }

@@ -70,7 +70,7 @@ func run() int {
 	}
 	go api.Serve(ctx)
 	if cfg.Control.Metrics != configs.MetricsOff {
-		mx, err := control.ListenMetrics(d, cfg.Control.Metrics)
+		mx, err := control.ListenMetrics(d, cfg.Control.Metrics, api)
 		if err != nil {
 			api.Close()
 			os.Remove(cfg.Control.Socket)

@@ -267,3 +267,36 @@ func (p *Port) SocketID() int {
 	}
 	return s
 }
+
+// TX offload bits of rte_eth_dev_info.tx_offload_capa (RTE_ETH_TX_OFFLOAD_*).
+const (
+	TxOffloadVLANInsert = 1 << 0
+	TxOffloadIPv4Csum   = 1 << 1
+	TxOffloadUDPCsum    = 1 << 2
+	TxOffloadTCPCsum    = 1 << 3
+	TxOffloadTCPTSO     = 1 << 5
+	TxOffloadUDPTSO     = 1 << 6
+	TxOffloadMultiSegs  = 1 << 15
+)
+
+// TxOffloadNames spells out the TX offloads a port offers that matter to
+// a team (checksums and segmentation), comma separated, or "none".
+func TxOffloadNames(capa uint64) string {
+	var s string
+	for _, o := range []struct {
+		bit  uint64
+		name string
+	}{{TxOffloadIPv4Csum, "ipv4-csum"}, {TxOffloadTCPCsum, "tcp-csum"}, {TxOffloadUDPCsum, "udp-csum"},
+		{TxOffloadTCPTSO, "tso"}, {TxOffloadUDPTSO, "uso"}, {TxOffloadVLANInsert, "vlan-insert"}, {TxOffloadMultiSegs, "multi-segs"}} {
+		if capa&o.bit != 0 {
+			if s != "" {
+				s += ","
+			}
+			s += o.name
+		}
+	}
+	if s == "" {
+		return "none"
+	}
+	return s
+}

@@ -33,6 +33,10 @@ type kernelRun struct {
 	CPUPerGbit float64 `json:"cpu_s_per_gbit"`
 	// Retransmits are the TCP retransmissions iperf3 reports.
 	Retransmits int `json:"retransmits"`
+	// Drops are the frames teamgw lost during the run (see lossReasons),
+	// and NICDrops those its member devices dropped (RX ring full, ...).
+	Drops    uint64 `json:"drops"`
+	NICDrops uint64 `json:"nic_drops"`
 }
 
 func kernelPath(args []string) error {
@@ -40,11 +44,12 @@ func kernelPath(args []string) error {
 	var c common
 	c.register(fs)
 	membersFlag := fs.String("members", "1,2,4", "team sizes")
-	modesFlag := fs.String("modes", "slb,trunk", "team modes")
+	modesFlag := fs.String("modes", "slb", "team modes (trunk and lacp need a LAG switch: on the lab's Linux bridge the team MAC flaps between ports)")
 	streamsFlag := fs.String("streams", "1,4", "parallel TCP streams (one client namespace each)")
 	dur := fs.Duration("time", 5*time.Second, "length of each iperf3 run")
 	out := fs.String("out", "perf/results", "directory for the JSON and Markdown report (\"\" = none)")
 	idle := fs.String("idle-sleep", "50us", "teamgw's eal.idle_sleep (\"0s\" = busy polling)")
+	workers := fs.Int("workers", 1, "teamgw worker lcores (and TAP queues)")
 	fs.Parse(args)
 	members, err := intList(*membersFlag)
 	if err != nil {
@@ -59,26 +64,44 @@ func kernelPath(args []string) error {
 	var runs []kernelRun
 	report := func(r kernelRun) {
 		runs = append(runs, r)
-		fmt.Printf("%-8s members %d streams %d %-15s %6.2f Gbit/s  teamgw CPU %4.2f  %5.3f CPU-s/Gbit  retr %d\n",
-			r.Path, r.Members, r.Streams, r.Direction, r.Gbps, r.TeamgwCPU, r.CPUPerGbit, r.Retransmits)
+		fmt.Printf("%-20s members %d streams %d %-15s %6.2f Gbit/s  teamgw CPU %4.2f  %5.3f CPU-s/Gbit  retr %d  drops %d nic %d\n",
+			r.Path, r.Members, r.Streams, r.Direction, r.Gbps, r.TeamgwCPU, r.CPUPerGbit, r.Retransmits, r.Drops, r.NICDrops)
 	}
 	maxStreams := slices.Max(streams)
-	// The anchor: the server's kernel on the veth itself, no teamgw.
-	if err := withLab(1, maxStreams, func(l *lab.Lab) error {
-		if _, err := l.Exec(context.Background(), l.GW, "ip", "addr", "add", l.Spec.TeamIP.String()+"/24", "dev", "m0"); err != nil {
+	// The anchors: the server's kernel on the veth itself, no teamgw.
+	// A veth carries the kernel's 64 KB TSO segments whole, all the way
+	// into the client, which no wire does; the second anchor segments
+	// before the veth (TSO and GSO off), as a NIC puts frames on a wire.
+	for _, a := range []struct {
+		name string
+		wire bool
+	}{{"no team", false}, {"no team, wire-sized", true}} {
+		if err := withLab(1, maxStreams, func(l *lab.Lab) error {
+			ctx := context.Background()
+			if _, err := l.Exec(ctx, l.GW, "ip", "addr", "add", l.Spec.TeamIP.String()+"/24", "dev", "m0"); err != nil {
+				return err
+			}
+			if a.wire {
+				if _, err := l.Exec(ctx, l.GW, "ethtool", "-K", "m0", "tso", "off", "gso", "off"); err != nil {
+					return err
+				}
+			}
+			return iperfAll(l, a.name, 1, streams, *dur, nil, report)
+		}); err != nil {
 			return err
 		}
-		if os.Getenv("KP_WIRE") != "" {
-			l.Exec(context.Background(), l.GW, "ethtool", "-K", "m0", "tso", "off", "gso", "off")
-		}
-		return iperfAll(l, "no team", 1, streams, *dur, nil, report)
-	}); err != nil {
-		return err
 	}
 	for _, mode := range modes {
 		for _, n := range members {
 			if err := withLab(n, maxStreams, func(l *lab.Lab) error {
 				cfg := strings.Replace(l.Config(lab.TeamConfig{Mode: mode}), `idle_sleep = "50us"`, fmt.Sprintf("idle_sleep = %q", *idle), 1)
+				if *workers > 1 {
+					cores := make([]string, *workers)
+					for i := range cores {
+						cores[i] = strconv.Itoa(i)
+					}
+					cfg = strings.Replace(cfg, "[eal]\n", "[eal]\nworker_cores = ["+strings.Join(cores, ", ")+"]\n", 1)
+				}
 				g, err := l.StartTeamgw(context.Background(), c.teamgw, c.dir, cfg, io.Discard)
 				if err != nil {
 					return err
@@ -87,7 +110,7 @@ func kernelPath(args []string) error {
 				if err := waitAllActive(g, n); err != nil {
 					return err
 				}
-				return iperfAll(l, mode, n, streams, *dur, func() (time.Duration, error) { return processCPU(g.Cmd.Process.Pid) }, report)
+				return iperfAll(l, mode, n, streams, *dur, &teamProbe{g}, report)
 			}); err != nil {
 				return err
 			}
@@ -106,18 +129,6 @@ func withLab(members, clients int, fn func(*lab.Lab) error) error {
 		return err
 	}
 	defer cleanup()
-	if os.Getenv("KP_TWEAK") != "" {
-		ctx := context.Background()
-		l.Exec(ctx, l.Switch, "sysctl", "-w", "net.bridge.bridge-nf-call-iptables=0", "net.bridge.bridge-nf-call-ip6tables=0", "net.bridge.bridge-nf-call-arptables=0")
-		for i := range members {
-			if out, err := l.Exec(ctx, l.Switch, "ethtool", "-K", fmt.Sprintf("s%d", i), "gro", "on"); err != nil {
-				fmt.Println(string(out), err)
-			}
-		}
-		for _, c := range l.Clients {
-			l.Exec(ctx, c, "ethtool", "-K", "eth0", "gro", "on")
-		}
-	}
 	return fn(l)
 }
 
@@ -144,7 +155,7 @@ func waitAllActive(g *lab.Teamgw, n int) error {
 // iperfAll runs iperf3 for every stream count in both directions. With k
 // streams, clients 0..k-1 each run one stream against their own server
 // port, so SLB can spread them over members.
-func iperfAll(l *lab.Lab, path string, members int, streams []int, dur time.Duration, cpu func() (time.Duration, error), report func(kernelRun)) error {
+func iperfAll(l *lab.Lab, path string, members int, streams []int, dur time.Duration, cpu *teamProbe, report func(kernelRun)) error {
 	maxStreams := slices.Max(streams)
 	for k := range maxStreams {
 		if _, err := l.Start(l.GW, nil, nil, "iperf3", "-s", "-B", l.Spec.TeamIP.String(), "-p", strconv.Itoa(5201+k)); err != nil {
@@ -166,7 +177,7 @@ func iperfAll(l *lab.Lab, path string, members int, streams []int, dur time.Dura
 }
 
 // iperfOnce runs streams iperf3 clients at once and sums what they carried.
-func iperfOnce(l *lab.Lab, streams int, reverse bool, dur time.Duration, cpu func() (time.Duration, error)) (kernelRun, error) {
+func iperfOnce(l *lab.Lab, streams int, reverse bool, dur time.Duration, team *teamProbe) (kernelRun, error) {
 	r := kernelRun{Streams: streams, Direction: "client->server"}
 	if reverse {
 		r.Direction = "server->client"
@@ -177,10 +188,10 @@ func iperfOnce(l *lab.Lab, streams int, reverse bool, dur time.Duration, cpu fun
 		err  error
 	}
 	results := make([]result, streams)
-	var before time.Duration
-	if cpu != nil {
+	var before teamSample
+	if team != nil {
 		var err error
-		if before, err = cpu(); err != nil {
+		if before, err = team.sample(); err != nil {
 			return r, err
 		}
 	}
@@ -223,18 +234,53 @@ func iperfOnce(l *lab.Lab, streams int, reverse bool, dur time.Duration, cpu fun
 		r.Gbps += res.bps / 1e9
 		r.Retransmits += res.retr
 	}
-	if cpu != nil {
-		after, err := cpu()
+	if team != nil {
+		after, err := team.sample()
 		if err != nil {
 			return r, err
 		}
-		used := (after - before).Seconds()
+		r.Drops, r.NICDrops = after.drops-before.drops, after.nicDrops-before.nicDrops
+		used := (after.cpu - before.cpu).Seconds()
 		r.TeamgwCPU = used / elapsed.Seconds()
 		if r.Gbps > 0 {
 			r.CPUPerGbit = used / (r.Gbps * dur.Seconds())
 		}
 	}
 	return r, nil
+}
+
+// lossReasons are the drop reasons that lose traffic (the others are
+// receive filters doing their job: loops, broadcasts on a non-path SLB
+// member, frames for other hosts).
+var lossReasons = []string{"malformed", "no_member", "tx_full", "bad_offload", "no_mbuf", "oversize", "kernel_write"}
+
+// teamProbe samples a running teamgw: its CPU time and drop counters.
+type teamProbe struct{ g *lab.Teamgw }
+
+type teamSample struct {
+	cpu             time.Duration
+	drops, nicDrops uint64
+}
+
+func (p *teamProbe) sample() (teamSample, error) {
+	var s teamSample
+	var err error
+	if s.cpu, err = processCPU(p.g.Cmd.Process.Pid); err != nil {
+		return s, err
+	}
+	st, err := p.g.Status()
+	if err != nil {
+		return s, err
+	}
+	for _, t := range st.Teams {
+		for _, r := range lossReasons {
+			s.drops += t.Drops[r]
+		}
+		for _, m := range t.Members {
+			s.nicDrops += m.NIC.RxMissed + m.NIC.RxNoMbuf + m.NIC.RxErrors + m.NIC.TxErrors
+		}
+	}
+	return s, nil
 }
 
 // processCPU is the user plus system CPU time a process has used so far.
@@ -279,16 +325,30 @@ func writeKernelReport(dir string, runs []kernelRun, dur time.Duration) error {
 	fmt.Fprintf(&b, `# Kernel path throughput (iperf3 through the team's TAP, netns lab)
 
 %s. iperf3 server in the gateway namespace on the team address, one client
-namespace per stream behind a Linux bridge, %v per run. "no team" is the
-anchor: the server's kernel on the member veth itself. teamgw CPU is its
-CPU time over the run (1.0 = one core); CPU-s/Gbit sizes appliances.
+namespace per stream behind a Linux bridge, %v per run, one teamgw worker.
+The anchors are the server's kernel on the member veth itself, no teamgw:
+"no team" as veths behave (the kernel's 64 KB TSO segments cross the veth
+and the bridge whole, into the client), "no team, wire-sized" with TSO and
+GSO off on the veth, so that wire-sized frames cross, as on a real wire.
+teamgw CPU is its CPU time over the run (1.0 = one core), kernel work done
+in its system calls included; CPU-s/Gbit sizes appliances. "lost in teamgw"
+counts frames teamgw dropped for lack of room or as malformed.
 Reproduce: bin/teamlab kernelpath (make bench-kernel).
 
-| path | members | streams | direction | Gbit/s | teamgw CPU | CPU-s/Gbit | retransmits |
-| --- | --- | --- | --- | --- | --- | --- | --- |
+| path | members | streams | direction | Gbit/s | vs no team | vs wire-sized | teamgw CPU | CPU-s/Gbit | retransmits | lost in teamgw |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 `, when.Format(time.RFC3339), dur)
+	anchor := func(path string, r kernelRun) float64 {
+		for _, a := range runs {
+			if a.Path == path && a.Streams == r.Streams && a.Direction == r.Direction && a.Gbps > 0 {
+				return r.Gbps / a.Gbps
+			}
+		}
+		return 0
+	}
 	for _, r := range runs {
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %.2f | %.2f | %.3f | %d |\n", r.Path, r.Members, r.Streams, r.Direction, r.Gbps, r.TeamgwCPU, r.CPUPerGbit, r.Retransmits)
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %.2f | %.2f | %.2f | %.2f | %.3f | %d | %d |\n", r.Path, r.Members, r.Streams, r.Direction, r.Gbps,
+			anchor("no team", r), anchor("no team, wire-sized", r), r.TeamgwCPU, r.CPUPerGbit, r.Retransmits, r.Drops)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
