@@ -23,9 +23,13 @@ type Request struct {
 	Team string `json:"team,omitempty"`
 	// Since asks "events" for the events after this sequence number.
 	Since uint64 `json:"since,omitempty"`
-	// Member names a member for "member-enable", "member-disable" and
-	// "primary".
+	// Member names a member for "member-enable", "member-disable",
+	// "member-remove" and "primary".
 	Member string `json:"member,omitempty"`
+	// Device (DPDK devargs) and Role describe the member "member-add"
+	// adds.
+	Device string `json:"device,omitempty"`
+	Role   string `json:"role,omitempty"`
 }
 
 // Response answers a Request on one line.
@@ -37,6 +41,8 @@ type Response struct {
 	Status *Status    `json:"status,omitempty"`
 	Events []Event    `json:"events,omitempty"`
 	Flows  *FlowTable `json:"flows,omitempty"`
+	// Changes are the structural changes a reload made, one line each.
+	Changes []string `json:"changes,omitempty"`
 }
 
 // Limits of the control socket. A client sends one request line at once
@@ -259,12 +265,26 @@ func (a *API) handle(ctx context.Context, req Request) Response {
 		}
 		return Response{}
 	case "reload":
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
-		if err := a.d.Reload(ctx); err != nil {
+		changes, err := a.d.Reload(ctx)
+		if err != nil {
+			return Response{Error: err.Error(), Changes: changes}
+		}
+		return Response{Changes: changes}
+	case "member-add", "member-remove":
+		ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		var err error
+		if req.Cmd == "member-add" {
+			err = a.d.AddMember(ctx, req.Team, req.Device, req.Role)
+		} else {
+			err = a.d.RemoveMember(ctx, req.Team, req.Member)
+		}
+		if err != nil {
 			return Response{Error: err.Error()}
 		}
-		return Response{}
+		return a.handle(ctx, Request{Cmd: "show", Team: req.Team})
 	case "flows":
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
@@ -317,7 +337,7 @@ func call(path string, req Request) (*Response, error) {
 		return nil, fmt.Errorf("cannot reach teamgw at %s: %w", path, err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(15 * time.Second))
+	c.SetDeadline(time.Now().Add(25 * time.Second))
 	b, _ := json.Marshal(req)
 	_, werr := c.Write(append(b, '\n'))
 	// Even when the write failed the daemon may have answered (busy)

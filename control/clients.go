@@ -202,15 +202,16 @@ func (t *team) addressFor(client netip.Addr) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// clientTable is the data plane's view of the client table.
+// clientTable is the data plane's view of the client table: client
+// address to member slot.
 func (t *team) clientTable() map[[4]byte]int8 {
 	if !t.balancesReceive() {
 		return nil
 	}
 	m := make(map[[4]byte]int8, len(t.clients))
 	for _, c := range t.clients {
-		if c.Member >= 0 && c.IP.Is4() {
-			m[c.IP.As4()] = int8(c.Member)
+		if c.Member >= 0 && c.Member < len(t.members) && c.IP.Is4() {
+			m[c.IP.As4()] = int8(t.members[c.Member].slot)
 		}
 	}
 	return m

@@ -48,6 +48,11 @@ type Daemon struct {
 	// markerTimeout is how long a member leaving an lacp team's
 	// distribution on purpose waits for its marker (MarkerTimeout).
 	markerTimeout time.Duration
+	// busy: a member add or remove or a reload is under way (it may wait
+	// for marker exchanges); another one is refused meanwhile.
+	busy bool
+	// deferred runs on the Run loop after the current event (afterTurn).
+	deferred []func()
 }
 
 // ErrNotRoot is returned when teamgw is not run as root.
@@ -186,13 +191,18 @@ func (d *Daemon) ports() int {
 	return n
 }
 
-// mbufsNeeded is the smallest pool that cannot run dry in steady state:
-// every RX and TX ring full, every lcore cache full, and every worker's
-// vectors (from the members and from the TAPs) and buffers in flight.
-func (d *Daemon) mbufsNeeded() int {
+// mbufsNeeded is the smallest pool that cannot run dry in steady state
+// with the config's member ports.
+func (d *Daemon) mbufsNeeded() int { return d.mbufsFor(d.ports()) }
+
+// mbufsFor is the smallest pool that cannot run dry in steady state with
+// ports member ports: every RX and TX ring full, every lcore cache full,
+// and every worker's vectors (from the members and from the TAPs) and
+// buffers in flight.
+func (d *Daemon) mbufsFor(ports int) int {
 	w := len(d.cfg.EAL.WorkerCores)
 	const ringDesc = 1024
-	return d.ports()*w*2*ringDesc + (w+1)*256 + w*(2*dpdk.Vector+d.ports()*dpdk.TxQueueCap) + 512
+	return ports*w*2*ringDesc + (w+1)*256 + w*(2*dpdk.Vector+ports*dpdk.TxQueueCap) + 512
 }
 
 func (d *Daemon) queues() uint16 { return uint16(len(d.cfg.EAL.WorkerCores)) }
@@ -200,14 +210,7 @@ func (d *Daemon) queues() uint16 { return uint16(len(d.cfg.EAL.WorkerCores)) }
 // startWorkers starts one worker per configured core; worker 0 also sends
 // the frames control injects.
 func (d *Daemon) startWorkers() error {
-	var tps []dataplane.TeamPorts
-	for _, t := range d.teams {
-		tp := dataplane.TeamPorts{Kernel: t.tap, VLANs: t.vlans}
-		for _, m := range t.members {
-			tp.Members = append(tp.Members, m.port)
-		}
-		tps = append(tps, tp)
-	}
+	tps := d.teamPorts()
 	for i, core := range d.cfg.EAL.WorkerCores {
 		ctl, err := dpdk.NewRing(fmt.Sprintf("tg_ctl_%d_%d", instances.Load(), i), 1024, true, true)
 		if err != nil {
@@ -230,6 +233,49 @@ func (d *Daemon) startWorkers() error {
 		d.workers = append(d.workers, w)
 	}
 	return nil
+}
+
+// teamPorts are the ports the workers poll: each team's kernel
+// interfaces and its members by slot.
+func (d *Daemon) teamPorts() []dataplane.TeamPorts {
+	var tps []dataplane.TeamPorts
+	for _, t := range d.teams {
+		tp := dataplane.TeamPorts{Kernel: t.tap, VLANs: slices.Clone(t.vlans), Members: make([]*dpdk.Port, t.slots())}
+		for _, m := range t.members {
+			tp.Members[m.slot] = m.port
+		}
+		for _, m := range t.pending {
+			if m.slot >= len(tp.Members) {
+				tp.Members = append(tp.Members, make([]*dpdk.Port, m.slot+1-len(tp.Members))...)
+			}
+			tp.Members[m.slot] = m.port
+		}
+		tps = append(tps, tp)
+	}
+	return tps
+}
+
+// workerSwitchTimeout bounds how long control waits for the workers to
+// take a new port set; a running worker takes it within one poll.
+const workerSwitchTimeout = 2 * time.Second
+
+// setWorkerPorts hands every worker the current ports and waits until all
+// of them use them (dataplane.Worker.SetPorts); it returns how long that
+// took. After an error, ports the workers used before must stay open.
+func (d *Daemon) setWorkerPorts() (time.Duration, error) {
+	tps := d.teamPorts()
+	ctx, cancel := context.WithTimeout(context.Background(), workerSwitchTimeout)
+	defer cancel()
+	start := time.Now()
+	errs := make(chan error, len(d.workers))
+	for _, w := range d.workers {
+		go func() { errs <- w.SetPorts(ctx, tps) }()
+	}
+	var err error
+	for range d.workers {
+		err = errors.Join(err, <-errs)
+	}
+	return time.Since(start), err
 }
 
 func (d *Daemon) startCarrierWatch() error {
@@ -260,12 +306,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var carrier <-chan linkwatch.Event
-	if d.carrier != nil {
-		carrier = d.carrier.Events()
-	}
+	var watching *linkwatch.Watcher
 	defer close(d.done)
 	defer d.abandonLeaves()
 	for {
+		d.runDeferred()
+		if d.carrier != watching {
+			// A member added with a carrier started the watcher.
+			watching = d.carrier
+			carrier = watching.Events()
+		}
 		if next := d.nextDeadline(); !next.IsZero() {
 			timer.Reset(max(next.Sub(d.now()), 0))
 		} else {
@@ -360,18 +410,26 @@ func (d *Daemon) linksChanged(teams []*team) {
 	}
 }
 
-// publish builds and stores a new forwarding snapshot.
+// publish builds and stores a new forwarding snapshot. A team that lost
+// a member carrying traffic since the last one records how long the
+// failover took: from the link loss seen to this snapshot.
 func (d *Daemon) publish() {
 	s := &dataplane.Snapshot{}
 	for i, t := range d.teams {
 		s.Teams[i] = t.state()
 	}
 	d.snap.Store(s)
+	for _, t := range d.teams {
+		if !t.lossAt.IsZero() {
+			t.failover.observe(d.now().Sub(t.lossAt))
+			t.lossAt = time.Time{}
+		}
+	}
 }
 
-// state is the team's forwarding state for the workers.
+// state is the team's forwarding state for the workers, by member slot.
 func (t *team) state() dataplane.TeamState {
-	ts := dataplane.TeamState{MAC: t.mac, Path: int8(t.path), Members: int8(len(t.members))}
+	ts := dataplane.TeamState{MAC: t.mac, Path: -1, Members: int8(t.slots())}
 	if t.cfg.Mode != configs.ModeSLB {
 		ts.Mode = dataplane.ModeTrunk // trunk and lacp: team MAC everywhere
 	}
@@ -386,29 +444,39 @@ func (t *team) state() dataplane.TeamState {
 	anyActive := false
 	for i, m := range t.members {
 		if rx[i] {
-			ts.RxMask |= 1 << i
+			ts.RxMask |= 1 << m.slot
 		}
 		anyActive = anyActive || t.active[i]
 		// SLB: every member but the path member transmits with its own
 		// MAC (IEEE 802.3: a station's frames carry its own address);
 		// trunk: the team MAC everywhere.
 		if ts.Mode == dataplane.ModeSLB {
-			ts.WireMAC[i] = wireMAC(m)
+			ts.WireMAC[m.slot] = wireMAC(m)
 			if i != t.path {
-				ts.SetSourceMAC(i, ts.WireMAC[i])
+				ts.SetSourceMAC(m.slot, ts.WireMAC[m.slot])
 			}
 		}
 	}
 	if t.path >= 0 {
-		ts.RxMask |= 1 << t.path
+		ts.Path = int8(t.members[t.path].slot)
+		ts.RxMask |= 1 << ts.Path
 	}
 	for b := range ts.Table {
 		ts.Table[b] = -1
-		if anyActive && b < len(t.table) {
-			ts.Table[b] = int8(t.table[b])
+		if anyActive && b < len(t.table) && int(t.table[b]) < len(t.members) {
+			ts.Table[b] = int8(t.members[t.table[b]].slot)
 		}
 	}
 	return ts
+}
+
+// slots is one more than the highest member slot in use.
+func (t *team) slots() int {
+	n := 0
+	for _, m := range t.members {
+		n = max(n, m.slot+1)
+	}
+	return n
 }
 
 // Totals sums every worker's counters per team.

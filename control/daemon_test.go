@@ -573,7 +573,7 @@ func TestReload(t *testing.T) {
 	changed = strings.Replace(changed, fmt.Sprintf("%q", "net_tapc"+id+"m1,iface=tgc"+id+"m1"),
 		fmt.Sprintf("{ device = %q, role = \"primary\" }", "net_tapc"+id+"m1,iface=tgc"+id+"m1"), 1)
 	os.WriteFile(tt.config, []byte(changed), 0o644)
-	if err := tt.d.Reload(context.Background()); err != nil {
+	if _, err := tt.d.Reload(context.Background()); err != nil {
 		t.Fatalf("reload: %v\n%s", err, changed)
 	}
 	tt.waitActive(t, m1) // the new primary, with no hold-down
@@ -583,7 +583,7 @@ func TestReload(t *testing.T) {
 	bad := strings.Replace(changed, "mbufs = 8191", "mbufs = 16383", 1)
 	bad = strings.Replace(bad, `address = "192.0.2.1/24"`, `address = "192.0.2.2/24"`, 1)
 	os.WriteFile(tt.config, []byte(bad), 0o644)
-	err := tt.d.Reload(context.Background())
+	_, err := tt.d.Reload(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "eal") || !strings.Contains(err.Error(), "team[0].addresses") {
 		t.Fatalf("structural reload = %v, want a refusal naming eal and team[0].addresses", err)
 	}

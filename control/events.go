@@ -32,6 +32,10 @@ const (
 	EventReloaded          = 107 // the configuration was reloaded
 	EventReloadRejected    = 108 // a reload was refused; nothing changed
 	EventMarker            = 109 // a marker exchange before a planned removal ended (answered or not)
+	EventMemberAdded       = 110 // a member joined a running team (teamctl member add, a reload)
+	EventMemberRemoved     = 111 // a member left a running team; its port was closed
+	EventVLANAdded         = 112 // a VLAN interface was added by a reload
+	EventVLANRemoved       = 113 // a VLAN interface was removed by a reload
 )
 
 // Event is one entry of the event log, as the control API returns it.

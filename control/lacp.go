@@ -29,31 +29,40 @@ type lacpTeam struct {
 // startLACP creates the team's LACP ports. The actor system is the team
 // MAC, which does not change when a member fails (802.1AX 5.3.2).
 func (d *Daemon) startLACP(t *team) {
+	lt := &lacpTeam{fallback: t.cfg.LACPFallback == "active-backup"}
+	lt.agg = lacp.NewAggregator()
+	t.lacp = lt
+	for _, m := range t.members {
+		d.addLACPPort(t, m)
+	}
+}
+
+// addLACPPort gives member m of an lacp team its aggregation port and
+// Marker Generator, numbered after its slot (unique within the team while
+// it is a member).
+func (d *Daemon) addLACPPort(t *team, m *member) {
+	lt := t.lacp
 	key := t.cfg.LACPKey
 	if key == 0 {
 		key = t.idx + 1
 	}
-	now := d.now()
-	lt := &lacpTeam{fallback: t.cfg.LACPFallback == "active-backup"}
-	for i, m := range t.members {
-		prio := m.cfg.LACPPortPriority
-		if prio == 0 {
-			prio = 32768 // 802.1AX default
-		}
-		lt.ports = append(lt.ports, lacp.NewPort(lacp.PortConfig{
-			System:       lacp.SystemID{Priority: uint16(t.cfg.LACPSystemPriority), MAC: t.mac},
-			Key:          uint16(key),
-			PortPriority: uint16(prio),
-			Port:         uint16(i + 1),
-			Active:       t.cfg.LACPActive == nil || *t.cfg.LACPActive,
-			ShortTimeout: t.cfg.LACPRate == "fast",
-			Aggregatable: true,
-		}, now))
-		lt.gens = append(lt.gens, lacp.NewMarkerGenerator(uint16(i+1), t.mac))
+	prio := m.cfg.LACPPortPriority
+	if prio == 0 {
+		prio = 32768 // 802.1AX default
 	}
-	lt.leaving = make([]*leaving, len(t.members))
-	lt.agg = lacp.NewAggregator(lt.ports...)
-	t.lacp = lt
+	p := lacp.NewPort(lacp.PortConfig{
+		System:       lacp.SystemID{Priority: uint16(t.cfg.LACPSystemPriority), MAC: t.mac},
+		Key:          uint16(key),
+		PortPriority: uint16(prio),
+		Port:         uint16(m.slot + 1),
+		Active:       t.cfg.LACPActive == nil || *t.cfg.LACPActive,
+		ShortTimeout: t.cfg.LACPRate == "fast",
+		Aggregatable: true,
+	}, d.now())
+	lt.ports = append(lt.ports, p)
+	lt.agg.AddPort(p)
+	lt.gens = append(lt.gens, lacp.NewMarkerGenerator(uint16(m.slot+1), t.mac))
+	lt.leaving = append(lt.leaving, nil)
 }
 
 // slowFrame handles one slow-protocols frame received on port: LACPDUs go

@@ -79,7 +79,9 @@ func (d *Daemon) SetMemberEnabled(ctx context.Context, team, member string, enab
 			switch {
 			case enabled && lv != nil && lv.disable:
 				lv.disable = false
-				d.endLeave(t, i, errDisableCancelled)
+				if !lv.remove { // a removal goes ahead
+					d.endLeave(t, i, errDisableCancelled)
+				}
 			case !enabled && !m.disabled && m.up && t.active[i]:
 				lv := d.startLeave(t, i)
 				lv.disable = true

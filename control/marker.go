@@ -40,6 +40,10 @@ type leaving struct {
 	// held: a reload took the member out of distribution; evaluate keeps
 	// it in until the exchange ends.
 	held bool
+	// remove: the member leaves the team (teamctl member remove, a
+	// reload); it stops carrying traffic when the exchange ends and is
+	// then detached by whoever waits in replies.
+	remove bool
 	// replies answer the operator requests waiting for the exchange.
 	replies []func(error)
 }
@@ -82,6 +86,10 @@ func (d *Daemon) endLeave(t *team, i int, err error) {
 	if lv.disable && err == nil {
 		d.setEnabled(t, t.members[i], false)
 	}
+	if lv.remove {
+		t.members[i].removing = true
+		d.refresh(t, t.members[i])
+	}
 	if d.evaluate(t) {
 		d.publish()
 	}
@@ -100,6 +108,9 @@ func (d *Daemon) dropLeave(t *team, i int) {
 	}
 	if lv.disable {
 		d.noteEnabled(t, t.members[i], false)
+	}
+	if lv.remove {
+		t.members[i].removing = true
 	}
 	for _, reply := range lv.replies {
 		reply(nil)

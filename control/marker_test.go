@@ -226,7 +226,7 @@ func TestLACPMarkerOnReload(t *testing.T) {
 	fd := packetSocket(t, tt.members[0])
 	text, _ := os.ReadFile(tt.config)
 	os.WriteFile(tt.config, []byte(strings.Replace(string(text), `"active-backup"`, `"strict"`, 1)), 0o644)
-	if err := tt.d.Reload(context.Background()); err != nil {
+	if _, err := tt.d.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	mk, _ := readMarker(t, fd)

@@ -29,7 +29,7 @@ type metricsCollector struct {
 	drops, classes                             *prometheus.Desc
 	memberUp, memberActive, memberPath         *prometheus.Desc
 	memberBuckets, memberLinkDowns, memberInfo *prometheus.Desc
-	failovers, bucketMoves                     *prometheus.Desc
+	failovers, bucketMoves, failoverSeconds    *prometheus.Desc
 	clients, directedARPs                      *prometheus.Desc
 	clientsRefused                             *prometheus.Desc
 	workerSteps, workerIdle, workerPackets     *prometheus.Desc
@@ -66,6 +66,7 @@ func newMetricsCollector(d *Daemon) *metricsCollector {
 		memberLinkDowns: desc("member_link_downs_total", "Times the member lost its link.", member),
 		memberInfo:      desc("member_info", "Member metadata (value 1).", []string{"team", "member", "device", "mac", "role"}),
 		failovers:       desc("failovers_total", "Times the path member changed because it went down.", team),
+		failoverSeconds: desc("failover_duration_seconds", "From a member that carried traffic losing its link (as seen by control) to the forwarding snapshot without it being published.", team),
 		clients:         desc("member_clients", "SLB clients whose traffic the member receives (receive balancing).", member),
 		directedARPs:    desc("directed_arps_sent_total", "Directed gratuitous ARPs sent to re-point SLB clients.", team),
 		clientsRefused:  desc("clients_refused_total", "Neighbours not taken as SLB clients, by reason (own_address, own_mac, off_subnet, invalid).", []string{"team", "reason"}),
@@ -93,7 +94,7 @@ func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo, c.memberRxPackets, c.memberRxBytes, c.memberTxPackets,
 		c.memberTxBytes, c.kernelRxPackets, c.kernelRxBytes, c.kernelTxPackets, c.kernelTxBytes, c.drops,
 		c.classes, c.memberUp, c.memberActive, c.memberPath, c.memberBuckets, c.memberLinkDowns, c.memberInfo,
-		c.failovers, c.bucketMoves, c.clients, c.directedARPs, c.clientsRefused, c.workerSteps, c.workerIdle, c.workerPackets,
+		c.failovers, c.bucketMoves, c.failoverSeconds, c.clients, c.directedARPs, c.clientsRefused, c.workerSteps, c.workerIdle, c.workerPackets,
 		c.lacpAnswered, c.lacpBad, c.lacpLooped, c.markersSent, c.markerResponses, c.markerTimeouts, c.markerRTT, c.superFrames, c.coalescedSegs, c.nicDrops} {
 		ch <- d
 	}
@@ -130,6 +131,12 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.kernelTxPackets, t.Kernel.TxPackets, t.Name)
 		counter(c.kernelTxBytes, t.Kernel.TxBytes, t.Name)
 		counter(c.failovers, t.Failovers, t.Name)
+		fs := t.FailoverSeconds
+		buckets := make(map[float64]uint64, len(fs.Buckets))
+		for _, b := range fs.Buckets {
+			buckets[b.Le] = b.Count
+		}
+		ch <- prometheus.MustNewConstHistogram(c.failoverSeconds, fs.Count, fs.Sum, buckets, t.Name)
 		counter(c.bucketMoves, t.BucketMoves, t.Name)
 		counter(c.directedARPs, t.DirectedARPs, t.Name)
 		counter(c.superFrames, t.KernelPath.SuperFrames, t.Name, "segmented")

@@ -59,12 +59,16 @@ type TeamStatus struct {
 	Addresses []string `json:"addresses"`
 	// Active is the path member: it transmits with the team MAC and
 	// carries what is not balanced.
-	Active      string            `json:"active"`
-	Failovers   uint64            `json:"failovers"`
-	BucketMoves uint64            `json:"bucket_moves"`
-	Classes     map[string]uint64 `json:"classes"`
-	Members     []MemberStatus    `json:"members"`
-	VLANs       []VLANStatus      `json:"vlans,omitempty"`
+	Active    string `json:"active"`
+	Failovers uint64 `json:"failovers"`
+	// FailoverSeconds is the failover-duration histogram: from a
+	// member that carried traffic losing its link to the snapshot without
+	// it being published.
+	FailoverSeconds Histogram         `json:"failover_seconds"`
+	BucketMoves     uint64            `json:"bucket_moves"`
+	Classes         map[string]uint64 `json:"classes"`
+	Members         []MemberStatus    `json:"members"`
+	VLANs           []VLANStatus      `json:"vlans,omitempty"`
 	// Clients is the SLB inbound client table.
 	Clients      []ClientStatus `json:"clients,omitempty"`
 	LACP         *TeamLACP      `json:"lacp,omitempty"`
@@ -113,8 +117,11 @@ type VLANStatus struct {
 
 // MemberStatus describes one member.
 type MemberStatus struct {
-	Name     string       `json:"name"`
-	Device   string       `json:"device"`
+	Name   string `json:"name"`
+	Device string `json:"device"`
+	// Slot is the member's index in the data plane (it keeps it while
+	// other members come and go).
+	Slot     int          `json:"slot"`
 	MAC      string       `json:"mac"`
 	WireMAC  string       `json:"wire_mac"` // the MAC SLB clients are pointed at
 	Role     string       `json:"role"`
@@ -227,7 +234,7 @@ func (d *Daemon) buildStatus() *Status {
 	for ti, t := range d.teams {
 		ts := TeamStatus{
 			Name: t.cfg.Name, Mode: t.cfg.Mode, MAC: t.mac.String(), Active: "none",
-			Failovers: t.failovers, BucketMoves: t.bucketMoves,
+			Failovers: t.failovers, BucketMoves: t.bucketMoves, FailoverSeconds: t.failover.status(),
 			Drops: map[string]uint64{}, Classes: map[string]uint64{},
 			Kernel: portCounters(totals[ti].Ports[dataplane.TapIndex]),
 		}
@@ -279,10 +286,10 @@ func (d *Daemon) buildStatus() *Status {
 		}
 		for mi, m := range t.members {
 			ms := MemberStatus{
-				Name: m.cfg.Name(), Device: m.cfg.Device, MAC: m.mac.String(), WireMAC: wireMAC(m).String(),
+				Name: m.cfg.Name(), Device: m.cfg.Device, Slot: m.slot, MAC: m.mac.String(), WireMAC: wireMAC(m).String(),
 				Role: m.cfg.Role, Link: m.linkUp, Downs: m.downs,
 				Path: mi == t.path, Buckets: buckets[mi],
-				Counters: portCounters(totals[ti].Ports[mi]),
+				Counters: portCounters(totals[ti].Ports[m.slot]),
 			}
 			if ms.Role == "" {
 				ms.Role = "normal"
@@ -307,6 +314,8 @@ func (d *Daemon) buildStatus() *Status {
 				ms.NIC = NICCounters{RxMissed: st.RxMissed, RxNoMbuf: st.RxNoMbuf, RxErrors: st.RxErrors, TxErrors: st.TxErrors}
 			}
 			switch {
+			case m.removing:
+				ms.State = "removing"
 			case m.disabled:
 				ms.State = "disabled"
 			case t.pathFailed(m):

@@ -29,6 +29,13 @@ type team struct {
 	tap     *tap.Device
 	vlans   []dataplane.VLANPort
 	members []*member
+	// pending are members being added (opened, handed to the workers,
+	// not yet part of the team state) or removed members the workers
+	// did not confirm dropping: they are closed when teamgw stops.
+	pending []*member
+	// stale are removed kernel interfaces the workers did not confirm
+	// dropping, likewise.
+	stale []*tap.Device
 	// lacp is the 802.1AX state of an lacp team (nil otherwise).
 	lacp *lacpTeam
 	// probes is the echo-node probing of an SLB team (nil without one).
@@ -62,6 +69,11 @@ type team struct {
 	// rebalancer.
 	bucketMoves uint64
 	lastRebal   time.Time
+	// lossAt is when a member that carried traffic lost its link, until
+	// the snapshot without it is published (failover duration).
+	lossAt time.Time
+	// failover is the failover-duration histogram.
+	failover histogram
 
 	// guard vets the neighbours that may become clients.
 	guard clientGuard
@@ -69,7 +81,11 @@ type team struct {
 
 // member is the control plane's state of one member port.
 type member struct {
-	cfg   configs.Member
+	cfg configs.Member
+	// slot is the member's index in the forwarding snapshot and the
+	// workers' port tables; it stays the same while the member belongs to
+	// the team, whatever members come and go (dataplane.Worker.SetPorts).
+	slot  int
 	port  *dpdk.Port
 	mac   frame.MAC
 	iface *memberIface
@@ -85,6 +101,13 @@ type member struct {
 	// disabled: taken out of the team by the operator (teamctl member
 	// disable); it carries nothing whatever its link says.
 	disabled bool
+	// joining: added to the running team and not up yet.
+	joining bool
+	// removing: the member is leaving the team (teamctl member remove, a
+	// reload); it carries nothing any more.
+	removing bool
+	// cleanup undoes what opening the member did, newest last.
+	cleanup []func()
 }
 
 // announcement is a pending series of gratuitous ARPs and unsolicited
@@ -182,11 +205,15 @@ func (d *Daemon) startTeam(idx int, tc configs.Team) (*team, error) {
 		FallbackDelay: tc.FallbackDelay.Duration,
 		AutoFallback:  tc.AutoFallbackEnabled(),
 	}
+	// One clean-up step for everything the team opens, members included,
+	// so that members added or removed later are closed exactly once.
+	d.onUndo(func() { d.closeTeam(t) })
 	for i, mc := range tc.Members {
 		m, err := d.startMember(mc, tc.MTU)
 		if err != nil {
 			return nil, fmt.Errorf("member %d (%s): %w", i, mc.Device, err)
 		}
+		m.slot = i
 		t.members = append(t.members, m)
 		d.event(EventMemberBound, "member port opened", "team", tc.Name, "member", mc.Name(), "port", m.port.ID, "mac", m.mac.String())
 	}
@@ -200,18 +227,8 @@ func (d *Daemon) startTeam(idx int, tc configs.Team) (*team, error) {
 	}
 	d.startProbes(t)
 	for _, m := range t.members {
-		// Receive the team MAC: a filter entry where the NIC has one,
-		// promiscuous mode where it does not (af_packet, most vdevs).
-		if err := m.port.AddMAC(mac[:]); err != nil {
-			if err := m.port.SetPromiscuous(true); err != nil {
-				return nil, fmt.Errorf("member %s: cannot receive the team MAC: %w", m.cfg.Name(), err)
-			}
-			if !m.wasPromisc {
-				d.onUndo(func() { m.port.SetPromiscuous(false) })
-			}
-		}
-		if m.port.SetAllMulticast(true) == nil {
-			d.onUndo(func() { m.port.SetAllMulticast(false) })
+		if err := d.joinTeam(t, m); err != nil {
+			return nil, err
 		}
 	}
 	if err := d.startTap(t); err != nil {
@@ -220,7 +237,63 @@ func (d *Daemon) startTeam(idx int, tc configs.Team) (*team, error) {
 	return t, nil
 }
 
-func (d *Daemon) startMember(mc configs.Member, mtu int) (*member, error) {
+// joinTeam makes a started member port receive what the team needs: the
+// team MAC (a filter entry where the NIC has one, promiscuous mode where
+// it does not: af_packet, most vdevs) and multicast, at the team's MTU.
+func (d *Daemon) joinTeam(t *team, m *member) error {
+	if err := m.port.AddMAC(t.mac[:]); err != nil {
+		if err := m.port.SetPromiscuous(true); err != nil {
+			return fmt.Errorf("member %s: cannot receive the team MAC: %w", m.cfg.Name(), err)
+		}
+		if !m.wasPromisc {
+			m.onClose(func() { m.port.SetPromiscuous(false) })
+		}
+	}
+	if m.port.SetAllMulticast(true) == nil {
+		m.onClose(func() { m.port.SetAllMulticast(false) })
+	}
+	if err := m.port.SetMTU(uint16(t.cfg.MTU)); err != nil && !errors.Is(err, unix.ENOTSUP) {
+		d.log.Warn("member MTU", "member", m.cfg.Name(), "mtu", t.cfg.MTU, "err", err)
+	}
+	return nil
+}
+
+// onClose registers a step of the member's clean-up.
+func (m *member) onClose(f func()) { m.cleanup = append(m.cleanup, f) }
+
+// close undoes everything opening the member did, newest first: its
+// kernel interface's state, promiscuous and all-multicast modes, the
+// link-state watch, and the port itself (stopped and detached).
+func (m *member) close() {
+	for i := len(m.cleanup) - 1; i >= 0; i-- {
+		m.cleanup[i]()
+	}
+	m.cleanup = nil
+}
+
+// closeTeam closes the team's kernel interfaces and then its members.
+func (d *Daemon) closeTeam(t *team) {
+	for _, dev := range t.stale {
+		d.closeKernelPort(dev)
+	}
+	t.stale = nil
+	for i := len(t.vlans) - 1; i >= 0; i-- {
+		d.closeKernelPort(t.vlans[i].Kernel)
+	}
+	t.vlans = nil
+	if t.tap != nil {
+		d.closeKernelPort(t.tap)
+		t.tap = nil
+	}
+	for _, m := range slices.Backward(append(slices.Clone(t.members), t.pending...)) {
+		m.close()
+	}
+}
+
+// startMember opens a member port: probe, one queue pair per worker, link
+// watching, start, and the kernel interface behind it prepared. On error
+// what was opened is closed again.
+func (d *Daemon) startMember(mc configs.Member, mtu int) (_ *member, err error) {
 	devargs, err := memberDevargs(mc, d.queues(), mtu)
 	if err != nil {
 		return nil, err
@@ -239,7 +312,12 @@ func (d *Daemon) startMember(mc configs.Member, mtu int) (*member, error) {
 		return nil, err
 	}
 	m.port = p
-	d.onUndo(func() {
+	defer func() {
+		if err != nil {
+			m.close()
+		}
+	}()
+	m.onClose(func() {
 		p.Stop()
 		if err := p.Remove(); err != nil {
 			d.log.Warn("removing member port", "member", p.Name, "err", err)
@@ -260,7 +338,7 @@ func (d *Daemon) startMember(mc configs.Member, mtu int) (*member, error) {
 		if err := d.lsc.Watch(p); err != nil {
 			return nil, err
 		}
-		d.onUndo(func() { d.lsc.Unwatch(p) })
+		m.onClose(func() { d.lsc.Unwatch(p) })
 	}
 	hw, err := p.MAC()
 	if err != nil {
@@ -276,7 +354,7 @@ func (d *Daemon) startMember(mc configs.Member, mtu int) (*member, error) {
 			return nil, err
 		}
 		m.iface = mi
-		d.onUndo(mi.restore)
+		m.onClose(mi.restore)
 	}
 	return m, nil
 }
@@ -290,33 +368,37 @@ func (d *Daemon) startTap(t *team) error {
 		return err
 	}
 	t.tap = dev
-	for _, m := range t.members {
-		if err := m.port.SetMTU(uint16(t.cfg.MTU)); err != nil && !errors.Is(err, unix.ENOTSUP) {
-			d.log.Warn("member MTU", "member", m.cfg.Name(), "mtu", t.cfg.MTU, "err", err)
-		}
-	}
 	for _, v := range t.cfg.VLANs {
-		dev, err := d.startKernelPort(v.Name, t.mac, t.cfg.MTU, v.Addresses)
+		vp, err := d.startVLAN(t, v)
 		if err != nil {
-			return fmt.Errorf("VLAN %d: %w", v.ID, err)
+			return err
 		}
-		t.vlans = append(t.vlans, dataplane.VLANPort{ID: uint16(v.ID), Kernel: dev})
+		t.vlans = append(t.vlans, vp)
 	}
 	return nil
 }
 
+// startVLAN creates the kernel interface of one of t's VLANs.
+func (d *Daemon) startVLAN(t *team, v configs.VLAN) (dataplane.VLANPort, error) {
+	dev, err := d.startKernelPort(v.Name, t.mac, t.cfg.MTU, v.Addresses)
+	if err != nil {
+		return dataplane.VLANPort{}, fmt.Errorf("VLAN %d: %w", v.ID, err)
+	}
+	return dataplane.VLANPort{ID: uint16(v.ID), Kernel: dev}, nil
+}
+
 // startKernelPort creates one TAP interface ifname with the team MAC, the
-// MTU and the given addresses; it disappears again on undo.
-func (d *Daemon) startKernelPort(ifname string, mac frame.MAC, mtu int, addrs []string) (*tap.Device, error) {
+// MTU and the given addresses; closeKernelPort removes it again.
+func (d *Daemon) startKernelPort(ifname string, mac frame.MAC, mtu int, addrs []string) (_ *tap.Device, err error) {
 	dev, err := tap.Open(ifname, int(d.queues()))
 	if err != nil {
 		return nil, err
 	}
-	d.onUndo(func() {
-		if err := dev.Close(); err != nil {
-			d.log.Warn("closing TAP", "interface", ifname, "err", err)
+	defer func() {
+		if err != nil {
+			d.closeKernelPort(dev)
 		}
-	})
+	}()
 	if err := dev.Configure(mac[:], mtu); err != nil {
 		return nil, err
 	}
@@ -330,6 +412,13 @@ func (d *Daemon) startKernelPort(ifname string, mac frame.MAC, mtu int, addrs []
 		}
 	}
 	return dev, nil
+}
+
+// closeKernelPort closes a TAP; the kernel removes its interface.
+func (d *Daemon) closeKernelPort(dev *tap.Device) {
+	if err := dev.Close(); err != nil {
+		d.log.Warn("closing TAP", "interface", dev.Name, "err", err)
+	}
 }
 
 // readLinks reads every member's ethdev link and returns the teams in
@@ -389,19 +478,24 @@ func (d *Daemon) refresh(t *team, m *member) bool {
 		// when it times out (lacp.Port.SetDetached).
 		p := t.lacp.ports[slices.Index(t.members, m)]
 		p.SetLink(m.linkUp && m.carrierUp && !t.pathFailed(m), d.now())
-		p.SetDetached(m.disabled, d.now())
+		p.SetDetached(m.disabled || m.removing, d.now())
 	}
-	up := m.linkUp && m.carrierUp && !m.disabled && !t.pathFailed(m)
+	up := m.linkUp && m.carrierUp && !m.disabled && !m.removing && !t.pathFailed(m)
 	if up == m.up {
 		return false
 	}
 	m.up = up
+	if i := slices.Index(t.members, m); !up && (!m.linkUp || !m.carrierUp) && t.lossAt.IsZero() &&
+		(i == t.path || t.active[i] || t.rx != nil && t.rx[i]) {
+		t.lossAt = d.now() // failover duration: until the next publish
+	}
 	if up {
 		m.upSince = d.now()
-		if d.started.IsZero() {
-			// Up when teamgw starts: no hold-down, it has not just
-			// come back.
+		if d.started.IsZero() || m.joining {
+			// Up when teamgw starts or when the member was just
+			// added: no hold-down, it has not just come back.
 			m.upSince = m.upSince.Add(-t.policy.FallbackDelay)
+			m.joining = false
 		}
 		d.event(EventMemberConnect, "member connected", "team", t.cfg.Name, "member", m.cfg.Name())
 	} else {

@@ -70,6 +70,14 @@ type PortCounters struct {
 	RxPackets, RxBytes, TxPackets, TxBytes atomic.Uint64
 }
 
+// reset zeroes the counters (a new port in the slot).
+func (p *PortCounters) reset() {
+	p.RxPackets.Store(0)
+	p.RxBytes.Store(0)
+	p.TxPackets.Store(0)
+	p.TxBytes.Store(0)
+}
+
 // TeamCounters are one worker's counters for one team. Index MaxMembers of
 // Ports is the TAP.
 type TeamCounters struct {

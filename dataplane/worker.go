@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -25,7 +26,10 @@ type TeamPorts struct {
 	// Tap is the team's kernel-facing DPDK port when Kernel is nil.
 	Tap *dpdk.Port
 	// VLANs are the kernel-facing ports of the team's 802.1Q VLANs.
-	VLANs   []VLANPort
+	VLANs []VLANPort
+	// Members are the member ports by slot: the index the snapshot uses
+	// for the member (TeamState.Table, RxMask, ...). A nil entry is a free
+	// slot; a member keeps its slot while others come and go.
 	Members []*dpdk.Port
 }
 
@@ -87,6 +91,9 @@ type Worker struct {
 	vlanTap  [MaxTeams]*[4096]uint8                // VLAN ID -> kernel-facing port, 0 = none
 	memberQ  [MaxTeams][MaxMembers]*dpdk.TxQueue
 	memberID [MaxTeams][MaxMembers]uint16 // member port ids
+	member   [MaxTeams][MaxMembers]*dpdk.Port
+	// next is a new port set waiting for the worker (SetPorts).
+	next     atomic.Pointer[portSet]
 	counters WorkerCounters
 	bucketC  *dpdk.Counters
 	buckets  []uint64 // bucketC's words: packets and bytes per team and bucket
@@ -100,11 +107,11 @@ type Worker struct {
 // NewWorker allocates a worker's I/O vector, queues and counters; Start
 // runs it.
 func NewWorker(cfg WorkerConfig) (*Worker, error) {
-	if len(cfg.Teams) > MaxTeams {
-		return nil, fmt.Errorf("dataplane: %d teams, at most %d", len(cfg.Teams), MaxTeams)
-	}
 	if cfg.Snapshot == nil {
 		return nil, errors.New("dataplane: worker without a snapshot")
+	}
+	if err := checkPorts(cfg.ID, cfg.Pool, cfg.Teams); err != nil {
+		return nil, err
 	}
 	io, err := dpdk.NewIO(0)
 	if err != nil {
@@ -129,16 +136,65 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	return w, nil
 }
 
-// addQueues registers the worker's queue on every port of every team.
-func (w *Worker) addQueues() error {
-	q := uint16(w.cfg.ID)
-	for t, tp := range w.cfg.Teams {
+// checkPorts reports what would keep worker id from owning a queue on
+// every port of teams.
+func checkPorts(id int, pool *dpdk.Mempool, teams []TeamPorts) error {
+	if len(teams) > MaxTeams {
+		return fmt.Errorf("dataplane: %d teams, at most %d", len(teams), MaxTeams)
+	}
+	queues := 0
+	for t, tp := range teams {
 		if len(tp.Members) > MaxMembers {
-			return fmt.Errorf("dataplane: team %d has %d members, at most %d", t, len(tp.Members), MaxMembers)
+			return fmt.Errorf("dataplane: team %d has %d member slots, at most %d", t, len(tp.Members), MaxMembers)
 		}
 		if len(tp.VLANs) > MaxVLANs {
 			return fmt.Errorf("dataplane: team %d has %d VLANs, at most %d", t, len(tp.VLANs), MaxVLANs)
 		}
+		seen := map[uint16]bool{}
+		devs := []*tap.Device{tp.Kernel}
+		ports := 0
+		if tp.Kernel == nil && tp.Tap != nil {
+			ports++
+		}
+		for _, v := range tp.VLANs {
+			if v.ID < 1 || v.ID > 4094 || seen[v.ID] {
+				return fmt.Errorf("dataplane: team %d: bad or duplicate VLAN %d", t, v.ID)
+			}
+			seen[v.ID] = true
+			devs = append(devs, v.Kernel)
+			if v.Kernel == nil && v.Tap != nil {
+				ports++
+			}
+		}
+		for _, d := range devs {
+			if d == nil {
+				continue
+			}
+			if id >= d.Queues() {
+				return fmt.Errorf("dataplane: TAP %s has %d queues, worker %d needs its own", d.Name, d.Queues(), id)
+			}
+			if pool == nil {
+				return errors.New("dataplane: a worker with a TAP needs a mempool")
+			}
+		}
+		for _, p := range tp.Members {
+			if p != nil {
+				ports++
+			}
+		}
+		queues += ports
+	}
+	if queues > dpdk.MaxQueues {
+		return fmt.Errorf("dataplane: %d ports, a worker polls at most %d", queues, dpdk.MaxQueues)
+	}
+	return nil
+}
+
+// addQueues registers the worker's queue on every port of every team; the
+// ports were checked by checkPorts.
+func (w *Worker) addQueues() error {
+	q := uint16(w.cfg.ID)
+	for t, tp := range w.cfg.Teams {
 		type kernelPort struct {
 			dev  *tap.Device
 			port *dpdk.Port
@@ -146,21 +202,12 @@ func (w *Worker) addQueues() error {
 		taps := []kernelPort{{tp.Kernel, tp.Tap}}
 		w.vlanTap[t] = new([4096]uint8)
 		for i, v := range tp.VLANs {
-			if v.ID < 1 || v.ID > 4094 || w.vlanTap[t][v.ID] != 0 {
-				return fmt.Errorf("dataplane: team %d: bad or duplicate VLAN %d", t, v.ID)
-			}
 			taps = append(taps, kernelPort{v.Kernel, v.Tap})
 			w.vlanID[t][i+1] = v.ID
 			w.vlanTap[t][v.ID] = uint8(i + 1)
 		}
 		for k, kp := range taps {
 			if kp.dev != nil {
-				if w.cfg.ID >= kp.dev.Queues() {
-					return fmt.Errorf("dataplane: TAP %s has %d queues, worker %d needs its own", kp.dev.Name, kp.dev.Queues(), w.cfg.ID)
-				}
-				if w.cfg.Pool == nil {
-					return errors.New("dataplane: a worker with a TAP needs a mempool")
-				}
 				if w.kio == nil {
 					w.kio = newKernelIO(w.cfg.Pool)
 				}
@@ -170,6 +217,9 @@ func (w *Worker) addQueues() error {
 				continue
 			}
 			p := kp.port
+			if p == nil {
+				continue
+			}
 			i, err := w.io.AddRx(p, q)
 			if err != nil {
 				return err
@@ -182,6 +232,9 @@ func (w *Worker) addQueues() error {
 			w.tapQ[t][k] = w.io.Queue(qi)
 		}
 		for m, p := range tp.Members {
+			if p == nil {
+				continue
+			}
 			i, err := w.io.AddRx(p, q)
 			if err != nil {
 				return err
@@ -193,9 +246,122 @@ func (w *Worker) addQueues() error {
 			}
 			w.memberQ[t][m] = w.io.Queue(qi)
 			w.memberID[t][m] = p.ID
+			w.member[t][m] = p
 		}
 	}
 	return nil
+}
+
+// Changing a running worker's ports (member hot add and remove, VLANs
+// added or removed by a reload). The worker owns its queue tables — the C
+// I/O vector's RX and TX lists and the Go tables that map a queue to its
+// team and member slot — and never locks them, so nobody else may change
+// them while it polls. SetPorts therefore hands the worker a complete new
+// port set and the worker applies it itself, between two polls: it sends
+// what it has buffered (on the old ports, still running), forgets every
+// queue and registers the new set. That takes microseconds; meanwhile the
+// other ports' frames wait in their RX rings, so traffic on members the
+// change does not touch is delayed, not lost. Workers apply the set one
+// by one, each at its own poll boundary, with no barrier between them.
+//
+// That is safe because of two rules the control plane keeps:
+//
+//   - a member keeps its slot (TeamPorts.Members index, the member index of
+//     the snapshot) for as long as it is a member, so a port set never
+//     moves a member that stays;
+//   - a snapshot names a slot only while every worker has its queues: a new
+//     member's slot appears in a snapshot only after SetPorts returned on
+//     every worker, and a member leaves every snapshot before the port set
+//     without it is handed out; its port is stopped only after SetPorts
+//     returned on every worker (none polls it or holds frames for it).
+//
+// A worker that gets a new port for a slot zeroes that slot's counters:
+// they belong to the new member.
+
+// portSet is a port set waiting for a worker.
+type portSet struct {
+	teams []TeamPorts
+	done  chan error
+}
+
+// SetPorts gives the worker a new set of ports and returns once the worker
+// uses it (see above); a worker that is not running takes it at once. It
+// fails without changing anything if the set does not fit the worker, and
+// with ctx's error if the worker did not take the set in time (it may
+// still take it later: the caller must not free the old ports).
+func (w *Worker) SetPorts(ctx context.Context, teams []TeamPorts) error {
+	if err := checkPorts(w.cfg.ID, w.cfg.Pool, teams); err != nil {
+		return err
+	}
+	if !w.started.Load() || w.exited() {
+		return w.applyPorts(teams)
+	}
+	ps := &portSet{teams: teams, done: make(chan error, 1)}
+	w.next.Store(ps)
+	select {
+	case err := <-ps.done:
+		return err
+	case <-w.done:
+		select {
+		case err := <-ps.done: // taken just before the loop ended
+			return err
+		default:
+			return w.applyPorts(teams)
+		}
+	case <-ctx.Done():
+		return fmt.Errorf("dataplane: worker %d did not take its new ports: %w", w.cfg.ID, ctx.Err())
+	}
+}
+
+// exited reports whether the poll loop has ended.
+func (w *Worker) exited() bool {
+	select {
+	case <-w.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// takePorts applies a port set SetPorts left for the running worker.
+func (w *Worker) takePorts() {
+	ps := w.next.Swap(nil)
+	if ps == nil {
+		return
+	}
+	ps.done <- w.applyPorts(ps.teams)
+}
+
+// applyPorts replaces the worker's queues with those of teams. Only the
+// goroutine that polls (or, when none does, the owner) calls it.
+func (w *Worker) applyPorts(teams []TeamPorts) error {
+	if w.freed.Load() {
+		w.cfg.Teams = teams // nothing polls any more
+		return nil
+	}
+	w.io.Reset()
+	old := w.member
+	w.sources = [dpdk.MaxQueues]source{}
+	w.tapQ = [MaxTeams][1 + MaxVLANs]*dpdk.TxQueue{}
+	w.kernelQ = [MaxTeams][1 + MaxVLANs]*tap.Queue{}
+	w.vlanID = [MaxTeams][1 + MaxVLANs]uint16{}
+	w.vlanTap = [MaxTeams]*[4096]uint8{}
+	w.memberQ = [MaxTeams][MaxMembers]*dpdk.TxQueue{}
+	w.memberID = [MaxTeams][MaxMembers]uint16{}
+	w.member = [MaxTeams][MaxMembers]*dpdk.Port{}
+	if w.kio != nil {
+		w.kio.sources = w.kio.sources[:0]
+	}
+	w.cfg.Teams = teams
+	err := w.addQueues()
+	for t := range MaxTeams {
+		for m := range MaxMembers {
+			if w.member[t][m] != old[t][m] && w.member[t][m] != nil {
+				w.counters.Teams[t].Ports[m].reset()
+			}
+		}
+	}
+	return err
 }
 
 // BucketCounters are the worker's per-bucket packet and byte counters
@@ -276,6 +442,9 @@ func (w *Worker) run(ready chan<- error) {
 	ready <- nil
 	idle := 0
 	for !w.stop.Load() {
+		if w.next.Load() != nil {
+			w.takePorts()
+		}
 		if w.Poll() == 0 {
 			idle++
 			if w.cfg.IdleSleep > 0 && idle >= 256 {

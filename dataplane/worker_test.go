@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"bytes"
+	"context"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -256,4 +257,84 @@ func TestWorkerReturnsEveryMbuf(t *testing.T) {
 	if n := r.pool.InUse(); n != 0 {
 		t.Errorf("%d mbufs still in use after the worker stopped", n)
 	}
+}
+
+// TestWorkerSetPortsKeepsOtherMembersFlowing adds and removes a member
+// on a running worker, again and again, while frames arrive on member 0:
+// every one of them reaches the kernel, the new member transmits once a
+// snapshot names its slot, and its slot's counters start from zero.
+func TestWorkerSetPortsKeepsOtherMembersFlowing(t *testing.T) {
+	r := newRig(t, 1)
+	extra := newRingPort(t, r.pool)
+	with := []TeamPorts{{Tap: r.tap.port, Members: []*dpdk.Port{r.members[0].port, extra.port}}}
+	without := []TeamPorts{{Tap: r.tap.port, Members: []*dpdk.Port{r.members[0].port, nil}}}
+	ctx := context.Background()
+	const rounds, perRound = 20, 10
+	for i := range rounds {
+		for j := range perRound {
+			r.members[0].send(ethFrame(teamMAC, clientMAC, byte(i*perRound+j)))
+		}
+		ports := without
+		if i%2 == 0 {
+			ports = with
+		}
+		if err := r.w.SetPorts(ctx, ports); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.tap.collect(rounds * perRound)
+
+	if err := r.w.SetPorts(ctx, with); err != nil {
+		t.Fatal(err)
+	}
+	r.publishState(SingleMember(teamMAC, 2, 1))
+	f := ethFrame(clientMAC, teamMAC, 0xee)
+	r.tap.send(f)
+	if got := extra.collect(1); !bytes.Equal(got[0], f) {
+		t.Errorf("added member sent %x, want %x", got[0], f)
+	}
+	r.members[0].quiet()
+	slot1 := &r.w.Counters().Teams[0].Ports[1]
+	if n := slot1.TxPackets.Load(); n != 1 {
+		t.Errorf("slot 1 counts %d frames sent, want 1", n)
+	}
+
+	// Another port in slot 1: its counters start from zero.
+	other := newRingPort(t, r.pool)
+	if err := r.w.SetPorts(ctx, []TeamPorts{{Tap: r.tap.port, Members: []*dpdk.Port{r.members[0].port, other.port}}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := slot1.TxPackets.Load(); n != 0 {
+		t.Errorf("slot 1 counts %d frames for its new port, want 0", n)
+	}
+	r.tap.send(f)
+	other.collect(1)
+	if err := r.w.SetPorts(ctx, with); err != nil {
+		t.Fatal(err)
+	}
+
+	r.publish(0)
+	if err := r.w.SetPorts(ctx, without); err != nil {
+		t.Fatal(err)
+	}
+	extra.send(ethFrame(teamMAC, clientMAC, 0xef)) // nobody polls it now
+	r.members[0].send(ethFrame(teamMAC, clientMAC, 0xf0))
+	r.tap.collect(1)
+	r.tap.quiet()
+	if n := extra.in.Len(); n != 1 {
+		t.Errorf("removed member's RX ring holds %d frames, want the 1 nobody polled", n)
+	}
+}
+
+// TestWorkerSetPortsRefusesWhatDoesNotFit checks that a port set the
+// worker cannot own is refused and the worker keeps its ports.
+func TestWorkerSetPortsRefusesWhatDoesNotFit(t *testing.T) {
+	r := newRig(t, 1)
+	nine := make([]*dpdk.Port, MaxMembers+1)
+	nine[0] = r.members[0].port
+	if err := r.w.SetPorts(context.Background(), []TeamPorts{{Tap: r.tap.port, Members: nine}}); err == nil {
+		t.Fatal("SetPorts took 9 member slots")
+	}
+	r.members[0].send(ethFrame(teamMAC, clientMAC, 1))
+	r.tap.collect(1)
 }

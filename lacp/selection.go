@@ -57,8 +57,43 @@ func NewAggregator(ports ...*Port) *Aggregator {
 	return a
 }
 
+// AddPort makes p one of the aggregator's ports (a member added to a
+// running team); it is considered from the next Update. AddPort panics if
+// p already belongs to an aggregator.
+func (a *Aggregator) AddPort(p *Port) {
+	if p.agg != nil {
+		panic("lacp: port already belongs to an aggregator")
+	}
+	p.agg = a
+	a.ports = append(a.ports, p)
+	if len(a.ports) == 1 {
+		a.actorSystem, a.actorKey = p.cfg.System, p.cfg.Key
+	}
+}
+
+// RemovePort takes p out of the aggregator (a member removed from a
+// running team): it is unselected and no longer counts for the partner
+// choice or Ready. The aggregator's partner is chosen again at the next
+// Update if p was the last port that had it.
+func (a *Aggregator) RemovePort(p *Port) {
+	i := -1
+	for j, q := range a.ports {
+		if q == p {
+			i = j
+		}
+	}
+	if i < 0 {
+		return
+	}
+	a.ports = append(a.ports[:i:i], a.ports[i+1:]...)
+	p.agg = nil
+	p.unselect("removed from the team")
+	p.run()
+	a.snap = nil
+}
+
 // Ports returns the aggregator's ports, in the order given to
-// NewAggregator.
+// NewAggregator (and AddPort).
 func (a *Aggregator) Ports() []*Port { return append([]*Port(nil), a.ports...) }
 
 // Partner returns the system and key of the aggregator's partner, both zero

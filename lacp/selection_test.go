@@ -176,3 +176,50 @@ func TestAggregatorPortsIsACopy(t *testing.T) {
 		t.Error("Ports exposes the aggregator's slice")
 	}
 }
+
+// TestAggregatorAddAndRemovePort grows a team by a port that then joins
+// the partner's aggregate, and shrinks it by the port that held the
+// partner: the aggregator takes the remaining port's partner.
+func TestAggregatorAddAndRemovePort(t *testing.T) {
+	a, ports := teamOf(0x0010)
+	p1 := ports[0]
+	p1.Receive(from(p1, partnerOn(simSysB, simKeyB, 1)), at(time.Second))
+	a.Update(at(time.Second))
+	p2 := NewPort(fastCfg(2), at(time.Second))
+	p2.SetLink(true, at(time.Second))
+	a.AddPort(p2)
+	if got := a.Ports(); len(got) != 2 || got[1] != p2 {
+		t.Fatalf("ports after AddPort: %v", got)
+	}
+	for d := 2 * time.Second; d < 6*time.Second; d += 500 * ms {
+		p1.Receive(from(p1, partnerOn(simSysB, simKeyB, 1)), at(d))
+		p2.Receive(from(p2, partnerOn(simSysB, simKeyB, 2)), at(d))
+		a.Update(at(d))
+	}
+	if ok, why := a.Selected(p2); !ok || p1.MuxState() != MuxAttached || p2.MuxState() != MuxAttached {
+		t.Fatalf("added port selected %v (%s); mux %v and %v, want both ATTACHED", ok, why, p1.MuxState(), p2.MuxState())
+	}
+	a.RemovePort(p1)
+	if ok, why := a.Selected(p1); ok || why != "not a port of this aggregator" {
+		t.Errorf("removed port: selected %v %q", ok, why)
+	}
+	if p1.MuxState() != MuxDetached {
+		t.Errorf("removed port's mux %v, want DETACHED", p1.MuxState())
+	}
+	for d := 6 * time.Second; d < 12*time.Second; d += 500 * ms {
+		p2.Receive(from(p2, partnerOn(simSysB, simKeyB, 2)), at(d))
+		a.Update(at(d))
+	}
+	if sys, _ := a.Partner(); sys != simSysB {
+		t.Errorf("partner %v after removing a port, want %v", sys, simSysB)
+	}
+	if p2.MuxState() != MuxAttached {
+		t.Errorf("remaining port's mux %v, want ATTACHED", p2.MuxState())
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("AddPort of a port of another aggregator did not panic")
+		}
+	}()
+	NewAggregator().AddPort(p2)
+}

@@ -7,8 +7,10 @@
 //	teamctl [-socket PATH] lacp TEAM
 //	teamctl [-socket PATH] clients TEAM
 //	teamctl [-socket PATH] member enable|disable TEAM MEMBER
+//	teamctl [-socket PATH] [-json] member add TEAM DEVARGS [primary|standby]
+//	teamctl [-socket PATH] [-json] member remove TEAM MEMBER
 //	teamctl [-socket PATH] primary TEAM MEMBER
-//	teamctl [-socket PATH] reload
+//	teamctl [-socket PATH] [-json] reload
 package main
 
 import (
@@ -37,8 +39,10 @@ func main() {
        teamctl [-socket PATH] lacp TEAM
        teamctl [-socket PATH] clients TEAM
        teamctl [-socket PATH] member enable|disable TEAM MEMBER
+       teamctl [-socket PATH] [-json] member add TEAM DEVARGS [primary|standby]
+       teamctl [-socket PATH] [-json] member remove TEAM MEMBER
        teamctl [-socket PATH] primary TEAM MEMBER
-       teamctl [-socket PATH] reload
+       teamctl [-socket PATH] [-json] reload
 `)
 		flag.PrintDefaults()
 	}
@@ -78,7 +82,13 @@ func main() {
 		printLACP(os.Stdout, c.call(control.Request{Cmd: "show", Team: teamArg(args)}).Status.Teams[0])
 	case "clients":
 		printClients(os.Stdout, c.call(control.Request{Cmd: "show", Team: teamArg(args)}).Status.Teams[0])
-	case "member", "primary":
+	case "member":
+		if len(args) > 1 && (args[1] == "add" || args[1] == "remove") {
+			c.memberChange(args[1], args[2:])
+			return
+		}
+		fallthrough
+	case "primary":
 		req := control.Request{Cmd: "primary"}
 		rest := args[1:]
 		if args[0] == "member" {
@@ -93,11 +103,48 @@ func main() {
 		req.Team, req.Member = rest[0], rest[1]
 		c.call(req)
 	case "reload":
-		c.call(control.Request{Cmd: "reload"})
+		resp := c.call(control.Request{Cmd: "reload"})
+		if c.asJSON {
+			json.NewEncoder(os.Stdout).Encode(struct {
+				Changes []string `json:"changes"`
+			}{append([]string{}, resp.Changes...)})
+			return
+		}
+		if len(resp.Changes) == 0 {
+			fmt.Println("reloaded: no member or VLAN changes")
+		}
+		for _, ch := range resp.Changes {
+			fmt.Println(ch)
+		}
 	default:
 		fmt.Fprintf(os.Stderr, "teamctl: unknown command %q\n", args[0])
 		usage()
 	}
+}
+
+// memberChange adds (args TEAM DEVARGS [ROLE]) or removes (args TEAM
+// MEMBER) a member and prints the team as it is afterwards.
+func (c cli) memberChange(op string, args []string) {
+	req := control.Request{Cmd: "member-" + op}
+	switch {
+	case op == "add" && (len(args) == 2 || len(args) == 3):
+		req.Team, req.Device = args[0], args[1]
+		if len(args) == 3 {
+			req.Role = args[2]
+		}
+	case op == "remove" && len(args) == 2:
+		req.Team, req.Member = args[0], args[1]
+	default:
+		usage()
+	}
+	resp := c.call(req)
+	if c.asJSON {
+		e := json.NewEncoder(os.Stdout)
+		e.SetIndent("", "  ")
+		e.Encode(resp.Status.Teams[0])
+		return
+	}
+	printShow(os.Stdout, resp.Status)
 }
 
 // cli is the connection settings of one teamctl run.

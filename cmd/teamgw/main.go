@@ -57,7 +57,7 @@ func run() int {
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			if err := d.Reload(ctx); err != nil {
+			if _, err := d.Reload(ctx); err != nil {
 				log.Warn("reload", "err", err)
 			}
 		}

@@ -286,6 +286,11 @@ func TestFailoverKeepsTrafficFlowing(t *testing.T) {
 	if s.Teams[0].Failovers != 1 {
 		t.Errorf("failovers = %d, want 1", s.Teams[0].Failovers)
 	}
+	if h := s.Teams[0].FailoverSeconds; h.Count != 1 {
+		t.Errorf("failover histogram %+v, want one failover", h)
+	} else {
+		t.Logf("failover: link loss seen to snapshot published in %.0f µs", h.Sum*1e6)
+	}
 	if !strings.Contains(log.String(), "standby member selected as primary") {
 		t.Errorf("no BASP event 12 in the log:\n%s", log.String())
 	}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -74,6 +75,9 @@ type Watcher struct {
 
 	mu    sync.Mutex
 	links map[string]*linkState // keyed by watched name; guarded by mu
+
+	// resync asks the reader for a fresh dump (a name was added).
+	resync atomic.Bool
 
 	// The fields below are owned by whichever goroutine reads the socket:
 	// NewWatcher during the initial dump, the reader goroutine afterwards.
@@ -424,6 +428,14 @@ func (w *Watcher) run() {
 			}
 			continue
 		}
+		if fds[0].Revents != 0 {
+			var cnt [8]byte
+			_, _ = unix.Read(w.efd, cnt[:])
+		}
+		if w.resync.Swap(false) {
+			w.needDump = true
+			w.retryAt = time.Time{}
+		}
 		if fds[1].Revents != 0 {
 			if err := w.drain(); err != nil {
 				// An unexpected receive error; resynchronise
@@ -481,6 +493,37 @@ func (w *Watcher) State(name string) (up bool, ok bool) {
 		return false, false
 	}
 	return st.up, true
+}
+
+// Watch adds name to the watched interfaces. Until the Watcher has read
+// its state (a fresh dump, within milliseconds) it counts as down; an
+// interface that is up then produces an Up event like any change. Watching
+// a name already watched does nothing.
+func (w *Watcher) Watch(name string) error {
+	if name == "" || len(name) > maxNameLen {
+		return fmt.Errorf("linkwatch: invalid interface name %q", name)
+	}
+	w.mu.Lock()
+	if _, ok := w.links[name]; ok {
+		w.mu.Unlock()
+		return nil
+	}
+	w.links[name] = &linkState{}
+	w.mu.Unlock()
+	w.resync.Store(true)
+	var one [8]byte
+	binary.NativeEndian.PutUint64(one[:], 1)
+	if _, err := unix.Write(w.efd, one[:]); err != nil && err != unix.EAGAIN {
+		return fmt.Errorf("linkwatch: wake reader: %w", err)
+	}
+	return nil
+}
+
+// Unwatch stops watching name; events for it may still be in the channel.
+func (w *Watcher) Unwatch(name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.links, name)
 }
 
 // Close stops the Watcher, waits for its reader goroutine to exit and closes

@@ -212,6 +212,36 @@ func TestWatcherBothEnds(t *testing.T) {
 	}
 }
 
+// TestWatcherWatchAndUnwatch adds a name to a running Watcher (a member
+// added to a team): its Up state arrives as an event; a name no longer
+// watched is unknown.
+func TestWatcherWatchAndUnwatch(t *testing.T) {
+	ns := newNetns(t)
+	addVeth(t, ns)
+
+	w, err := newWatcherInNetns(ns, "a0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Watch("b0"); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, w, "b0", true)
+	if up, ok := w.State("b0"); !up || !ok {
+		t.Fatalf("State(b0) = %v, %v after Watch; want true, true", up, ok)
+	}
+	w.Unwatch("a0")
+	if _, ok := w.State("a0"); ok {
+		t.Error("State(a0) still known after Unwatch")
+	}
+	ipCmd(t, "-n", ns, "link", "set", "b0", "down")
+	waitEvent(t, w, "b0", false)
+	if err := w.Watch(""); err == nil {
+		t.Error("Watch accepted an empty name")
+	}
+}
+
 func TestNewWatcherMissingInterface(t *testing.T) {
 	ns := newNetns(t)
 	addVeth(t, ns)

@@ -208,6 +208,56 @@ func TestInjectRoutesByPort(t *testing.T) {
 	}
 }
 
+// TestIOResetForgetsQueues resets an IO in the middle of a loop: what was
+// buffered is sent, the old queues are no longer polled, and the queues
+// added afterwards start from index 0 with fresh counters.
+func TestIOResetForgetsQueues(t *testing.T) {
+	pool := dpdktest.Pool(t, 4095)
+	in := dpdktest.NullPort(t, pool, 1, "")
+	a := dpdktest.NullPort(t, pool, 1, "")
+	b := dpdktest.NullPort(t, pool, 1, "")
+	io, err := dpdk.NewIO(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer io.Free()
+	io.AddRx(in, 0)
+	qa, _ := io.AddTx(a, 0)
+	pkts, _ := io.Step()
+	if len(pkts) == 0 {
+		t.Fatal("received nothing from net_null")
+	}
+	for _, m := range pkts {
+		io.Tx(qa, m)
+	}
+	io.Reset()
+	if sent, _ := io.TxCounters(qa); sent != 0 {
+		t.Errorf("queue %d still counts %d sent after Reset", qa, sent)
+	}
+	if pkts, _ := io.Step(); len(pkts) != 0 {
+		t.Errorf("a reset IO received %d packets, want none (no RX queue)", len(pkts))
+	}
+	if st, _ := a.Stats(); st.TxPackets == 0 {
+		t.Error("the frames buffered for port a were not sent by Reset")
+	}
+	io.AddRx(in, 0)
+	qb, _ := io.AddTx(b, 0)
+	if qb != 0 {
+		t.Errorf("first TX queue after Reset has index %d, want 0", qb)
+	}
+	pkts, _ = io.Step()
+	for _, m := range pkts {
+		io.Tx(qb, m)
+	}
+	io.Flush()
+	if sent, _ := io.TxCounters(qb); sent != uint64(len(pkts)) {
+		t.Errorf("port b sent %d, want %d", sent, len(pkts))
+	}
+	if n := pool.InUse(); n != 0 {
+		t.Errorf("%d mbufs in use, want 0", n)
+	}
+}
+
 func TestMbufSetDataRejectsOversize(t *testing.T) {
 	pool := dpdktest.Pool(t, 63)
 	m := pool.Alloc()

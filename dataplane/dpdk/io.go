@@ -95,6 +95,23 @@ func (io *IO) AddTx(port *Port, queue uint16) (int, error) {
 	return i, nil
 }
 
+// Reset sends and frees everything queued, then forgets every RX and TX
+// queue (and their counters), so that the owner can add a new set. Queue
+// handles from Queue stay valid but name whatever queue is added at their
+// index next.
+func (io *IO) Reset() {
+	io.Flush()
+	for i := range int(io.c.n_rx) {
+		io.c.rx[i] = C.struct_tg_rxq{}
+	}
+	for i := range int(io.c.n_tx) {
+		q := &io.c.tx[i]
+		q.port, q.queue, q.n, q.sent, q.dropped = 0, 0, 0, 0, 0
+	}
+	io.c.n_rx, io.c.n_tx, io.c.next_rx, io.c.last_rx, io.c.nb_rx = 0, 0, 0, 0, 0
+	io.nTx = 0
+}
+
 // SetInject makes Step move frames the control plane enqueues on r into
 // the TX buffer of the port named by each frame's Port field.
 func (io *IO) SetInject(r *Ring) { io.c.inject = r.c }

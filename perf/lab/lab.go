@@ -119,6 +119,8 @@ type Lab struct {
 	// ovs is set once StartOVS moved the switch ports from br0 to Open
 	// vSwitch (they no longer have a Linux bridge port state).
 	ovs bool
+	// extraClients counts the clients added with AddClient.
+	extraClients int
 }
 
 // proc is a background process started with Start.
