@@ -21,9 +21,10 @@ import (
 )
 
 // soak is a bounded long run (issue 8): traffic of every kind through an
-// SLB team while members are cut and restored, disabled and enabled, the
-// primary moves and the config is reloaded, then checks at the end that
-// nothing leaked and that every frame is accounted for.
+// SLB team while members are cut and restored, disabled and enabled,
+// removed and added back, the primary moves and the config is reloaded,
+// then checks at the end that nothing leaked and that every frame is
+// accounted for.
 func soak(args []string) error {
 	fs := flag.NewFlagSet("soak", flag.ExitOnError)
 	var c common
@@ -133,9 +134,22 @@ func soak(args []string) error {
 	}
 	// Everything back: links up, members enabled; then let the team
 	// settle, stop the traffic and let the queues drain.
+	st, err := g.Status()
+	if err != nil {
+		return err
+	}
+	present := map[string]bool{}
+	for _, m := range st.Teams[0].Members {
+		present[m.Name] = true
+	}
 	for i := range members {
 		if err := l.RestoreMember(i); err != nil {
 			return err
+		}
+		if !present[name(i)] {
+			if err := ctl("member", "add", "team0", fmt.Sprintf("%s,iface=m%d", name(i), i)); err != nil {
+				return err
+			}
 		}
 		if err := ctl("member", "enable", "team0", name(i)); err != nil {
 			return err
@@ -256,7 +270,8 @@ func writeSoak(dir string, r soakResult) error {
 	md := fmt.Sprintf(`# Soak (netns lab)
 
 %s: %v of disturbances (%d: member links cut and restored, members disabled
-and enabled, the primary moved, the config reloaded) on an SLB team of
+and enabled, removed and added back, the primary moved, the config
+reloaded) on an SLB team of
 three net_af_packet members, with a UDP echo stream from each of three
 clients every 1 ms and 300 Mbit/s of TCP each way through the kernel path.
 Reproduce: make soak (bin/teamlab soak -duration %v). Verdict: %s.
