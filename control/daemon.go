@@ -323,6 +323,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			d.leaveAggregates()
 			return nil
 		case <-poll.C:
 			d.linksChanged(d.readLinks())

@@ -155,3 +155,28 @@ func (t *team) lacpSets(path int) (collecting, distributing []bool, fallback boo
 	}
 	return collecting, distributing, false
 }
+
+// leaveAggregates tells every LACP partner, as teamgw stops, that its links
+// leave the aggregate: each port goes detached and sends a LACPDU that is
+// no longer in sync, collecting or distributing, so the partner stops
+// sending on them at once instead of after its 3 s (or 90 s) timeout. It
+// waits, briefly, for worker 0 to put the frames on the wire.
+func (d *Daemon) leaveAggregates() {
+	now := d.now()
+	sent := false
+	for _, t := range d.teams {
+		if t.lacp == nil {
+			continue
+		}
+		for i, p := range t.lacp.ports {
+			p.SetDetached(true, now)
+			if pdu := p.Tick(now); pdu != nil {
+				m := t.members[i]
+				sent = d.injectFrame(m.port, lacp.AppendLACPDU(nil, m.mac, pdu)) || sent
+			}
+		}
+	}
+	for deadline := time.Now().Add(100 * time.Millisecond); sent && d.inject.Len() > 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -278,3 +278,42 @@ func TestLACPDUsOnTimeUnderFullLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestLACPGoodbyeOnStop stops an aggregated lacp team and watches Open
+// vSwitch: teamgw's last LACPDUs say its links left the aggregate, so the
+// partner takes them out of sync long before its 3 s short timeout.
+func TestLACPGoodbyeOnStop(t *testing.T) {
+	l := newLab(t, 2, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var ovsLog bytes.Buffer
+	ovs, err := l.StartOVS(ctx, lab.BondMode{Mode: "balance-tcp", LACP: "active"}, &syncWriter{w: &ovsLog})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, ovsLog.String())
+	}
+	var logb bytes.Buffer
+	g, err := l.StartTeamgw(ctx, teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Mode: "lacp", Extra: "lacp_rate = \"fast\"\n"}), &syncWriter{w: &logb})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logb.String())
+	}
+	var show string
+	waitFor(t, "OVS to report both members current and attached with a synchronized partner", func() bool {
+		show, err = ovs.Appctl(ctx, "lacp/show")
+		return err == nil && strings.Count(show, "current attached") == 2 && strings.Count(show, "partner state: activity timeout aggregation synchronized") == 2
+	})
+	stopped := time.Now()
+	if err := g.Stop(); err != nil {
+		t.Fatalf("stop: %v\n%s", err, logb.String())
+	}
+	for {
+		show, err = ovs.Appctl(ctx, "lacp/show")
+		if err == nil && !strings.Contains(show, "partner state: activity timeout aggregation synchronized") && strings.Count(show, "may_enable: false") == 2 {
+			break
+		}
+		if time.Since(stopped) > 2500*time.Millisecond {
+			t.Fatalf("OVS still sees a synchronized partner %v after teamgw stopped (its timeout is 3 s):\n%s", time.Since(stopped), show)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("OVS took both links out of sync %v after teamgw was told to stop", time.Since(stopped).Round(time.Millisecond))
+}
