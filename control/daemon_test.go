@@ -410,6 +410,10 @@ func TestMetrics(t *testing.T) {
 		fmt.Sprintf(`teamgw_drops_total{reason="unknown_vlan",team="%s"} 0`, tt.name),
 		fmt.Sprintf(`teamgw_failovers_total{team="%s"} 0`, tt.name),
 		`teamgw_worker_polls_total{worker="0"}`,
+		`teamgw_worker_vector_packets_bucket{worker="0",le="128"}`,
+		`teamgw_worker_vector_packets_count{worker="0"}`,
+		fmt.Sprintf(`teamgw_kernel_superframes_total{direction="segmented",team="%s"}`, tt.name),
+		fmt.Sprintf(`teamgw_member_nic_drops_total{member="net_tapc%sm0",reason="rx_missed",team="%s"} 0`, id, tt.name),
 		`teamgw_member_transmit_packets_total{`,
 		`go_goroutines`,
 	} {

@@ -8,11 +8,14 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/teamgw/teamgw/dataplane"
 )
 
 // metricsCollector exposes the daemon's state to Prometheus. It reads one
@@ -38,6 +41,9 @@ type metricsCollector struct {
 	lacpAnswered, lacpBad, lacpLooped          *prometheus.Desc
 	markersSent, markerResponses               *prometheus.Desc
 	markerTimeouts, markerRTT                  *prometheus.Desc
+	lacpPDUs, lacpDistributing, lacpExpired    *prometheus.Desc
+	probeSent, probeReplies, probeRTT          *prometheus.Desc
+	probePathFailed, vectorSize                *prometheus.Desc
 }
 
 func newMetricsCollector(d *Daemon) *metricsCollector {
@@ -79,13 +85,21 @@ func newMetricsCollector(d *Daemon) *metricsCollector {
 		coalescedSegs: desc("kernel_coalesced_segments_total", "Wire segments merged into super-frames for the kernel.", team),
 		nicDrops: desc("member_nic_drops_total",
 			"Frames the member device itself dropped or failed (rx_missed: RX ring full, rx_nombuf, rx_errors, tx_errors).", []string{"team", "member", "reason"}),
-		lacpAnswered:    desc("lacp_markers_answered_total", "Marker PDUs from the partner answered with a Marker Response (lacp teams).", team),
-		lacpBad:         desc("lacp_bad_frames_total", "Slow-protocols frames that did not parse, ignored (lacp teams).", team),
-		lacpLooped:      desc("lacp_looped_pdus_total", "LACPDUs carrying the team's own system ID (a loop), ignored.", team),
-		markersSent:     desc("lacp_markers_sent_total", "Marker PDUs sent before the member left distribution on purpose.", member),
-		markerResponses: desc("lacp_marker_responses_total", "Marker Responses that answered the member's marker in time.", member),
-		markerTimeouts:  desc("lacp_marker_timeouts_total", "Markers the partner did not answer within the marker timeout.", member),
-		markerRTT:       desc("lacp_marker_rtt_seconds", "Round trip of the member's last answered marker (0 until one is).", member),
+		lacpAnswered:     desc("lacp_markers_answered_total", "Marker PDUs from the partner answered with a Marker Response (lacp teams).", team),
+		lacpBad:          desc("lacp_bad_frames_total", "Slow-protocols frames that did not parse, ignored (lacp teams).", team),
+		lacpLooped:       desc("lacp_looped_pdus_total", "LACPDUs carrying the team's own system ID (a loop), ignored.", team),
+		markersSent:      desc("lacp_markers_sent_total", "Marker PDUs sent before the member left distribution on purpose.", member),
+		markerResponses:  desc("lacp_marker_responses_total", "Marker Responses that answered the member's marker in time.", member),
+		markerTimeouts:   desc("lacp_marker_timeouts_total", "Markers the partner did not answer within the marker timeout.", member),
+		markerRTT:        desc("lacp_marker_rtt_seconds", "Round trip of the member's last answered marker (0 until one is).", member),
+		lacpPDUs:         desc("lacp_pdus_total", "LACPDUs received (direction=rx) and sent (direction=tx) on the member.", []string{"team", "member", "direction"}),
+		lacpDistributing: desc("lacp_distributing", "1 when 802.1AX has the member Collecting and Distributing.", member),
+		lacpExpired:      desc("lacp_partner_expired_total", "Times the member's partner information expired (no LACPDU within the timeout).", member),
+		probeSent:        desc("probe_sent_total", "Echo-node probes sent on the member (SLB path validation).", member),
+		probeReplies:     desc("probe_replies_total", "Echo-node replies received on the member; sent - replies are the misses.", member),
+		probeRTT:         desc("probe_rtt_seconds", "Round trip of the member's last echo-node reply.", member),
+		probePathFailed:  desc("member_path_failed", "1 while the member's echo-node probes go unanswered and it carries no traffic.", member),
+		vectorSize:       desc("worker_vector_packets", "Packets per vector a worker handled (burst size).", []string{"worker"}),
 	}
 }
 
@@ -95,7 +109,8 @@ func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.memberTxBytes, c.kernelRxPackets, c.kernelRxBytes, c.kernelTxPackets, c.kernelTxBytes, c.drops,
 		c.classes, c.memberUp, c.memberActive, c.memberPath, c.memberBuckets, c.memberLinkDowns, c.memberInfo,
 		c.failovers, c.bucketMoves, c.failoverSeconds, c.clients, c.directedARPs, c.clientsRefused, c.workerSteps, c.workerIdle, c.workerPackets,
-		c.lacpAnswered, c.lacpBad, c.lacpLooped, c.markersSent, c.markerResponses, c.markerTimeouts, c.markerRTT, c.superFrames, c.coalescedSegs, c.nicDrops} {
+		c.lacpAnswered, c.lacpBad, c.lacpLooped, c.markersSent, c.markerResponses, c.markerTimeouts, c.markerRTT, c.superFrames, c.coalescedSegs, c.nicDrops,
+		c.lacpPDUs, c.lacpDistributing, c.lacpExpired, c.probeSent, c.probeReplies, c.probeRTT, c.probePathFailed, c.vectorSize} {
 		ch <- d
 	}
 }
@@ -177,11 +192,21 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.memberBuckets, float64(m.Buckets), t.Name, m.Name)
 			gauge(c.memberInfo, 1, t.Name, m.Name, m.Device, m.MAC, m.Role)
 			gauge(c.clients, float64(perMember[m.Name]), t.Name, m.Name)
+			if p := m.Probe; p != nil {
+				counter(c.probeSent, p.Sent, t.Name, m.Name)
+				counter(c.probeReplies, p.Replies, t.Name, m.Name)
+				gauge(c.probeRTT, p.LastRTT.Seconds(), t.Name, m.Name)
+				gauge(c.probePathFailed, b(p.PathFailed), t.Name, m.Name)
+			}
 			if l := m.LACP; l != nil {
 				counter(c.markersSent, l.MarkersTx, t.Name, m.Name)
 				counter(c.markerResponses, l.MarkerResponses, t.Name, m.Name)
 				counter(c.markerTimeouts, l.MarkerTimeouts, t.Name, m.Name)
 				gauge(c.markerRTT, l.LastMarkerRTT.Seconds(), t.Name, m.Name)
+				counter(c.lacpPDUs, l.PDUsRx, t.Name, m.Name, "rx")
+				counter(c.lacpPDUs, l.PDUsTx, t.Name, m.Name, "tx")
+				gauge(c.lacpDistributing, b(strings.Contains(l.ActorState, "distributing")), t.Name, m.Name)
+				counter(c.lacpExpired, l.Expired, t.Name, m.Name)
 			}
 		}
 	}
@@ -190,6 +215,16 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.workerSteps, w.Steps, id)
 		counter(c.workerIdle, w.IdleSteps, id)
 		counter(c.workerPackets, w.Packets, id)
+		if len(w.VectorSizes) == len(dataplane.VectorSizeBounds) {
+			buckets := make(map[float64]uint64, len(w.VectorSizes))
+			var cum, count uint64
+			for i, n := range w.VectorSizes {
+				cum += n
+				buckets[float64(dataplane.VectorSizeBounds[i])] = cum
+				count += n
+			}
+			ch <- prometheus.MustNewConstHistogram(c.vectorSize, count, float64(w.Packets), buckets, id)
+		}
 	}
 }
 

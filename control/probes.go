@@ -16,6 +16,14 @@ import (
 // probe_misses times is path-failed and treated as if its link were down
 // until replies come back.
 
+// probeStats are one member's echo-node probe counters.
+type probeStats struct {
+	sent, replies uint64
+	// rtt is the round trip of the last reply (from the probe round's
+	// start to the reply reaching the control plane).
+	rtt time.Duration
+}
+
 // probeState is one team's echo-node probing.
 type probeState struct {
 	echo      netip.Addr
@@ -62,6 +70,7 @@ func (d *Daemon) probeTick() {
 				f := frame.AppendARP(nil, frame.Broadcast, mac, frame.ARPRequest, mac, netip.IPv4Unspecified(), frame.MAC{}, ps.echo)
 				if d.injectFrame(m.port, f) {
 					ps.sent++
+					m.probe.sent++
 				}
 			}
 		}
@@ -110,8 +119,12 @@ func (d *Daemon) probeReply(port uint16, f []byte) {
 	if t == nil || t.probes == nil || !isEchoReply(f, t.probes.echo) {
 		return
 	}
-	t.probes.lastReply[mi] = d.now()
+	now := d.now()
+	t.probes.lastReply[mi] = now
 	t.probes.replies++
+	m := t.members[mi]
+	m.probe.replies++
+	m.probe.rtt = now.Sub(t.probes.lastSent)
 }
 
 // isEchoReply reports whether frame f is the echo node's answer to a

@@ -49,6 +49,9 @@ type WorkerInfo struct {
 	InjectFull uint64 `json:"inject_dropped"`
 	// TxRefused counts frames the member PMDs refused (TX ring full).
 	TxRefused uint64 `json:"tx_refused"`
+	// VectorSizes counts vectors by size, bucket i holding those of at
+	// most dataplane.VectorSizeBounds[i] packets.
+	VectorSizes []uint64 `json:"vector_sizes"`
 }
 
 // TeamStatus describes one team.
@@ -136,9 +139,21 @@ type MemberStatus struct {
 	// TxOffloads are the transmit offloads the device offers; teamgw
 	// segments and checksums in software where it offers none.
 	TxOffloads string `json:"tx_offloads"`
+	// Probe are the member's echo-node probe counters (SLB teams with an
+	// echo node).
+	Probe *MemberProbe `json:"probe,omitempty"`
 	// NIC are the device's own drop and error counters (rte_eth_stats).
 	NIC  NICCounters `json:"nic"`
 	LACP *MemberLACP `json:"lacp,omitempty"`
+}
+
+// MemberProbe is one member's echo-node probing (seed 003): probes sent,
+// replies received, the last round trip, and whether its path is failed.
+type MemberProbe struct {
+	Sent       uint64        `json:"sent"`
+	Replies    uint64        `json:"replies"`
+	LastRTT    time.Duration `json:"last_rtt_ns"`
+	PathFailed bool          `json:"path_failed"`
 }
 
 // NICCounters are what a member device itself dropped or failed: frames
@@ -227,7 +242,7 @@ func (d *Daemon) buildStatus() *Status {
 			ID: i, Core: d.cfg.EAL.WorkerCores[i], Lcore: w.Lcore(),
 			Steps: io.Steps, IdleSteps: io.IdleSteps,
 			Vectors: c.Vectors.Load(), Packets: c.Packets.Load(), InjectLost: io.InjectUnroutable, InjectFull: io.InjectDropped,
-			TxRefused: io.TxRefused,
+			TxRefused: io.TxRefused, VectorSizes: vectorSizes(c),
 		})
 	}
 	totals := d.Totals()
@@ -307,6 +322,9 @@ func (d *Daemon) buildStatus() *Status {
 			if l, err := m.port.Link(); err == nil {
 				ms.SpeedMb = l.SpeedMbps
 			}
+			if t.probes != nil {
+				ms.Probe = &MemberProbe{Sent: m.probe.sent, Replies: m.probe.replies, LastRTT: m.probe.rtt, PathFailed: t.pathFailed(m)}
+			}
 			if info, err := m.port.Info(); err == nil {
 				ms.TxOffloads = dpdk.TxOffloadNames(info.TxOffloads)
 			}
@@ -371,4 +389,12 @@ func processStatus() ProcessStatus {
 		}
 	}
 	return p
+}
+
+func vectorSizes(c *dataplane.WorkerCounters) []uint64 {
+	out := make([]uint64, len(c.VectorSizes))
+	for i := range out {
+		out[i] = c.VectorSizes[i].Load()
+	}
+	return out
 }

@@ -92,12 +92,14 @@ type member struct {
 	// wasPromisc: the kernel interface was promiscuous before teamgw
 	// opened it, so teamgw leaves it so.
 	wasPromisc bool
-	linkUp     bool // ethdev link
-	carrierUp  bool // kernel carrier; true when not watched
-	up         bool
-	upSince    time.Time
-	downs      uint64
-	speed      uint32 // link speed in Mbit/s, 0 if unknown
+	// probe counts this member's echo-node probes (SLB with echo_node).
+	probe     probeStats
+	linkUp    bool // ethdev link
+	carrierUp bool // kernel carrier; true when not watched
+	up        bool
+	upSince   time.Time
+	downs     uint64
+	speed     uint32 // link speed in Mbit/s, 0 if unknown
 	// disabled: taken out of the team by the operator (teamctl member
 	// disable); it carries nothing whatever its link says.
 	disabled bool

@@ -227,3 +227,12 @@ func TestARPRepliesToClientsAreSteered(t *testing.T) {
 	}
 	r.members[1].quiet()
 }
+
+func TestVectorSizeBuckets(t *testing.T) {
+	for n := 1; n <= 128; n++ {
+		b := vectorSizeBucket(n)
+		if n > VectorSizeBounds[b] || (b > 0 && n <= VectorSizeBounds[b-1]) {
+			t.Fatalf("a vector of %d lands in bucket %d (bounds %v)", n, b, VectorSizeBounds)
+		}
+	}
+}

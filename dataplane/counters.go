@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"math/bits"
 	"sync/atomic"
 
 	"github.com/teamgw/teamgw/dataplane/classify"
@@ -95,6 +96,15 @@ type TeamCounters struct {
 	_                            [64]byte // keep the next team's counters off this cache line
 }
 
+// VectorSizeBounds are the upper bounds of the vector-size histogram's
+// buckets (a vector holds at most dpdk.Vector = 128 packets).
+var VectorSizeBounds = [...]int{1, 3, 7, 15, 31, 63, 127, 128}
+
+// vectorSizeBucket is the histogram bucket of a vector of n >= 1 packets:
+// the bit length of n, capped (1 -> 0, 2..3 -> 1, ..., 64..127 -> 6,
+// 128 -> 7).
+func vectorSizeBucket(n int) int { return min(bits.Len(uint(n))-1, len(VectorSizeBounds)-1) }
+
 // TapIndex is the Ports index of the kernel-facing port.
 const TapIndex = MaxMembers
 
@@ -104,6 +114,10 @@ type WorkerCounters struct {
 	_       [64]byte
 	Teams   [MaxTeams]TeamCounters
 	Vectors atomic.Uint64
+	// VectorSizes is the histogram of vector sizes: bucket i counts the
+	// vectors of at most VectorSizeBounds[i] packets (and more than the
+	// bound before it).
+	VectorSizes [len(VectorSizeBounds)]atomic.Uint64
 	Packets atomic.Uint64
 	_       [64]byte
 }

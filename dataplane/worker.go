@@ -520,6 +520,7 @@ func (w *Worker) forward(s *Snapshot, src source, pkts []*dpdk.Mbuf) {
 		c.CoalescedSegments.Add(d.coalescedSegs)
 	}
 	w.counters.Vectors.Add(1)
+	w.counters.VectorSizes[vectorSizeBucket(len(pkts))].Add(1)
 	w.counters.Packets.Add(uint64(len(pkts)))
 }
 
