@@ -118,8 +118,8 @@ type WorkerCounters struct {
 	// vectors of at most VectorSizeBounds[i] packets (and more than the
 	// bound before it).
 	VectorSizes [len(VectorSizeBounds)]atomic.Uint64
-	Packets atomic.Uint64
-	_       [64]byte
+	Packets     atomic.Uint64
+	_           [64]byte
 }
 
 // PortTotals is a plain copy of PortCounters.
