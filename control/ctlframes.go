@@ -12,6 +12,12 @@ import (
 // to a per-worker ring, tagged with the member port they arrived on; the
 // control loop drains the rings every link poll.
 
+// controlFramesPerPoll bounds the frames the control loop takes from one
+// worker's ring per link poll, so a storm of slow-protocols frames cannot
+// hold the loop (and the LACP timers it runs); what is left waits in the
+// ring, and what does not fit there the worker drops and counts.
+const controlFramesPerPoll = 256
+
 // controlFrames drains the workers' control rings: LACPDUs go to their
 // member's port, Marker PDUs are answered (802.1AX 5.5), echo-node probe
 // replies are recorded, anything else is dropped.
@@ -19,11 +25,12 @@ func (d *Daemon) controlFrames() {
 	var buf [32]*dpdk.Mbuf
 	now := d.now()
 	for _, r := range d.ctlRings {
-		for {
+		for taken := 0; taken < controlFramesPerPoll; {
 			n := r.Dequeue(buf[:])
 			if n == 0 {
 				break
 			}
+			taken += n
 			for _, m := range buf[:n] {
 				switch etherType(m.Data()) {
 				case frame.TypeSlow:

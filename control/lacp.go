@@ -24,7 +24,17 @@ type lacpTeam struct {
 	// frames that did not parse; looped counts LACPDUs that carried our
 	// own system as the actor (a loop through the switch, ignored).
 	markers, bad, looped uint64
+	// throttled counts Marker PDUs left unanswered because their member
+	// already answered markerAnswersPerSecond in the current second.
+	throttled uint64
 }
+
+// markerAnswersPerSecond bounds the Marker Responses one member sends:
+// IEEE 802.3 Annex 57A allows a slow protocol at most 10 frames per
+// second on a link, and LACP itself may send up to 3 LACPDUs in that time,
+// so a flood of markers cannot make teamgw flood the partner (or spend
+// its control loop) in return.
+const markerAnswersPerSecond = 5
 
 // startLACP creates the team's LACP ports. The actor system is the team
 // MAC, which does not change when a member fails (802.1AX 5.3.2).
@@ -99,6 +109,14 @@ func (d *Daemon) slowFrame(port uint16, f []byte, now time.Time) {
 		}
 		if r, ok := lacp.MarkerResponse(&mk); ok {
 			m := t.members[mi]
+			if now.Sub(m.markerWindow) >= time.Second {
+				m.markerWindow, m.markerAnswers = now, 0
+			}
+			if m.markerAnswers >= markerAnswersPerSecond {
+				t.lacp.throttled++
+				return
+			}
+			m.markerAnswers++
 			d.injectFrame(m.port, lacp.AppendMarker(nil, m.mac, &r))
 			t.lacp.markers++
 			return

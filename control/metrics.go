@@ -39,6 +39,7 @@ type metricsCollector struct {
 	superFrames, coalescedSegs                 *prometheus.Desc
 	nicDrops                                   *prometheus.Desc
 	lacpAnswered, lacpBad, lacpLooped          *prometheus.Desc
+	lacpThrottled                              *prometheus.Desc
 	markersSent, markerResponses               *prometheus.Desc
 	markerTimeouts, markerRTT                  *prometheus.Desc
 	lacpPDUs, lacpDistributing, lacpExpired    *prometheus.Desc
@@ -86,6 +87,7 @@ func newMetricsCollector(d *Daemon) *metricsCollector {
 		nicDrops: desc("member_nic_drops_total",
 			"Frames the member device itself dropped or failed (rx_missed: RX ring full, rx_nombuf, rx_errors, tx_errors).", []string{"team", "member", "reason"}),
 		lacpAnswered:     desc("lacp_markers_answered_total", "Marker PDUs from the partner answered with a Marker Response (lacp teams).", team),
+		lacpThrottled:    desc("lacp_markers_throttled_total", "Marker PDUs left unanswered: the member already sent its responses for this second (rate limit).", team),
 		lacpBad:          desc("lacp_bad_frames_total", "Slow-protocols frames that did not parse, ignored (lacp teams).", team),
 		lacpLooped:       desc("lacp_looped_pdus_total", "LACPDUs carrying the team's own system ID (a loop), ignored.", team),
 		markersSent:      desc("lacp_markers_sent_total", "Marker PDUs sent before the member left distribution on purpose.", member),
@@ -109,7 +111,7 @@ func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.memberTxBytes, c.kernelRxPackets, c.kernelRxBytes, c.kernelTxPackets, c.kernelTxBytes, c.drops,
 		c.classes, c.memberUp, c.memberActive, c.memberPath, c.memberBuckets, c.memberLinkDowns, c.memberInfo,
 		c.failovers, c.bucketMoves, c.failoverSeconds, c.clients, c.directedARPs, c.clientsRefused, c.workerSteps, c.workerIdle, c.workerPackets,
-		c.lacpAnswered, c.lacpBad, c.lacpLooped, c.markersSent, c.markerResponses, c.markerTimeouts, c.markerRTT, c.superFrames, c.coalescedSegs, c.nicDrops,
+		c.lacpAnswered, c.lacpThrottled, c.lacpBad, c.lacpLooped, c.markersSent, c.markerResponses, c.markerTimeouts, c.markerRTT, c.superFrames, c.coalescedSegs, c.nicDrops,
 		c.lacpPDUs, c.lacpDistributing, c.lacpExpired, c.probeSent, c.probeReplies, c.probeRTT, c.probePathFailed, c.vectorSize} {
 		ch <- d
 	}
@@ -159,6 +161,7 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.coalescedSegs, t.KernelPath.CoalescedSegments, t.Name)
 		if l := t.LACP; l != nil {
 			counter(c.lacpAnswered, l.MarkersAnswered, t.Name)
+			counter(c.lacpThrottled, l.MarkersThrottled, t.Name)
 			counter(c.lacpBad, l.Bad, t.Name)
 			counter(c.lacpLooped, l.Looped, t.Name)
 		}

@@ -49,6 +49,9 @@ type WorkerInfo struct {
 	InjectFull uint64 `json:"inject_dropped"`
 	// TxRefused counts frames the member PMDs refused (TX ring full).
 	TxRefused uint64 `json:"tx_refused"`
+	// ControlDropped counts frames for the control plane dropped because
+	// its ring was full (a slow-protocols storm).
+	ControlDropped uint64 `json:"control_dropped"`
 	// VectorSizes counts vectors by size, bucket i holding those of at
 	// most dataplane.VectorSizeBounds[i] packets.
 	VectorSizes []uint64 `json:"vector_sizes"`
@@ -170,8 +173,11 @@ type TeamLACP struct {
 	PartnerSystem   string `json:"partner_system"`
 	PartnerKey      uint16 `json:"partner_key"`
 	MarkersAnswered uint64 `json:"markers_answered"`
-	Bad             uint64 `json:"bad_frames"`  // slow-protocols frames that did not parse
-	Looped          uint64 `json:"looped_pdus"` // LACPDUs carrying our own system ID
+	// MarkersThrottled are Marker PDUs left unanswered by the rate limit
+	// (markerAnswersPerSecond per member).
+	MarkersThrottled uint64 `json:"markers_throttled"`
+	Bad              uint64 `json:"bad_frames"`  // slow-protocols frames that did not parse
+	Looped           uint64 `json:"looped_pdus"` // LACPDUs carrying our own system ID
 }
 
 // MemberLACP is a member's 802.1AX state (lacp teams).
@@ -242,7 +248,7 @@ func (d *Daemon) buildStatus() *Status {
 			ID: i, Core: d.cfg.EAL.WorkerCores[i], Lcore: w.Lcore(),
 			Steps: io.Steps, IdleSteps: io.IdleSteps,
 			Vectors: c.Vectors.Load(), Packets: c.Packets.Load(), InjectLost: io.InjectUnroutable, InjectFull: io.InjectDropped,
-			TxRefused: io.TxRefused, VectorSizes: vectorSizes(c),
+			TxRefused: io.TxRefused, VectorSizes: vectorSizes(c), ControlDropped: io.ControlDropped,
 		})
 	}
 	totals := d.Totals()
@@ -271,7 +277,7 @@ func (d *Daemon) buildStatus() *Status {
 		if t.lacp != nil {
 			sys, key := t.lacp.agg.Partner()
 			ts.LACP = &TeamLACP{PartnerSystem: sys.String(), PartnerKey: key,
-				MarkersAnswered: t.lacp.markers, Bad: t.lacp.bad, Looped: t.lacp.looped}
+				MarkersAnswered: t.lacp.markers, MarkersThrottled: t.lacp.throttled, Bad: t.lacp.bad, Looped: t.lacp.looped}
 		}
 		for _, c := range t.clients {
 			cs := ClientStatus{IP: c.IP.String(), MAC: frame.MAC(c.MAC).String(), Member: "none"}

@@ -93,13 +93,17 @@ type member struct {
 	// opened it, so teamgw leaves it so.
 	wasPromisc bool
 	// probe counts this member's echo-node probes (SLB with echo_node).
-	probe     probeStats
-	linkUp    bool // ethdev link
-	carrierUp bool // kernel carrier; true when not watched
-	up        bool
-	upSince   time.Time
-	downs     uint64
-	speed     uint32 // link speed in Mbit/s, 0 if unknown
+	probe probeStats
+	// markerWindow and markerAnswers rate-limit Marker Responses (lacp
+	// teams): answers sent in the second that began at markerWindow.
+	markerWindow  time.Time
+	markerAnswers int
+	linkUp        bool // ethdev link
+	carrierUp     bool // kernel carrier; true when not watched
+	up            bool
+	upSince       time.Time
+	downs         uint64
+	speed         uint32 // link speed in Mbit/s, 0 if unknown
 	// disabled: taken out of the team by the operator (teamctl member
 	// disable); it carries nothing whatever its link says.
 	disabled bool

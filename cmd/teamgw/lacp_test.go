@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/teamgw/teamgw/control"
+	"github.com/teamgw/teamgw/lacp"
 	"github.com/teamgw/teamgw/perf/lab"
 )
 
@@ -156,11 +157,13 @@ func startTeamgwAnyState(ctx context.Context, l *lab.Lab, cfg string, log *bytes
 }
 
 // TestLACPDUsOnTimeUnderFullLoad saturates an aggregated lacp team in both
-// directions (UDP at full speed through the TAP and from the client) and
-// checks that the control frames do not starve (802.1AX 6.4.13, periodic
+// directions (UDP at full speed through the TAP and from the client) while
+// a storm of Marker PDUs and broken LACPDUs hits member 0, and checks that
+// the control frames do not starve (802.1AX 6.4.13, periodic
 // transmission): every member keeps sending LACPDUs at the fast rate, so
-// no gap reaches the partner's 3 s short timeout, and the aggregate never
-// loses a member on either side.
+// no gap reaches the partner's 3 s short timeout, the aggregate never
+// loses a member on either side, and the markers are answered at the
+// rate limit only.
 func TestLACPDUsOnTimeUnderFullLoad(t *testing.T) {
 	l := newLab(t, 2, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -225,10 +228,34 @@ func TestLACPDUsOnTimeUnderFullLoad(t *testing.T) {
 			done <- out
 		}()
 	}
+	// The storm: markers from a made-up requester and LACPDUs with a
+	// TLV length that lies, as fast as a raw socket sends them, into
+	// member 0 for the whole load.
+	ovsMAC := [6]byte{0x02, 0x5e, 0, 0, 0, 0x42}
+	marker := lacp.AppendMarker(nil, ovsMAC, &lacp.MarkerPDU{RequesterPort: 9, RequesterSystem: ovsMAC, TransactionID: 1})
+	broken := bytes.Clone(marker)
+	broken[15] = 1 // subtype LACP
+	broken[17] = 200
+	before, _ := g.Status()
+	stormed := make(chan int, 1)
+	go func() {
+		n := 0
+		for deadline := time.Now().Add(load); time.Now().Before(deadline); n += 2000 {
+			var batch [][]byte
+			for range 1000 {
+				batch = append(batch, marker, broken)
+			}
+			if inject(l, "s0", batch...) != nil {
+				break
+			}
+		}
+		stormed <- n
+	}()
 	lowest := 2
 	for deadline := time.Now().Add(load); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		lowest = min(lowest, distributing())
 	}
+	storm := <-stormed
 	for range 2 {
 		out := <-done
 		if i := bytes.LastIndex(out, []byte("receiver")); i > 0 {
@@ -250,6 +277,17 @@ func TestLACPDUsOnTimeUnderFullLoad(t *testing.T) {
 	}
 	st, _ := g.Status()
 	t.Logf("worker packets during the test: %d", st.Workers[0].Packets)
+	answered := st.Teams[0].LACP.MarkersAnswered - before.Teams[0].LACP.MarkersAnswered
+	throttled := st.Teams[0].LACP.MarkersThrottled - before.Teams[0].LACP.MarkersThrottled
+	bad := st.Teams[0].LACP.Bad - before.Teams[0].LACP.Bad
+	t.Logf("storm: %d frames injected; markers answered %d, left unanswered by the rate limit %d; broken LACPDUs counted %d; control ring drops %d",
+		storm, answered, throttled, bad, st.Workers[0].ControlDropped)
+	if limit := uint64(load.Seconds()+2) * 5; answered > limit {
+		t.Errorf("%d markers answered in %v: the rate limit is 5 a second", answered, load)
+	}
+	if throttled == 0 || bad == 0 {
+		t.Errorf("the storm left no trace: %d throttled, %d bad", throttled, bad)
+	}
 	for i, p := range pcaps {
 		out, err := exec.Command("tshark", "-r", p, "-T", "fields", "-e", "frame.time_epoch", "-e", "eth.src", "-Y", "slow.subtype == 1").CombinedOutput()
 		if err != nil {
