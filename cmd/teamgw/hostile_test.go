@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"net/netip"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -86,5 +88,88 @@ func TestHostileFramesFromTheKernelSide(t *testing.T) {
 	})
 	if out, err := l.Exec(context.Background(), l.Clients[0], "ping", "-c", "2", "-i", "0.2", "-W", "2", l.Spec.TeamIP.String()); err != nil {
 		t.Fatalf("team stopped forwarding after hostile frames: %v\n%s", err, out)
+	}
+}
+
+// TestHostileStormFromTheWire floods both members of an SLB team from the
+// switch side, as fast as a raw socket sends, with what a hostile or
+// broken segment carries — broadcast ARP storms, frames for unknown MACs,
+// frames claiming the team's own MAC, slow-protocols frames, three stacked
+// VLAN tags, runt and truncated IP frames, ARP claiming the team's IP —
+// while a client's UDP echo stream runs. teamgw must keep the stream
+// going and count each kind under its drop reason.
+func TestHostileStormFromTheWire(t *testing.T) {
+	l := newLab(t, 2, 1)
+	g, err := l.StartTeamgw(context.Background(), teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop()
+	s, _ := g.Status()
+	teamMAC, _ := net.ParseMAC(s.Teams[0].MAC)
+	team := netip.AddrPortFrom(l.Spec.TeamIP, 7)
+	stopEcho, err := l.StartEcho(l.GW, team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopEcho()
+	stream, err := l.StartStream(l.Clients[0], team, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the stream to flow", func() bool { return stream.Received() > 50 })
+
+	bcast := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	stranger := []byte{0x02, 0xba, 0xd0, 0, 0, 1}
+	eth := func(dst, src []byte, typ uint16, payload ...byte) []byte {
+		f := append(append(append([]byte{}, dst...), src...), byte(typ>>8), byte(typ))
+		return append(f, append(payload, make([]byte, max(0, 46-len(payload)))...)...)
+	}
+	arp := func(op byte, sha []byte, spa netip.Addr, tpa netip.Addr) []byte {
+		a := append([]byte{0, 1, 8, 0, 6, 4, 0, op}, sha...)
+		a = append(append(a, spa.AsSlice()...), make([]byte, 6)...)
+		return append(a, tpa.AsSlice()...)
+	}
+	storm := [][]byte{
+		eth(bcast, stranger, 0x0806, arp(1, stranger, netip.MustParseAddr("192.0.2.200"), netip.MustParseAddr("192.0.2.201"))...), // broadcast storm
+		eth([]byte{0x02, 0xba, 0xd0, 0, 0, 2}, stranger, 0x0800, 0x45, 0, 0, 20),                                                  // unicast for a stranger
+		eth(teamMAC, teamMAC, 0x0800, 0x45, 0, 0, 20),                                                                             // our own MAC as source
+		eth([]byte{0x01, 0x80, 0xc2, 0, 0, 2}, stranger, 0x8809, 1, 1),                                                            // slow protocols on an slb team
+		eth(teamMAC, stranger, 0x8100, 0, 1, 0x81, 0, 0, 2, 0x81, 0, 0, 3, 0x08, 0),                                               // three VLAN tags (passed through: the team has no VLANs)
+		eth(teamMAC, stranger, 0x0806, arp(2, stranger, l.Spec.TeamIP, netip.MustParseAddr("192.0.2.10"))...),                     // ARP claiming the team's IP
+		eth(teamMAC, stranger, 0x0800, 0x4f, 0, 0xff, 0xff),                                                                       // IPv4 with lying lengths
+	}
+	const seconds = 4
+	for _, port := range []string{"s0", "s1"} {
+		go func() {
+			for deadline := time.Now().Add(seconds * time.Second); time.Now().Before(deadline); {
+				var batch [][]byte
+				for range 200 {
+					batch = append(batch, storm...)
+				}
+				if inject(l, port, batch...) != nil {
+					return
+				}
+			}
+		}()
+	}
+	receivedBefore := stream.Received()
+	time.Sleep(seconds * time.Second)
+	duringStorm := stream.Received() - receivedBefore
+	r := stream.Stop()
+	after, _ := g.Status()
+	drops := after.Teams[0].Drops
+	t.Logf("during %d s of storm on both members: %d echoes (of ~%d sent each second); stream lost %d of %d, longest gap %v; drops %v",
+		seconds, duringStorm, 1000, r.Lost, r.Sent, r.MaxGap, drops)
+	if duringStorm < seconds*1000/2 {
+		t.Errorf("only %d echoes during the storm: good traffic starved", duringStorm)
+	}
+	for _, reason := range []string{"multicast_filter", "not_for_us", "loop", "slow_protocol", "spoofed_arp"} {
+		if drops[reason] == 0 {
+			t.Errorf("no frame counted as %s", reason)
+		}
+	}
+	if out, err := l.Exec(context.Background(), l.Clients[0], "ping", "-c", "2", "-i", "0.2", "-W", "2", l.Spec.TeamIP.String()); err != nil {
+		t.Fatalf("team stopped forwarding after the storm: %v\n%s", err, out)
 	}
 }
