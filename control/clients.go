@@ -78,11 +78,18 @@ func (d *Daemon) neighborTick() {
 		if t.syncClients(d.vetNeighbors(t, ns)) {
 			changed = true
 		}
+		if d.placeClientSlots(t) {
+			changed = true
+		}
+		d.sampleClients(t, now)
 		if now.Sub(t.lastLearning) >= t.cfg.LearningInterval.Duration {
 			t.lastLearning = now
 			d.sendLearningFrames(t)
 		}
 		if d.assignClients(t) {
+			changed = true
+		}
+		if d.balanceClients(t) {
 			changed = true
 		}
 	}
@@ -134,27 +141,27 @@ func (t *team) syncClients(ns []neighbor) bool {
 	return changed || len(t.clients) != before
 }
 
-// assignClients gives every client of t an active member and queues
+// assignClients gives every client of t an active member (placement of
+// new clients, failover, fallback: slb.RxBalancer.Assign) and queues
 // directed gratuitous ARPs for the clients that moved.
 func (d *Daemon) assignClients(t *team) bool {
-	if !t.balancesReceive() || len(t.clients) == 0 {
+	if !t.balancesReceive() {
 		return false
 	}
-	weights := make([]float64, len(t.members))
-	for i, m := range t.members {
-		weights[i] = m.weight()
-	}
-	active := slices.Clone(t.active)
-	if t.path >= 0 {
-		active[t.path] = true
-	}
-	moved := slb.AssignClients(t.clients, active, weights)
+	t.inbound.bal.Config = rxConfig(t.cfg)
+	moved := t.inbound.bal.Assign(t.clients, t.clientActive(), t.memberWeights(), d.now())
+	d.queueDirected(t, moved)
+	return len(moved) > 0
+}
+
+// queueDirected queues a series of directed gratuitous ARPs to each of
+// cs, due now, replacing any series still pending for it.
+func (d *Daemon) queueDirected(t *team, cs []*slb.Client) {
 	now := d.now()
-	for _, c := range moved {
+	for _, c := range cs {
 		t.directed = slices.DeleteFunc(t.directed, func(p *pendingARP) bool { return p.client == c })
 		t.directed = append(t.directed, &pendingARP{client: c, left: max(t.cfg.GARPCount, 1), next: now})
 	}
-	return len(moved) > 0
 }
 
 // sendDirectedARPs sends the directed gratuitous ARPs that are due: to

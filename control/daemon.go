@@ -436,6 +436,9 @@ func (t *team) state() dataplane.TeamState {
 	}
 	ts.SlowToControl = t.lacp != nil
 	ts.Clients = t.clientTable()
+	if t.balancesReceive() {
+		ts.RxSlots = t.inbound.slots
+	}
 	ts.Probes = t.probes != nil
 	ts.SetOwnIPs(t.ownAddrs())
 	rx := t.active

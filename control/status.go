@@ -73,6 +73,11 @@ type TeamStatus struct {
 	Clients      []ClientStatus `json:"clients,omitempty"`
 	LACP         *TeamLACP      `json:"lacp,omitempty"`
 	DirectedARPs uint64         `json:"directed_arps_sent"`
+	// ClientMoves counts the clients receive balancing by traffic moved;
+	// ClientsUncounted the clients whose traffic is not counted (no free
+	// slot in the inbound client table).
+	ClientMoves      uint64 `json:"client_balance_moves"`
+	ClientsUncounted int    `json:"clients_uncounted,omitempty"`
 	// LearningFrames counts the SLB learning frames sent.
 	LearningFrames uint64       `json:"learning_frames_sent"`
 	Kernel         PortCounters `json:"kernel"`
@@ -101,11 +106,20 @@ type KernelPath struct {
 	CoalescedSegments uint64 `json:"segments_coalesced"`
 }
 
-// ClientStatus is one entry of the SLB inbound client table.
+// ClientStatus is one entry of the SLB inbound client table: the member
+// the client sends to, and its inbound traffic (totals, and rates decayed
+// over about one rx_balance_interval).
 type ClientStatus struct {
-	IP     string `json:"ip"`
-	MAC    string `json:"mac"`
-	Member string `json:"member"`
+	IP         string  `json:"ip"`
+	MAC        string  `json:"mac"`
+	Member     string  `json:"member"`
+	Packets    uint64  `json:"rx_packets"`
+	Bytes      uint64  `json:"rx_bytes"`
+	Rate       float64 `json:"rx_bytes_per_second"`
+	PacketRate float64 `json:"rx_packets_per_second"`
+	// Moves counts the client's moves between members (not its first
+	// assignment).
+	Moves uint64 `json:"moves"`
 }
 
 // VLANStatus describes one VLAN of a team.
@@ -136,6 +150,10 @@ type MemberStatus struct {
 	// TxOffloads are the transmit offloads the device offers; teamgw
 	// segments and checksums in software where it offers none.
 	TxOffloads string `json:"tx_offloads"`
+	// Clients are the SLB clients the member receives for and ClientLoad
+	// their decayed inbound traffic in bytes per second.
+	Clients    int     `json:"clients"`
+	ClientLoad float64 `json:"client_load_bytes_per_second"`
 	// NIC are the device's own drop and error counters (rte_eth_stats).
 	NIC  NICCounters `json:"nic"`
 	LACP *MemberLACP `json:"lacp,omitempty"`
@@ -251,6 +269,8 @@ func (d *Daemon) buildStatus() *Status {
 			ts.KernelPath.Queues, ts.KernelPath.Offloads = t.tap.Queues(), t.tap.Offloads.String()
 		}
 		ts.DirectedARPs = t.directedSent
+		ts.ClientMoves, ts.ClientsUncounted = t.inbound.moves, t.inbound.uncounted
+		perMember, perLoad := t.memberClientLoad()
 		ts.ClientsRefused = t.refusals()
 		ts.LearningFrames = t.learningSent
 		if t.lacp != nil {
@@ -259,7 +279,8 @@ func (d *Daemon) buildStatus() *Status {
 				MarkersAnswered: t.lacp.markers, Bad: t.lacp.bad, Looped: t.lacp.looped}
 		}
 		for _, c := range t.clients {
-			cs := ClientStatus{IP: c.IP.String(), MAC: frame.MAC(c.MAC).String(), Member: "none"}
+			cs := ClientStatus{IP: c.IP.String(), MAC: frame.MAC(c.MAC).String(), Member: "none",
+				Packets: c.Packets, Bytes: c.Bytes, Rate: c.Load, PacketRate: c.PacketRate, Moves: c.Moves}
 			if c.Member >= 0 && c.Member < len(t.members) {
 				cs.Member = t.members[c.Member].cfg.Name()
 			}
@@ -288,7 +309,7 @@ func (d *Daemon) buildStatus() *Status {
 			ms := MemberStatus{
 				Name: m.cfg.Name(), Device: m.cfg.Device, Slot: m.slot, MAC: m.mac.String(), WireMAC: wireMAC(m).String(),
 				Role: m.cfg.Role, Link: m.linkUp, Downs: m.downs,
-				Path: mi == t.path, Buckets: buckets[mi],
+				Path: mi == t.path, Buckets: buckets[mi], Clients: perMember[mi], ClientLoad: perLoad[mi],
 				Counters: portCounters(totals[ti].Ports[m.slot]),
 			}
 			if ms.Role == "" {
