@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/teamgw/teamgw/dataplane"
@@ -13,6 +14,7 @@ import (
 	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/frame"
 	"github.com/teamgw/teamgw/lacp"
+	"github.com/teamgw/teamgw/slb"
 )
 
 // Status is a consistent snapshot of the daemon, as the control API and
@@ -278,7 +280,9 @@ func (d *Daemon) buildStatus() *Status {
 			ts.LACP = &TeamLACP{PartnerSystem: sys.String(), PartnerKey: key,
 				MarkersAnswered: t.lacp.markers, Bad: t.lacp.bad, Looped: t.lacp.looped}
 		}
-		for _, c := range t.clients {
+		clients := slices.Clone(t.clients)
+		slices.SortFunc(clients, func(a, b *slb.Client) int { return a.IP.Compare(b.IP) })
+		for _, c := range clients {
 			cs := ClientStatus{IP: c.IP.String(), MAC: frame.MAC(c.MAC).String(), Member: "none",
 				Packets: c.Packets, Bytes: c.Bytes, Rate: c.Load, PacketRate: c.PacketRate, Moves: c.Moves}
 			if c.Member >= 0 && c.Member < len(t.members) {
