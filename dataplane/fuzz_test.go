@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"bytes"
 	"net/netip"
 	"testing"
 
@@ -21,6 +22,8 @@ func FuzzWireFilters(f *testing.F) {
 		frame.AppendARP(nil, frame.Broadcast, clientMAC, frame.ARPRequest, clientMAC, teamIP, frame.MAC{}, teamIP),
 		frame.AppendARP(nil, teamMAC, clientMAC, frame.ARPReply, memberMAC1, clientIP, teamMAC, teamIP),
 		frame.AppendARP(nil, clientMAC, teamMAC, frame.ARPReply, teamMAC, teamIP, clientMAC, clientIP),
+		frame.AppendNA(nil, clientMAC, teamMAC, teamIP6, clientIP6, frame.NASolicited, teamIP6, teamMAC),
+		nsFrame(clientMAC, clientIP6, clientIP6),
 		frame.Tag(frame.AppendARP(nil, frame.Broadcast, clientMAC, frame.ARPRequest, clientMAC, vlanIP, frame.MAC{}, vlanIP), 5),
 		probeReply,
 		probeReply[:frame.EthHeaderLen+frame.ARPLen-1],
@@ -36,6 +39,7 @@ func FuzzWireFilters(f *testing.F) {
 	base := guardedState()
 	base.Probes = true
 	base.Clients = map[[4]byte]int8{clientIP.As4(): 1}
+	base.Clients6 = map[[16]byte]int8{clientIP6.As16(): 1}
 	slots := &RxSlots{}
 	slot := place(slots, RxKey(clientIP))
 	base.RxSlots = slots
@@ -70,6 +74,11 @@ func FuzzWireFilters(f *testing.F) {
 		countClient(slots, &counts, b, 1)
 		if counts[2*slot] > 1 || counts[2*slot] == 1 && (len(b) < 34 || [4]byte(b[26:30]) != clientIP.As4()) {
 			t.Fatalf("counted %d for % x", counts[2*slot], b)
+		}
+		cp = append(cp[:0], b...)
+		cp = append(cp[:0], b...)
+		if got := steerND(&ts, cp, 0); got != 0 && got != 1 || got == 0 && !bytes.Equal(cp, b) {
+			t.Fatalf("steerND = %d, changed %v", got, !bytes.Equal(cp, b))
 		}
 		cp = append(cp[:0], b...)
 		if got := steerARP(&ts, cp, 0); got != 0 && got != 1 {

@@ -581,6 +581,9 @@ func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf,
 			mi = table[b]
 			buckets[2*int(b)]++
 			buckets[2*int(b)+1] += n
+			if r.Class == classify.ClassL3 && ts.Clients6 != nil {
+				mi = steerND(ts, data, mi)
+			}
 		}
 		if uint8(mi) >= MaxMembers {
 			d.drops[DropNoMember]++
