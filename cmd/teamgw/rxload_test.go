@@ -27,9 +27,16 @@ import (
 // team IP ("" when it has none).
 func clientMACs(t *testing.T, l *lab.Lab) []string {
 	t.Helper()
+	return neighMACs(t, l, l.Spec.TeamIP)
+}
+
+// neighMACs reads, in every client, the MAC its neighbour cache has for
+// addr ("" when it has none).
+func neighMACs(t *testing.T, l *lab.Lab, addr netip.Addr) []string {
+	t.Helper()
 	macs := make([]string, len(l.Clients))
 	for j, ns := range l.Clients {
-		out, _ := l.Exec(context.Background(), ns, "ip", "neigh", "show", l.Spec.TeamIP.String())
+		out, _ := l.Exec(context.Background(), ns, "ip", "neigh", "show", addr.String())
 		f := strings.Fields(string(out))
 		for i := range f {
 			if f[i] == "lladdr" && i+1 < len(f) {
@@ -464,4 +471,77 @@ func TestSLBReceiveBalancingByTraffic(t *testing.T) {
 	if n := st.Teams[0].ClientMoves; n != moves || !maps.Equal(member(st), after) {
 		t.Errorf("clients kept moving: %d moves (was %d), placement %v (was %v)", n, moves, member(st), after)
 	}
+}
+
+// TestSLBReceiveBalancingIPv6: four clients reach the team over IPv6 only.
+// teamgw learns them from the kernel's IPv6 neighbour table and spreads
+// them over both members with directed neighbor advertisements, and the
+// kernel's own advertisements to them are steered the same way: their
+// neighbour caches hold two different MACs for the team's IPv6 address.
+// Cutting member 1 re-points its clients, which reach the team again.
+func TestSLBReceiveBalancingIPv6(t *testing.T) {
+	l := newLab(t, 2, 4)
+	ctx := context.Background()
+	g, err := l.StartTeamgw(ctx, teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Extra: "garp_interval = \"20ms\"\n"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop()
+	team6 := l.Spec.TeamIP6
+	ping6 := func(when string) {
+		t.Helper()
+		for j, ns := range l.Clients {
+			var out []byte
+			var err error
+			for try := 0; try < 5; try++ { // the team address may still be tentative (DAD)
+				if out, err = l.Exec(ctx, ns, "ping", "-6", "-c", "1", "-W", "1", team6.String()); err == nil {
+					break
+				}
+			}
+			if err != nil {
+				t.Fatalf("%s: client %d cannot reach %s: %v\n%s", when, j, team6, err, out)
+			}
+		}
+	}
+	ping6("before balancing")
+	waitUntil(t, 10*time.Second, "the clients' IPv6 neighbour caches to spread over both members", func() bool { return evenWithinOne(neighMACs(t, l, team6), 2) })
+	st, _ := g.Status()
+	names := wireMACs(st)
+	macs := neighMACs(t, l, team6)
+	per := map[string]int{}
+	for _, m := range macs {
+		per[names[m]]++
+	}
+	t.Logf("IPv6 spread: %v", per)
+	if per["net_af_packet0"] != 2 || per["net_af_packet1"] != 2 {
+		t.Errorf("clients per member %v (MACs %v), want two on each", per, macs)
+	}
+	v6 := 0
+	for _, c := range st.Teams[0].Clients {
+		if netip.MustParseAddr(c.IP).Is6() {
+			v6++
+		}
+	}
+	if v6 != len(l.Clients) {
+		t.Errorf("%d IPv6 clients in the table, want %d: %+v", v6, len(l.Clients), st.Teams[0].Clients)
+	}
+	// The clients forget the team and solicit it again: the kernel's
+	// advertisements, steered, give each its member's MAC once more.
+	for _, ns := range l.Clients {
+		if out, err := l.Exec(ctx, ns, "ip", "-6", "neigh", "del", team6.String(), "dev", "eth0"); err != nil {
+			t.Fatalf("%v %s", err, out)
+		}
+	}
+	ping6("after the clients flushed their caches")
+	if after := neighMACs(t, l, team6); !slices.Equal(after, macs) {
+		t.Errorf("re-solicited, the clients have %v for the team, want %v as before", after, macs)
+	}
+
+	if err := l.CutMember(1); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 5*time.Second, "member 1's IPv6 clients to be re-pointed", func() bool {
+		return !slices.ContainsFunc(neighMACs(t, l, team6), func(m string) bool { return names[m] == "net_af_packet1" })
+	})
+	ping6("after cutting member 1")
 }
