@@ -138,6 +138,7 @@ func TestRxBalanceDoesNotBounceUnderNoisyTraffic(t *testing.T) {
 		t.Errorf("after two minutes the loads %v spread %.2f of the mean, want under the %.2f threshold", s.load(), sp, s.b.Config.Threshold)
 	}
 	s.run(3600)
+	t.Logf("%d moves while settling, %d in the hour after; loads %v", settled, s.moves-settled, s.load())
 	if extra := s.moves - settled; extra > 2 {
 		t.Errorf("%d moves in the hour after settling (loads %v), want at most 2: clients bounce", extra, s.load())
 	}
