@@ -106,6 +106,25 @@ type Team struct {
 	// rebalanced from the measured bucket loads. It defaults to 10s, must
 	// be between 0 and 1h, and 0 turns rebalancing off.
 	RebalanceInterval Duration `toml:"rebalance_interval"`
+	// RxBalanceInterval is the least time between two rounds of an SLB
+	// team's receive balancing by traffic, which moves clients between
+	// members by their measured inbound traffic; default 10s, 0 to 1h,
+	// and 0 turns it off (clients are then spread by count only). The
+	// clients' traffic is averaged over about one interval.
+	RxBalanceInterval Duration `toml:"rx_balance_interval"`
+	// RxBalanceThreshold is the imbalance, as a fraction of the mean
+	// member load (weighted by link speed), at which a round moves
+	// clients: the busiest member's load must exceed the idlest's by at
+	// least this much. Default 0.25, 0.01 to 10.
+	RxBalanceThreshold float64 `toml:"rx_balance_threshold"`
+	// RxBalanceMinGain is how much, as a fraction of the mean member
+	// load, one move must shrink the difference between the two members'
+	// loads. Default 0.05, 0.001 to 1.
+	RxBalanceMinGain float64 `toml:"rx_balance_min_gain"`
+	// RxBalanceCooldown is the least time between two moves of one client
+	// by receive balancing (failover moves it whatever its cooldown).
+	// Default 1m, 1s to 1h.
+	RxBalanceCooldown Duration `toml:"rx_balance_cooldown"`
 	// LearningInterval is how often each SLB member that is not the path
 	// member sends a learning frame from its own MAC, so switches keep
 	// that MAC on its port even while no client sends to it (no unicast
@@ -171,6 +190,9 @@ const (
 	keyFallbackDelay teamKeys = 1 << iota
 	keyGARPCount
 	keyRebalanceInterval
+	keyRxBalanceInterval
+	keyRxBalanceThreshold
+	keyRxBalanceMinGain
 )
 
 // Duration is a time.Duration written in TOML as a Go duration string such
@@ -272,6 +294,9 @@ func decode(data []byte) (cfg *Config, err error) {
 			FallbackDelay any `toml:"fallback_delay"`
 			GARPCount     any `toml:"garp_count"`
 			Rebalance     any `toml:"rebalance_interval"`
+			RxBalance     any `toml:"rx_balance_interval"`
+			RxThreshold   any `toml:"rx_balance_threshold"`
+			RxMinGain     any `toml:"rx_balance_min_gain"`
 		} `toml:"team"`
 	}
 	if _, err := toml.Decode(text, &given); err == nil && len(given.Teams) == len(cfg.Teams) {
@@ -284,6 +309,16 @@ func decode(data []byte) (cfg *Config, err error) {
 			}
 			if g.Rebalance != nil {
 				cfg.Teams[i].explicit |= keyRebalanceInterval
+			}
+			if g.RxBalance != nil {
+				cfg.Teams[i].explicit |= keyRxBalanceInterval
+			}
+			// An explicit zero threshold or gain is kept, and refused.
+			if g.RxThreshold != nil {
+				cfg.Teams[i].explicit |= keyRxBalanceThreshold
+			}
+			if g.RxMinGain != nil {
+				cfg.Teams[i].explicit |= keyRxBalanceMinGain
 			}
 		}
 	}

@@ -112,6 +112,11 @@ func TestMinimalDefaults(t *testing.T) {
 	if tm.GARPInterval.Duration != 100*time.Millisecond {
 		t.Errorf("team.garp_interval = %v, want 100ms", tm.GARPInterval)
 	}
+	if tm.RxBalanceInterval.Duration != 10*time.Second || tm.RxBalanceThreshold != 0.25 ||
+		tm.RxBalanceMinGain != 0.05 || tm.RxBalanceCooldown.Duration != time.Minute {
+		t.Errorf("receive balancing: interval %v threshold %v min gain %v cooldown %v, want 10s 0.25 0.05 1m",
+			tm.RxBalanceInterval, tm.RxBalanceThreshold, tm.RxBalanceMinGain, tm.RxBalanceCooldown)
+	}
 	want := []Member{
 		{Device: "net_af_packet0,iface=m0", Carrier: "m0"},
 		{Device: "net_af_packet1,iface=m1", Carrier: "m1"},
@@ -152,6 +157,10 @@ fallback_delay = "0"
 auto_fallback  = false
 garp_count     = 0
 garp_interval  = "1s"
+rx_balance_interval  = "0"
+rx_balance_threshold = 1
+rx_balance_min_gain  = 0.2
+rx_balance_cooldown  = "5m"
 members        = ["0000:03:00.0", "03:00.1"]
 `)
 	e := cfg.EAL
@@ -174,6 +183,10 @@ members        = ["0000:03:00.0", "03:00.1"]
 	}
 	if tm.GARPCount != 0 {
 		t.Errorf("garp_count = %d, want 0", tm.GARPCount)
+	}
+	if tm.RxBalanceInterval.Duration != 0 || tm.RxBalanceThreshold != 1 || tm.RxBalanceMinGain != 0.2 || tm.RxBalanceCooldown.Duration != 5*time.Minute {
+		t.Errorf("receive balancing: interval %v threshold %v min gain %v cooldown %v, want 0 1 0.2 5m",
+			tm.RxBalanceInterval, tm.RxBalanceThreshold, tm.RxBalanceMinGain, tm.RxBalanceCooldown)
 	}
 	wantAddrs := []string{"192.0.2.1/24", "2001:db8::1/64", "198.51.100.7/32"}
 	if !reflect.DeepEqual(tm.Addresses, wantAddrs) {
@@ -291,6 +304,15 @@ func TestValidation(t *testing.T) {
 		{"garp count negative", withTeam("", "garp_count = -1"), "team[0].garp_count", "got -1"},
 		{"garp interval low", withTeam("", `garp_interval = "500us"`), "team[0].garp_interval", `got "500µs"`},
 		{"garp interval high", withTeam("", `garp_interval = "6s"`), "team[0].garp_interval", `got "6s"`},
+		{"rx balance interval high", withTeam("", `rx_balance_interval = "2h"`), "team[0].rx_balance_interval", `between 0s and 1h, got "2h0m0s"`},
+		{"rx balance interval negative", withTeam("", `rx_balance_interval = "-1s"`), "team[0].rx_balance_interval", `got "-1s"`},
+		{"rx balance threshold zero", withTeam("", `rx_balance_threshold = 0`), "team[0].rx_balance_threshold", "between 0.01 and 10, got 0"},
+		{"rx balance threshold high", withTeam("", `rx_balance_threshold = 11`), "team[0].rx_balance_threshold", "got 11"},
+		{"rx balance threshold nan", withTeam("", `rx_balance_threshold = nan`), "team[0].rx_balance_threshold", "got NaN"},
+		{"rx balance min gain zero", withTeam("", `rx_balance_min_gain = 0.0`), "team[0].rx_balance_min_gain", "between 0.001 and 1, got 0"},
+		{"rx balance min gain high", withTeam("", `rx_balance_min_gain = 1.5`), "team[0].rx_balance_min_gain", "got 1.5"},
+		{"rx balance min gain inf", withTeam("", `rx_balance_min_gain = inf`), "team[0].rx_balance_min_gain", "got +Inf"},
+		{"rx balance cooldown low", withTeam("", `rx_balance_cooldown = "500ms"`), "team[0].rx_balance_cooldown", `between 1s and 1h, got "500ms"`},
 
 		// Members.
 		{"no members", withMembers(`[]`), "team[0].members", "1 to 8 members, got 0"},

@@ -31,6 +31,14 @@ const (
 	// DefaultRebalanceInterval is how often the outbound flow table is
 	// rebalanced.
 	DefaultRebalanceInterval = 10 * time.Second
+	// Receive balancing by traffic (SLB): the least time between two
+	// rounds, the imbalance that starts one and the gain a move must
+	// bring (fractions of the mean member load), and the least time
+	// between two moves of one client.
+	DefaultRxBalanceInterval  = 10 * time.Second
+	DefaultRxBalanceThreshold = 0.25
+	DefaultRxBalanceMinGain   = 0.05
+	DefaultRxBalanceCooldown  = time.Minute
 )
 
 // MetricsOff is the Control.Metrics value that disables the metrics
@@ -53,8 +61,11 @@ func DefaultWorkerCores() []int {
 
 // SetDefaults fills in every setting that was left unset. A zero number, an
 // empty string, an empty list and a nil pointer count as unset, except for
-// a team's fallback_delay and garp_count, for which zero is a valid setting:
-// when they were written in the file, an explicit zero is kept.
+// a team's fallback_delay, garp_count, rebalance_interval and
+// rx_balance_interval, for which zero is a valid setting:
+// when they were written in the file, an explicit zero is kept (as it is
+// for rx_balance_threshold and rx_balance_min_gain, so that validation
+// refuses it rather than the default replacing it).
 //
 // SetDefaults also merges a team's Address into Addresses, Address first,
 // and removes duplicate addresses. It is idempotent and is called by Parse
@@ -142,6 +153,18 @@ func (t *Team) setDefaults() {
 	}
 	if t.RebalanceInterval.Duration == 0 && t.explicit&keyRebalanceInterval == 0 {
 		t.RebalanceInterval.Duration = DefaultRebalanceInterval
+	}
+	if t.RxBalanceInterval.Duration == 0 && t.explicit&keyRxBalanceInterval == 0 {
+		t.RxBalanceInterval.Duration = DefaultRxBalanceInterval
+	}
+	if t.RxBalanceThreshold == 0 && t.explicit&keyRxBalanceThreshold == 0 {
+		t.RxBalanceThreshold = DefaultRxBalanceThreshold
+	}
+	if t.RxBalanceMinGain == 0 && t.explicit&keyRxBalanceMinGain == 0 {
+		t.RxBalanceMinGain = DefaultRxBalanceMinGain
+	}
+	if t.RxBalanceCooldown.Duration == 0 {
+		t.RxBalanceCooldown.Duration = DefaultRxBalanceCooldown
 	}
 	t.Addresses = mergeAddresses(t.Address, t.Addresses)
 	for i := range t.VLANs {

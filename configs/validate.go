@@ -209,6 +209,10 @@ func (c *Config) validateTeams(errs *Error) {
 		checkRange(errs, tp+".garp_count", t.GARPCount, 0, 20)
 		checkDuration(errs, tp+".garp_interval", t.GARPInterval.Duration, time.Millisecond, 5*time.Second)
 		checkDuration(errs, tp+".rebalance_interval", t.RebalanceInterval.Duration, 0, time.Hour)
+		checkDuration(errs, tp+".rx_balance_interval", t.RxBalanceInterval.Duration, 0, time.Hour)
+		checkFloat(errs, tp+".rx_balance_threshold", t.RxBalanceThreshold, 0.01, 10)
+		checkFloat(errs, tp+".rx_balance_min_gain", t.RxBalanceMinGain, 0.001, 1)
+		checkDuration(errs, tp+".rx_balance_cooldown", t.RxBalanceCooldown.Duration, time.Second, time.Hour)
 		checkDuration(errs, tp+".learning_interval", t.LearningInterval.Duration, time.Second, 10*time.Minute)
 		checkDuration(errs, tp+".probe_interval", t.ProbeInterval.Duration, 100*time.Millisecond, time.Minute)
 		checkRange(errs, tp+".probe_misses", t.ProbeMisses, 1, 100)
@@ -434,6 +438,12 @@ func checkMAC(s string) string {
 func checkRange(errs *Error, p string, v, lo, hi int) {
 	if v < lo || v > hi {
 		errs.add(p, "must be between %d and %d, got %d", lo, hi, v)
+	}
+}
+
+func checkFloat(errs *Error, p string, v, lo, hi float64) {
+	if !(v >= lo && v <= hi) { // NaN too
+		errs.add(p, "must be between %g and %g, got %g", lo, hi, v)
 	}
 }
 

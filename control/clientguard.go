@@ -15,8 +15,8 @@ import (
 // Frame contents must not steer traffic. The data plane drops ARPs from
 // the wire that claim one of the team's addresses or MACs (spoofed_arp),
 // and only vetted neighbours become SLB clients: a unicast host on the
-// team interface's IPv4 subnets that is neither the team's own address
-// nor behind one of its MACs (slb.Vetter). Whatever a frame made the
+// team interface's subnets (IPv6: or link-local) that is neither the
+// team's own address nor behind one of its MACs (slb.Vetter). Whatever a frame made the
 // kernel believe, the team never re-points such a host with directed ARPs
 // nor steers its traffic to a member.
 
@@ -142,9 +142,9 @@ func (t *team) refusals() map[string]uint64 {
 	return m
 }
 
-// kernelAddrs are the kernel's IPv4 addresses by interface name: one
-// link and one address dump, however many teams and VLANs there are (the
-// control loop reads them every second and must not stall on it).
+// kernelAddrs are the kernel's IPv4 and IPv6 addresses by interface name:
+// one link and one address dump, however many teams and VLANs there are
+// (the control loop reads them every second and must not stall on it).
 func kernelAddrs() map[string][]netip.Prefix {
 	ifs, err := net.Interfaces()
 	if err != nil {
@@ -155,7 +155,7 @@ func kernelAddrs() map[string][]netip.Prefix {
 		names[ifi.Index] = ifi.Name
 	}
 	out := map[string][]netip.Prefix{}
-	dump(unix.RTM_GETADDR, unix.SizeofIfAddrmsg, unix.RTM_NEWADDR, func(b []byte) {
+	dumpFamily(unix.AF_UNSPEC, unix.RTM_GETADDR, unix.SizeofIfAddrmsg, unix.RTM_NEWADDR, func(b []byte) {
 		if index, p, ok := parseAddr(b); ok && names[index] != "" {
 			out[names[index]] = append(out[names[index]], p)
 		}
@@ -163,13 +163,14 @@ func kernelAddrs() map[string][]netip.Prefix {
 	return out
 }
 
-// parseAddr reads one ifaddrmsg: the interface index and the IPv4 address
-// with its prefix length (the local address, which differs from
-// IFA_ADDRESS only on point-to-point links).
+// parseAddr reads one ifaddrmsg: the interface index and the IPv4 or
+// IPv6 address with its prefix length (the local address, which differs
+// from IFA_ADDRESS only on point-to-point links).
 func parseAddr(b []byte) (int, netip.Prefix, bool) {
-	if len(b) < unix.SizeofIfAddrmsg || b[0] != unix.AF_INET || b[1] > 32 {
+	if len(b) < unix.SizeofIfAddrmsg || b[0] != unix.AF_INET && b[0] != unix.AF_INET6 || int(b[1]) > 8*addrLen(b[0]) {
 		return 0, netip.Prefix{}, false
 	}
+	alen := addrLen(b[0])
 	ne := binary.NativeEndian
 	index := int(int32(ne.Uint32(b[4:8])))
 	var local, addr netip.Addr
@@ -178,12 +179,12 @@ func parseAddr(b []byte) (int, netip.Prefix, bool) {
 		if l < 4 || l > len(a) {
 			break
 		}
-		if l == 8 {
+		if l == 4+alen {
 			switch ne.Uint16(a[2:4]) {
 			case unix.IFA_LOCAL:
-				local = netip.AddrFrom4([4]byte(a[4:8]))
+				local, _ = netip.AddrFromSlice(a[4:l])
 			case unix.IFA_ADDRESS:
-				addr = netip.AddrFrom4([4]byte(a[4:8]))
+				addr, _ = netip.AddrFromSlice(a[4:l])
 			}
 		}
 		step := (l + 3) &^ 3

@@ -78,11 +78,18 @@ func (d *Daemon) neighborTick() {
 		if t.syncClients(d.vetNeighbors(t, ns)) {
 			changed = true
 		}
+		if d.placeClientSlots(t) {
+			changed = true
+		}
+		d.sampleClients(t, now)
 		if now.Sub(t.lastLearning) >= t.cfg.LearningInterval.Duration {
 			t.lastLearning = now
 			d.sendLearningFrames(t)
 		}
 		if d.assignClients(t) {
+			changed = true
+		}
+		if d.balanceClients(t) {
 			changed = true
 		}
 	}
@@ -134,33 +141,35 @@ func (t *team) syncClients(ns []neighbor) bool {
 	return changed || len(t.clients) != before
 }
 
-// assignClients gives every client of t an active member and queues
+// assignClients gives every client of t an active member (placement of
+// new clients, failover, fallback: slb.RxBalancer.Assign) and queues
 // directed gratuitous ARPs for the clients that moved.
 func (d *Daemon) assignClients(t *team) bool {
-	if !t.balancesReceive() || len(t.clients) == 0 {
+	if !t.balancesReceive() {
 		return false
 	}
-	weights := make([]float64, len(t.members))
-	for i, m := range t.members {
-		weights[i] = m.weight()
-	}
-	active := slices.Clone(t.active)
-	if t.path >= 0 {
-		active[t.path] = true
-	}
-	moved := slb.AssignClients(t.clients, active, weights)
+	t.inbound.bal.Config = rxConfig(t.cfg)
+	moved := t.inbound.bal.Assign(t.clients, t.clientActive(), t.memberWeights(), d.now())
+	d.queueDirected(t, moved)
+	return len(moved) > 0
+}
+
+// queueDirected queues a series of directed gratuitous ARPs to each of
+// cs, due now, replacing any series still pending for it.
+func (d *Daemon) queueDirected(t *team, cs []*slb.Client) {
 	now := d.now()
-	for _, c := range moved {
+	for _, c := range cs {
 		t.directed = slices.DeleteFunc(t.directed, func(p *pendingARP) bool { return p.client == c })
 		t.directed = append(t.directed, &pendingARP{client: c, left: max(t.cfg.GARPCount, 1), next: now})
 	}
-	return len(moved) > 0
 }
 
 // sendDirectedARPs sends the directed gratuitous ARPs that are due: to
 // the client only, sender = team IP at the member's MAC (BASP: "G-ARPs
 // are not broadcast because this would cause all clients to send their
-// traffic to the same port").
+// traffic to the same port"). An IPv6 client gets the IPv6 counterpart: a
+// neighbor advertisement of the team address at the member's MAC with the
+// override flag, unicast to the client.
 func (d *Daemon) sendDirectedARPs(t *team) {
 	now := d.now()
 	keep := t.directed[:0]
@@ -179,7 +188,12 @@ func (d *Daemon) sendDirectedARPs(t *team) {
 			src = wireMAC(m)
 		}
 		if ip, ok := t.addressFor(c.IP); ok {
-			f := frame.AppendARP(nil, frame.MAC(c.MAC), src, frame.ARPRequest, src, ip, frame.MAC(c.MAC), c.IP)
+			var f []byte
+			if c.IP.Is4() {
+				f = frame.AppendARP(nil, frame.MAC(c.MAC), src, frame.ARPRequest, src, ip, frame.MAC(c.MAC), c.IP)
+			} else {
+				f = frame.AppendNA(nil, frame.MAC(c.MAC), src, ip, c.IP, frame.NAOverride, ip, src)
+			}
 			if d.injectFrame(m.port, f) {
 				t.directedSent++
 			}
@@ -192,27 +206,34 @@ func (d *Daemon) sendDirectedARPs(t *team) {
 	t.directed = keep
 }
 
-// addressFor is the team's IPv4 address on the client's subnet.
+// addressFor is the team's address on the client's subnet, of the
+// client's family (for an IPv6 link-local client, the team's link-local
+// address).
 func (t *team) addressFor(client netip.Addr) (netip.Addr, bool) {
 	for _, p := range t.guard.addrs.subnets {
-		if p.Addr().Is4() && p.Contains(client) {
+		if p.Addr().Is4() == client.Is4() && p.Contains(client) {
 			return p.Addr(), true
 		}
 	}
 	return netip.Addr{}, false
 }
 
-// clientTable is the data plane's view of the client table: client
-// address to member slot.
-func (t *team) clientTable() map[[4]byte]int8 {
+// clientTables are the data plane's view of the client table: IPv4 and
+// IPv6 client addresses to member slots.
+func (t *team) clientTables() (map[[4]byte]int8, map[[16]byte]int8) {
 	if !t.balancesReceive() {
-		return nil
+		return nil, nil
 	}
-	m := make(map[[4]byte]int8, len(t.clients))
+	m4 := make(map[[4]byte]int8, len(t.clients))
+	m6 := make(map[[16]byte]int8)
 	for _, c := range t.clients {
-		if c.Member >= 0 && c.Member < len(t.members) && c.IP.Is4() {
-			m[c.IP.As4()] = int8(t.members[c.Member].slot)
+		switch {
+		case c.Member < 0 || c.Member >= len(t.members):
+		case c.IP.Is4():
+			m4[c.IP.As4()] = int8(t.members[c.Member].slot)
+		default:
+			m6[c.IP.As16()] = int8(t.members[c.Member].slot)
 		}
 	}
-	return m
+	return m4, m6
 }

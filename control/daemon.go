@@ -435,7 +435,10 @@ func (t *team) state() dataplane.TeamState {
 		ts.Mode = dataplane.ModeTrunk // trunk and lacp: team MAC everywhere
 	}
 	ts.SlowToControl = t.lacp != nil
-	ts.Clients = t.clientTable()
+	ts.Clients, ts.Clients6 = t.clientTables()
+	if t.balancesReceive() {
+		ts.RxSlots = t.inbound.slots
+	}
 	ts.Probes = t.probes != nil
 	ts.SetOwnIPs(t.ownAddrs())
 	rx := t.active

@@ -36,6 +36,7 @@ const (
 	EventMemberRemoved     = 111 // a member left a running team; its port was closed
 	EventVLANAdded         = 112 // a VLAN interface was added by a reload
 	EventVLANRemoved       = 113 // a VLAN interface was removed by a reload
+	EventClientsMoved      = 114 // SLB clients re-pointed to other members by their inbound traffic
 )
 
 // Event is one entry of the event log, as the control API returns it.

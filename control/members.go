@@ -104,6 +104,7 @@ func (t *team) reorder(order []int) {
 	for _, c := range t.clients {
 		c.Member = remap(c.Member)
 	}
+	t.inbound.bal.Reorder(order)
 	if a := remap(t.announce.member); a < 0 {
 		t.announce = announcement{}
 	} else {

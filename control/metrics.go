@@ -34,6 +34,7 @@ type metricsCollector struct {
 	memberBuckets, memberLinkDowns, memberInfo *prometheus.Desc
 	failovers, bucketMoves, failoverSeconds    *prometheus.Desc
 	clients, directedARPs                      *prometheus.Desc
+	clientLoad, clientMoves                    *prometheus.Desc
 	clientsRefused                             *prometheus.Desc
 	workerSteps, workerIdle, workerPackets     *prometheus.Desc
 	superFrames, coalescedSegs                 *prometheus.Desc
@@ -76,6 +77,8 @@ func newMetricsCollector(d *Daemon) *metricsCollector {
 		failoverSeconds: desc("failover_duration_seconds", "From a member that carried traffic losing its link (as seen by control) to the forwarding snapshot without it being published.", team),
 		clients:         desc("member_clients", "SLB clients whose traffic the member receives (receive balancing).", member),
 		directedARPs:    desc("directed_arps_sent_total", "Directed gratuitous ARPs sent to re-point SLB clients.", team),
+		clientLoad:      desc("member_client_load_bytes_per_second", "Inbound traffic of the SLB clients the member receives for, decayed over about one rx_balance_interval.", member),
+		clientMoves:     desc("client_balance_moves_total", "SLB clients moved between members by receive balancing by traffic.", team),
 		clientsRefused:  desc("clients_refused_total", "Neighbours not taken as SLB clients, by reason (own_address, own_mac, off_subnet, invalid).", []string{"team", "reason"}),
 		bucketMoves:     desc("flow_bucket_moves_total", "Outbound flow buckets moved (failover, fallback, rebalancing).", team),
 		workerSteps:     desc("worker_polls_total", "Poll iterations of a worker lcore.", []string{"worker"}),
@@ -110,7 +113,7 @@ func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo, c.memberRxPackets, c.memberRxBytes, c.memberTxPackets,
 		c.memberTxBytes, c.kernelRxPackets, c.kernelRxBytes, c.kernelTxPackets, c.kernelTxBytes, c.drops,
 		c.classes, c.memberUp, c.memberActive, c.memberPath, c.memberBuckets, c.memberLinkDowns, c.memberInfo,
-		c.failovers, c.bucketMoves, c.failoverSeconds, c.clients, c.directedARPs, c.clientsRefused, c.workerSteps, c.workerIdle, c.workerPackets,
+		c.failovers, c.bucketMoves, c.failoverSeconds, c.clients, c.directedARPs, c.clientLoad, c.clientMoves, c.clientsRefused, c.workerSteps, c.workerIdle, c.workerPackets,
 		c.lacpAnswered, c.lacpThrottled, c.lacpBad, c.lacpLooped, c.markersSent, c.markerResponses, c.markerTimeouts, c.markerRTT, c.superFrames, c.coalescedSegs, c.nicDrops,
 		c.lacpPDUs, c.lacpDistributing, c.lacpExpired, c.probeSent, c.probeReplies, c.probeRTT, c.probePathFailed, c.vectorSize} {
 		ch <- d
@@ -156,6 +159,7 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstHistogram(c.failoverSeconds, fs.Count, fs.Sum, buckets, t.Name)
 		counter(c.bucketMoves, t.BucketMoves, t.Name)
 		counter(c.directedARPs, t.DirectedARPs, t.Name)
+		counter(c.clientMoves, t.ClientMoves, t.Name)
 		counter(c.superFrames, t.KernelPath.SuperFrames, t.Name, "segmented")
 		counter(c.superFrames, t.KernelPath.Coalesced, t.Name, "coalesced")
 		counter(c.coalescedSegs, t.KernelPath.CoalescedSegments, t.Name)
@@ -201,6 +205,7 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 				gauge(c.probeRTT, p.LastRTT.Seconds(), t.Name, m.Name)
 				gauge(c.probePathFailed, b(p.PathFailed), t.Name, m.Name)
 			}
+			gauge(c.clientLoad, m.ClientLoad, t.Name, m.Name)
 			if l := m.LACP; l != nil {
 				counter(c.markersSent, l.MarkersTx, t.Name, m.Name)
 				counter(c.markerResponses, l.MarkerResponses, t.Name, m.Name)

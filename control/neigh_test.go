@@ -49,8 +49,9 @@ var (
 	nbMAC = frame.MAC{0x02, 0xaa, 0, 0, 0, 1}
 )
 
-func dstAttr(ip netip.Addr) []byte { a := ip.As4(); return rtattr(nil, unix.NDA_DST, a[:]) }
-func llAttr(mac frame.MAC) []byte  { return rtattr(nil, unix.NDA_LLADDR, mac[:]) }
+func dstAttr(ip netip.Addr) []byte  { a := ip.As4(); return rtattr(nil, unix.NDA_DST, a[:]) }
+func dst6Attr(ip netip.Addr) []byte { a := ip.As16(); return rtattr(nil, unix.NDA_DST, a[:]) }
+func llAttr(mac frame.MAC) []byte   { return rtattr(nil, unix.NDA_LLADDR, mac[:]) }
 func u32Attr(typ uint16, v uint32) []byte {
 	return rtattr(nil, typ, binary.NativeEndian.AppendUint32(nil, v))
 }
@@ -84,6 +85,23 @@ func TestParseNeighbor(t *testing.T) {
 			t.Errorf("%s: parseNeighbor = %+v, %v; want ok %v", tc.name, nb, ok, tc.ok)
 		}
 	}
+	ip6 := netip.MustParseAddr("2001:db8::a")
+	if nb, ok := parseNeighbor(ndmsg(unix.AF_INET6, 7, unix.NUD_STALE, dst6Attr(ip6), llAttr(nbMAC)), 7); !ok || nb.IP != ip6 || nb.MAC != nbMAC {
+		t.Errorf("IPv6 neighbour: %+v, %v", nb, ok)
+	}
+	for name, b := range map[string][]byte{
+		"IPv6 router":                ndmsg(unix.AF_INET6, 7, unix.NUD_STALE, dst6Attr(ip6), llAttr(nbMAC)),
+		"IPv4 address in IPv6":       ndmsg(unix.AF_INET6, 7, unix.NUD_STALE, dstAttr(nbIP), llAttr(nbMAC)),
+		"IPv6 address in IPv4":       ndmsg(unix.AF_INET, 7, unix.NUD_STALE, dst6Attr(ip6), llAttr(nbMAC)),
+		"another family (AF_BRIDGE)": ndmsg(unix.AF_BRIDGE, 7, unix.NUD_STALE, dstAttr(nbIP), llAttr(nbMAC)),
+	} {
+		if name == "IPv6 router" {
+			b[10] = unix.NTF_ROUTER
+		}
+		if nb, ok := parseNeighbor(b, 7); ok {
+			t.Errorf("%s: parsed %+v", name, nb)
+		}
+	}
 }
 
 func TestParseRouteGateway(t *testing.T) {
@@ -92,6 +110,11 @@ func TestParseRouteGateway(t *testing.T) {
 	via := rtattr(nil, unix.RTA_GATEWAY, a[:])
 	if got, ok := parseRouteGateway(rtmsg(unix.AF_INET, u32Attr(unix.RTA_OIF, 7), via), 7); !ok || got != gw {
 		t.Errorf("route via %s on 7 = %v, %v", gw, got, ok)
+	}
+	gw6 := netip.MustParseAddr("fe80::1")
+	a6 := gw6.As16()
+	if got, ok := parseRouteGateway(rtmsg(unix.AF_INET6, u32Attr(unix.RTA_OIF, 7), rtattr(nil, unix.RTA_GATEWAY, a6[:])), 7); !ok || got != gw6 {
+		t.Errorf("route via %s on 7 = %v, %v", gw6, got, ok)
 	}
 	for name, b := range map[string][]byte{
 		"other interface": rtmsg(unix.AF_INET, u32Attr(unix.RTA_OIF, 8), via),
@@ -121,6 +144,11 @@ func ip4Attr(typ uint16, ip string) []byte {
 	return rtattr(nil, typ, a[:])
 }
 
+func ip6Attr(typ uint16, ip string) []byte {
+	a := netip.MustParseAddr(ip).As16()
+	return rtattr(nil, typ, a[:])
+}
+
 func TestParseAddr(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -131,7 +159,9 @@ func TestParseAddr(t *testing.T) {
 		{"address", ifaddrmsg(unix.AF_INET, 24, 5, ip4Attr(unix.IFA_ADDRESS, "192.0.2.1"), ip4Attr(unix.IFA_LOCAL, "192.0.2.1")), 5, "192.0.2.1/24"},
 		{"point-to-point: the local end", ifaddrmsg(unix.AF_INET, 32, 6, ip4Attr(unix.IFA_ADDRESS, "10.0.0.2"), ip4Attr(unix.IFA_LOCAL, "10.0.0.1")), 6, "10.0.0.1/32"},
 		{"only IFA_ADDRESS", ifaddrmsg(unix.AF_INET, 16, 7, ip4Attr(unix.IFA_ADDRESS, "10.1.0.5")), 7, "10.1.0.5/16"},
-		{"IPv6", ifaddrmsg(unix.AF_INET6, 64, 5, ip4Attr(unix.IFA_ADDRESS, "192.0.2.1")), 0, ""},
+		{"IPv6 with an IPv4 address", ifaddrmsg(unix.AF_INET6, 64, 5, ip4Attr(unix.IFA_ADDRESS, "192.0.2.1")), 0, ""},
+		{"IPv6", ifaddrmsg(unix.AF_INET6, 64, 5, ip6Attr(unix.IFA_ADDRESS, "fe80::1")), 5, "fe80::1/64"},
+		{"IPv6 prefix length 129", ifaddrmsg(unix.AF_INET6, 129, 5, ip6Attr(unix.IFA_ADDRESS, "fe80::1")), 0, ""},
 		{"prefix length 33", ifaddrmsg(unix.AF_INET, 33, 5, ip4Attr(unix.IFA_ADDRESS, "192.0.2.1")), 0, ""},
 		{"no address", ifaddrmsg(unix.AF_INET, 24, 5, rtattr(nil, unix.IFA_LABEL, []byte("team0\x00"))), 0, ""},
 		{"index 0", ifaddrmsg(unix.AF_INET, 24, 0, ip4Attr(unix.IFA_ADDRESS, "192.0.2.1")), 0, ""},
@@ -147,8 +177,9 @@ func TestParseAddr(t *testing.T) {
 
 // FuzzParseRtnetlink feeds arbitrary rtnetlink bodies to the neighbour,
 // route and address parsers that fill the SLB client table and the ARP
-// guard: they never panic, a neighbour they return is an IPv4 address at
-// a unicast MAC, and an address is an IPv4 prefix of a real interface.
+// guard: they never panic, a neighbour they return is an address of the
+// message's family at a unicast MAC, and an address is a prefix of the
+// message's family on a real interface.
 func FuzzParseRtnetlink(f *testing.F) {
 	f.Add(ifaddrmsg(unix.AF_INET, 24, 5, ip4Attr(unix.IFA_ADDRESS, "192.0.2.1"), ip4Attr(unix.IFA_LOCAL, "192.0.2.1")))
 	f.Add(ifaddrmsg(unix.AF_INET, 32, 5, rtattr(nil, unix.IFA_LABEL, []byte("team0:1\x00")), ip4Attr(unix.IFA_LOCAL, "10.0.0.1")))
@@ -156,20 +187,22 @@ func FuzzParseRtnetlink(f *testing.F) {
 	f.Add(ndmsg(unix.AF_INET, 7, unix.NUD_STALE, rtattr(nil, 99, make([]byte, 13)), llAttr(nbMAC), dstAttr(nbIP)))
 	f.Add(ndmsg(unix.AF_INET, 7, unix.NUD_PERMANENT, []byte{4, 0, 1, 0}, []byte{0xff, 0xff, 1, 0}))
 	f.Add(rtmsg(unix.AF_INET, u32Attr(unix.RTA_OIF, 7), dstAttr(nbIP)[:4], rtattr(nil, unix.RTA_GATEWAY, []byte{192, 0, 2, 1})))
+	f.Add(ndmsg(unix.AF_INET6, 7, unix.NUD_REACHABLE, dst6Attr(netip.MustParseAddr("2001:db8::a")), llAttr(nbMAC)))
+	f.Add(ifaddrmsg(unix.AF_INET6, 64, 5, ip6Attr(unix.IFA_ADDRESS, "2001:db8::1")))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if nb, ok := parseNeighbor(b, 7); ok {
-			if !nb.IP.Is4() || nb.MAC == (frame.MAC{}) || nb.MAC.IsMulticast() {
+			if nb.IP.Is4() != (b[0] == unix.AF_INET) || nb.MAC == (frame.MAC{}) || nb.MAC.IsMulticast() {
 				t.Fatalf("parsed %+v", nb)
 			}
 			if int32(binary.NativeEndian.Uint32(b[4:8])) != 7 {
 				t.Fatal("a neighbour of another interface")
 			}
 		}
-		if gw, ok := parseRouteGateway(b, 7); ok && !gw.Is4() {
+		if gw, ok := parseRouteGateway(b, 7); ok && gw.Is4() != (b[0] == unix.AF_INET) {
 			t.Fatalf("gateway %v", gw)
 		}
-		if index, p, ok := parseAddr(b); ok && (index <= 0 || !p.IsValid() || !p.Addr().Is4()) {
+		if index, p, ok := parseAddr(b); ok && (index <= 0 || !p.IsValid() || p.Addr().Is4() != (b[0] == unix.AF_INET)) {
 			t.Fatalf("address %d %v", index, p)
 		}
 	})

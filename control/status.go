@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/teamgw/teamgw/dataplane"
@@ -13,6 +14,7 @@ import (
 	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/frame"
 	"github.com/teamgw/teamgw/lacp"
+	"github.com/teamgw/teamgw/slb"
 )
 
 // Status is a consistent snapshot of the daemon, as the control API and
@@ -79,6 +81,11 @@ type TeamStatus struct {
 	Clients      []ClientStatus `json:"clients,omitempty"`
 	LACP         *TeamLACP      `json:"lacp,omitempty"`
 	DirectedARPs uint64         `json:"directed_arps_sent"`
+	// ClientMoves counts the clients receive balancing by traffic moved;
+	// ClientsUncounted the clients whose traffic is not counted (no free
+	// slot in the inbound client table).
+	ClientMoves      uint64 `json:"client_balance_moves"`
+	ClientsUncounted int    `json:"clients_uncounted,omitempty"`
 	// LearningFrames counts the SLB learning frames sent.
 	LearningFrames uint64       `json:"learning_frames_sent"`
 	Kernel         PortCounters `json:"kernel"`
@@ -107,11 +114,20 @@ type KernelPath struct {
 	CoalescedSegments uint64 `json:"segments_coalesced"`
 }
 
-// ClientStatus is one entry of the SLB inbound client table.
+// ClientStatus is one entry of the SLB inbound client table: the member
+// the client sends to, and its inbound traffic (totals, and rates decayed
+// over about one rx_balance_interval).
 type ClientStatus struct {
-	IP     string `json:"ip"`
-	MAC    string `json:"mac"`
-	Member string `json:"member"`
+	IP         string  `json:"ip"`
+	MAC        string  `json:"mac"`
+	Member     string  `json:"member"`
+	Packets    uint64  `json:"rx_packets"`
+	Bytes      uint64  `json:"rx_bytes"`
+	Rate       float64 `json:"rx_bytes_per_second"`
+	PacketRate float64 `json:"rx_packets_per_second"`
+	// Moves counts the client's moves between members (not its first
+	// assignment).
+	Moves uint64 `json:"moves"`
 }
 
 // VLANStatus describes one VLAN of a team.
@@ -145,6 +161,10 @@ type MemberStatus struct {
 	// Probe are the member's echo-node probe counters (SLB teams with an
 	// echo node).
 	Probe *MemberProbe `json:"probe,omitempty"`
+	// Clients are the SLB clients the member receives for and ClientLoad
+	// their decayed inbound traffic in bytes per second.
+	Clients    int     `json:"clients"`
+	ClientLoad float64 `json:"client_load_bytes_per_second"`
 	// NIC are the device's own drop and error counters (rte_eth_stats).
 	NIC  NICCounters `json:"nic"`
 	LACP *MemberLACP `json:"lacp,omitempty"`
@@ -272,6 +292,8 @@ func (d *Daemon) buildStatus() *Status {
 			ts.KernelPath.Queues, ts.KernelPath.Offloads = t.tap.Queues(), t.tap.Offloads.String()
 		}
 		ts.DirectedARPs = t.directedSent
+		ts.ClientMoves, ts.ClientsUncounted = t.inbound.moves, t.inbound.uncounted
+		perMember, perLoad := t.memberClientLoad()
 		ts.ClientsRefused = t.refusals()
 		ts.LearningFrames = t.learningSent
 		if t.lacp != nil {
@@ -279,8 +301,11 @@ func (d *Daemon) buildStatus() *Status {
 			ts.LACP = &TeamLACP{PartnerSystem: sys.String(), PartnerKey: key,
 				MarkersAnswered: t.lacp.markers, MarkersThrottled: t.lacp.throttled, Bad: t.lacp.bad, Looped: t.lacp.looped}
 		}
-		for _, c := range t.clients {
-			cs := ClientStatus{IP: c.IP.String(), MAC: frame.MAC(c.MAC).String(), Member: "none"}
+		clients := slices.Clone(t.clients)
+		slices.SortFunc(clients, func(a, b *slb.Client) int { return a.IP.Compare(b.IP) })
+		for _, c := range clients {
+			cs := ClientStatus{IP: c.IP.String(), MAC: frame.MAC(c.MAC).String(), Member: "none",
+				Packets: c.Packets, Bytes: c.Bytes, Rate: c.Load, PacketRate: c.PacketRate, Moves: c.Moves}
 			if c.Member >= 0 && c.Member < len(t.members) {
 				cs.Member = t.members[c.Member].cfg.Name()
 			}
@@ -309,7 +334,7 @@ func (d *Daemon) buildStatus() *Status {
 			ms := MemberStatus{
 				Name: m.cfg.Name(), Device: m.cfg.Device, Slot: m.slot, MAC: m.mac.String(), WireMAC: wireMAC(m).String(),
 				Role: m.cfg.Role, Link: m.linkUp, Downs: m.downs,
-				Path: mi == t.path, Buckets: buckets[mi],
+				Path: mi == t.path, Buckets: buckets[mi], Clients: perMember[mi], ClientLoad: perLoad[mi],
 				Counters: portCounters(totals[ti].Ports[m.slot]),
 			}
 			if ms.Role == "" {

@@ -65,6 +65,8 @@ type team struct {
 	lastNeigh    time.Time
 	lastLearning time.Time
 	learningSent uint64
+	// inbound is the SLB clients' traffic accounting and balancer (rxload.go).
+	inbound rxLoad
 	// bucketMoves counts buckets moved, by failover, fallback or the
 	// rebalancer.
 	bucketMoves uint64
@@ -721,6 +723,7 @@ func (d *Daemon) sendAnnouncement(t *team) {
 	if a.left == 0 {
 		*a = announcement{}
 		d.event(EventAnnounced, "team announced", "team", t.cfg.Name, "member", m.cfg.Name(), "frames", sent)
+		d.reassertClients(t) // the broadcast pointed every client at the team MAC
 		return
 	}
 	a.next = d.now().Add(t.cfg.GARPInterval.Duration)

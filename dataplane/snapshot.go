@@ -75,6 +75,14 @@ type TeamState struct {
 	// from the kernel to that client leaves on that member with its MAC.
 	// Nil when the team does not balance receive traffic.
 	Clients map[[4]byte]int8
+	// Clients6 is Clients for IPv6 clients: neighbor advertisements and
+	// unicast solicitations from the kernel to one leave on its member
+	// with its MAC (steerND). Nil when the team does not balance IPv6.
+	Clients6 map[[16]byte]int8
+	// RxSlots are the keys of the SLB clients whose inbound frames the
+	// workers count per client (BASP's Inbound Flow Head Hash Table);
+	// nil when the team does not balance receive traffic.
+	RxSlots *RxSlots
 	// Probes hands echo-node probe replies (ARP replies to a member or
 	// team MAC with target address 0.0.0.0, seed 003) to the control plane.
 	Probes bool

@@ -97,6 +97,8 @@ type Worker struct {
 	counters WorkerCounters
 	bucketC  *dpdk.Counters
 	buckets  []uint64 // bucketC's words: packets and bytes per team and bucket
+	clientC  *dpdk.Counters
+	clients  []uint64 // clientC's words: packets and bytes per team and client slot
 	stop     atomic.Bool
 	started  atomic.Bool
 	freed    atomic.Bool
@@ -133,6 +135,12 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		return nil, err
 	}
 	w.buckets = w.bucketC.Slice()
+	if w.clientC, err = dpdk.NewCounters(clientWords); err != nil {
+		w.bucketC.Free()
+		io.Free()
+		return nil, err
+	}
+	w.clients = w.clientC.Slice()
 	return w, nil
 }
 
@@ -368,6 +376,11 @@ func (w *Worker) applyPorts(teams []TeamPorts) error {
 // (see AddBuckets); valid until Free.
 func (w *Worker) BucketCounters() []uint64 { return w.buckets }
 
+// ClientCounters are the worker's per-client packet and byte counters, by
+// team and slot of the published RxSlots (see ClientSlotCounters); valid
+// until Free.
+func (w *Worker) ClientCounters() []uint64 { return w.clients }
+
 // Free releases the worker's counters; call it after Stop.
 func (w *Worker) Free() {
 	w.Stop()
@@ -379,6 +392,8 @@ func (w *Worker) Free() {
 	}
 	w.bucketC.Free()
 	w.buckets = nil
+	w.clientC.Free()
+	w.clients = nil
 }
 
 // Counters are the worker's counters, readable from any goroutine.
@@ -567,6 +582,9 @@ func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf,
 			mi = table[b]
 			buckets[2*int(b)]++
 			buckets[2*int(b)+1] += n
+			if r.Class == classify.ClassL3 && ts.Clients6 != nil {
+				mi = steerND(ts, data, mi)
+			}
 		}
 		if uint8(mi) >= MaxMembers {
 			d.drops[DropNoMember]++
@@ -650,12 +668,17 @@ func rewriteSource(data []byte, team frame.MAC, src *frame.MAC) {
 // switch are dropped; in SLB only the path member passes broadcast and
 // multicast (BASP loop filter); unicast must be for the team MAC, or for
 // a member's own MAC, which is rewritten to the team MAC the kernel owns.
+// An SLB team's frames from its clients are counted per client
+// (countClient) for receive balancing.
 func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *delta) {
 	active := ts.RxMask&(1<<mi) != 0
 	vlanTap := w.vlanTap[t]
 	hasVLANs := w.vlanID[t][1] != 0
+	slots := ts.RxSlots
+	clients := (*[NRxSlots * 2]uint64)(w.clients[clientIndex(t, 0):])
 	for _, m := range pkts {
-		d.rxBytes += uint64(m.PktLen())
+		n := uint64(m.PktLen())
+		d.rxBytes += n
 		e := frame.Ethernet(m.Data())
 		if (ts.SlowToControl && e.Valid() && e.Type() == frame.TypeSlow) || (ts.Probes && isProbeReply(ts, e)) {
 			m.SetPort(w.memberID[t][mi]) // not every PMD sets it
@@ -667,6 +690,9 @@ func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *de
 			d.drops[r]++
 			w.io.Drop(m)
 			continue
+		}
+		if slots != nil {
+			countClient(slots, clients, e, n)
 		}
 		// 802.1Q, when the team has VLANs: a VLAN's frames go,
 		// untagged, to its kernel port; priority-tagged (VLAN 0) ones

@@ -11,7 +11,7 @@ func TestVet(t *testing.T) {
 	client := [6]byte{0x02, 0xc1, 0, 0, 0, 9}
 	v := Vetter{
 		Subnets: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/24"), netip.MustParsePrefix("10.9.0.1/31"), netip.MustParsePrefix("2001:db8::1/64")},
-		Own:     []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("10.9.0.1")},
+		Own:     []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("10.9.0.1"), netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("fe80::1")},
 		OwnMACs: [][6]byte{teamMAC, memberMAC},
 	}
 	tests := []struct {
@@ -35,7 +35,18 @@ func TestVet(t *testing.T) {
 		{"224.0.0.1", client, RefusedInvalid},
 		{"0.0.0.0", client, RefusedInvalid},
 		{"127.0.0.1", client, RefusedInvalid},
-		{"2001:db8::10", client, RefusedInvalid},
+		{"2001:db8::10", client, Accepted},
+		{"fe80::a", client, Accepted}, // link-local: on the link whatever the prefixes
+		{"2001:db8::1", client, RefusedOwnAddress},
+		{"fe80::1", client, RefusedOwnAddress},
+		{"2001:db8::10", memberMAC, RefusedOwnMAC},
+		{"2001:db8:1::10", client, RefusedOffSubnet},
+		{"2001:db8::", client, RefusedInvalid}, // Subnet-Router anycast
+		{"ff02::1", client, RefusedInvalid},
+		{"::", client, RefusedInvalid},
+		{"::1", client, RefusedInvalid},
+		{"::ffff:192.0.2.10", client, RefusedInvalid},
+		{"2001:db8::10", [6]byte{0x33, 0x33, 0, 0, 0, 1}, RefusedInvalid},
 		{"192.0.2.10", [6]byte{}, RefusedInvalid},
 		{"192.0.2.10", [6]byte{0x01, 0, 0x5e, 0, 0, 1}, RefusedInvalid},
 	}

@@ -180,15 +180,24 @@ func teamArg(args []string) string {
 	return args[1]
 }
 
-// printClients prints the SLB inbound client table.
+// printClients prints the SLB inbound client table: each client's member
+// and inbound traffic (totals and decayed rates), then each member's share.
 func printClients(w io.Writer, t control.TeamStatus) {
-	fmt.Fprintf(w, "team %s  %d clients  directed ARPs sent %d\n", t.Name, len(t.Clients), t.DirectedARPs)
+	fmt.Fprintf(w, "team %s  %d clients  directed ARPs sent %d  moved by traffic %d\n", t.Name, len(t.Clients), t.DirectedARPs, t.ClientMoves)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  CLIENT\tMAC\tMEMBER")
+	fmt.Fprintln(tw, "  CLIENT\tMAC\tMEMBER\tRX PKTS\tRX BYTES\tPKTS/S\tBYTES/S\tMOVES")
 	for _, cl := range t.Clients {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", cl.IP, cl.MAC, cl.Member)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%.0f\t%.0f\t%d\n", cl.IP, cl.MAC, cl.Member, cl.Packets, cl.Bytes, cl.PacketRate, cl.Rate, cl.Moves)
 	}
 	tw.Flush()
+	fmt.Fprintln(tw, "  MEMBER\tCLIENTS\tCLIENT BYTES/S")
+	for _, m := range t.Members {
+		fmt.Fprintf(tw, "  %s\t%d\t%.0f\n", m.Name, m.Clients, m.ClientLoad)
+	}
+	tw.Flush()
+	if t.ClientsUncounted > 0 {
+		fmt.Fprintf(w, "  %d clients not counted: the inbound client table is full\n", t.ClientsUncounted)
+	}
 	if t.ClientsRefused != nil {
 		fmt.Fprint(w, "  neighbours refused as clients:")
 		printCounts(w, t.ClientsRefused)

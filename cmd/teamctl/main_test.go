@@ -32,3 +32,27 @@ func TestRefusedClientsAreShown(t *testing.T) {
 		t.Errorf("clients:\n%s", b.String())
 	}
 }
+
+// TestClientsShowTraffic: teamctl clients prints each client's member and
+// inbound traffic, and each member's clients and load.
+func TestClientsShowTraffic(t *testing.T) {
+	ts := control.TeamStatus{Name: "team0", Mode: "slb", DirectedARPs: 9, ClientMoves: 2,
+		Clients: []control.ClientStatus{
+			{IP: "192.0.2.10", MAC: "02:00:00:00:00:10", Member: "m0", Packets: 5000, Bytes: 6000000, Rate: 1.2e6, PacketRate: 1000, Moves: 1},
+			{IP: "192.0.2.11", MAC: "02:00:00:00:00:11", Member: "m1", Packets: 70, Bytes: 7000, Rate: 1400.4, PacketRate: 14},
+		},
+		Members: []control.MemberStatus{{Name: "m0", Clients: 1, ClientLoad: 1.2e6}, {Name: "m1", Clients: 1, ClientLoad: 1400.4}},
+	}
+	var b bytes.Buffer
+	printClients(&b, ts)
+	out := b.String()
+	for _, want := range []string{
+		"2 clients  directed ARPs sent 9  moved by traffic 2",
+		"192.0.2.10  02:00:00:00:00:10  m0      5000     6000000   1000    1200000  1",
+		"m1      1        1400\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("clients output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -144,35 +144,53 @@ func (a ARP) TargetMAC() MAC { return MAC(a[18:24]) }
 // TargetIP is the target protocol address; the packet must be Valid.
 func (a ARP) TargetIP() netip.Addr { return netip.AddrFrom4([4]byte(a[24:28])) }
 
+// Neighbor advertisement flags (RFC 4861 section 4.4), in the first byte
+// of the flags word.
+const (
+	NARouter    = 0x80
+	NASolicited = 0x40
+	NAOverride  = 0x20
+)
+
 // AppendUnsolicitedNA appends an unsolicited IPv6 neighbor advertisement
 // (RFC 4861 section 7.2.6) for ip at mac, sent to all-nodes with the
 // override flag, the IPv6 counterpart of a gratuitous ARP.
 func AppendUnsolicitedNA(b []byte, mac MAC, ip netip.Addr) []byte {
-	allNodes := netip.MustParseAddr("ff02::1")
-	dst := MAC{0x33, 0x33, 0, 0, 0, 1}
+	return AppendNA(b, MAC{0x33, 0x33, 0, 0, 0, 1}, mac, ip, netip.MustParseAddr("ff02::1"), NAOverride, ip, mac)
+}
+
+// AppendNA appends an IPv6 neighbor advertisement (RFC 4861 section 4.4)
+// from src (Ethernet) and srcIP to dst and dstIP, with the given flags,
+// advertising target at tlla (the target link-layer address option). To
+// one client with the override flag it is the IPv6 counterpart of a
+// directed gratuitous ARP.
+func AppendNA(b []byte, dst, src MAC, srcIP, dstIP netip.Addr, flags byte, target netip.Addr, tlla MAC) []byte {
 	start := len(b)
 	b = append(b, dst[:]...)
-	b = append(b, mac[:]...)
+	b = append(b, src[:]...)
 	b = binary.BigEndian.AppendUint16(b, TypeIPv6)
 	const icmpLen = 32 // NA header 24 + target link-layer address option 8
 	ipStart := len(b)
 	b = append(b, 0x60, 0, 0, 0)
 	b = binary.BigEndian.AppendUint16(b, icmpLen)
 	b = append(b, 58, 255) // next header ICMPv6, hop limit 255
-	src := ip.As16()
-	b = append(b, src[:]...)
-	d := allNodes.As16()
+	s, d, tg := srcIP.As16(), dstIP.As16(), target.As16()
+	b = append(b, s[:]...)
 	b = append(b, d[:]...)
 	icmp := len(b)
-	b = append(b, 136, 0, 0, 0)  // type NA, code, checksum
-	b = append(b, 0x20, 0, 0, 0) // flags: override
-	b = append(b, src[:]...)     // target address
-	b = append(b, 2, 1)          // option: target link-layer address, 1 x 8 bytes
-	b = append(b, mac[:]...)
+	b = append(b, 136, 0, 0, 0) // type NA, code, checksum
+	b = append(b, flags, 0, 0, 0)
+	b = append(b, tg[:]...) // target address
+	b = append(b, 2, 1)     // option: target link-layer address, 1 x 8 bytes
+	b = append(b, tlla[:]...)
 	sum := icmpv6Checksum(b[ipStart+8:ipStart+24], b[ipStart+24:ipStart+40], b[icmp:])
 	binary.BigEndian.PutUint16(b[icmp+2:], sum)
 	return pad(b, start)
 }
+
+// ICMPv6Checksum is the ICMPv6 checksum of msg (with its checksum field
+// zero) between the IPv6 addresses src and dst.
+func ICMPv6Checksum(src, dst, msg []byte) uint16 { return icmpv6Checksum(src, dst, msg) }
 
 func icmpv6Checksum(src, dst, msg []byte) uint16 {
 	var s uint32

@@ -502,3 +502,29 @@ func TestAppendUnsolicitedNAPrefixPreserved(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendDirectedNA builds the IPv6 counterpart of a directed
+// gratuitous ARP: unicast to one client, override set, solicited not, the
+// member's MAC in the Ethernet source and the target link-layer option.
+func TestAppendDirectedNA(t *testing.T) {
+	client, member := MAC{0x02, 0, 0, 0, 0, 0x10}, MAC{0x06, 0, 0, 0, 0, 0x21}
+	team, cip := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::a")
+	b := AppendNA(nil, client, member, team, cip, NAOverride, team, member)
+	e := Ethernet(b)
+	if len(b) != EthHeaderLen+40+32 || e.Dst() != client || e.Src() != member || e.Type() != TypeIPv6 {
+		t.Fatalf("frame % x", b)
+	}
+	ip6, icmp := b[EthHeaderLen:], b[EthHeaderLen+40:]
+	if netip.AddrFrom16([16]byte(ip6[8:24])) != team || netip.AddrFrom16([16]byte(ip6[24:40])) != cip || ip6[7] != 255 {
+		t.Errorf("IPv6 header % x", ip6[:40])
+	}
+	if icmp[0] != 136 || icmp[4] != NAOverride || netip.AddrFrom16([16]byte(icmp[8:24])) != team || icmp[24] != 2 || MAC(icmp[26:32]) != member {
+		t.Errorf("NA % x", icmp)
+	}
+	zeroed := bytes.Clone(icmp)
+	zeroed[2], zeroed[3] = 0, 0
+	s, d := team.As16(), cip.As16()
+	if got, want := binary.BigEndian.Uint16(icmp[2:4]), refICMPv6Checksum(team, cip, zeroed); got != want || ICMPv6Checksum(s[:], d[:], zeroed) != want {
+		t.Errorf("checksum %#04x, want %#04x", got, want)
+	}
+}

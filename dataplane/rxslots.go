@@ -1,0 +1,118 @@
+package dataplane
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// Inbound client counters: BASP's Inbound Flow Head Hash Table (seed 004,
+// "Inbound Traffic Flow"). "When an inbound IP Datagram arrives, the
+// appropriate Inbound Flow Head Entry is located by hashing the source IP
+// address", two statistics counters in it are updated, and "the overhead
+// in processing each non-ARP packet is always a constant". Here the control
+// plane places each SLB client in a slot of a fixed table and publishes
+// the table's keys in the snapshot; a worker hashes a frame's source
+// address to a pair of slots, compares keys and counts packets and bytes in
+// its own per-slot counters — no lock, no allocation, no list to walk. A
+// frame from a host that is not a client (or whose client found no free
+// slot) is not counted.
+
+// NRxSlots is the number of slots of a team's inbound client table.
+const NRxSlots = 1024
+
+// rxSlotBits is log2(NRxSlots).
+const rxSlotBits = 10
+
+// RxSlots is the published, immutable table of the clients' keys (RxKey):
+// slot i counts the frames whose source address has key Key[i]; 0 is a
+// free slot.
+type RxSlots struct {
+	Key [NRxSlots]uint64
+}
+
+// RxKey is the table key of a client address: for IPv4 the address with
+// bit 32 set, for IPv6 a 63-bit fingerprint of the address with bit 63
+// set; never 0. Two IPv6 clients whose fingerprints collide would share
+// counters (it only skews balancing): with 63 bits an even chance of one
+// collision takes about three billion clients.
+func RxKey(a netip.Addr) uint64 {
+	if a.Is4() {
+		b := a.As4()
+		return rxKey4(b[:])
+	}
+	b := a.As16()
+	return rxKey6(b[:])
+}
+
+// rxKey4 is the key of the IPv4 address in b[0:4].
+func rxKey4(b []byte) uint64 { return 1<<32 | uint64(binary.BigEndian.Uint32(b)) }
+
+// rxKey6 is the key of the IPv6 address in b[0:16].
+func rxKey6(b []byte) uint64 {
+	k := binary.BigEndian.Uint64(b[0:8])*0x9e3779b97f4a7c15 + binary.BigEndian.Uint64(b[8:16])
+	k ^= k >> 29
+	k *= 0xbf58476d1ce4e5b9
+	k ^= k >> 32
+	return k | 1<<63
+}
+
+// RxSlotOf is the first of the two slots a key may occupy; the other is
+// RxSlotOf(key)^1, in the same cache line of keys.
+func RxSlotOf(key uint64) int { return int((key * 0x9e3779b97f4a7c15) >> (64 - rxSlotBits)) }
+
+// Lookup is the slot holding key, or -1.
+func (s *RxSlots) Lookup(key uint64) int {
+	h := RxSlotOf(key)
+	if s.Key[h] == key {
+		return h
+	}
+	if s.Key[h^1] == key {
+		return h ^ 1
+	}
+	return -1
+}
+
+// Client counters: a worker counts packets and bytes per team and slot in
+// hugepage memory (dpdk.Counters), two words per slot, as it does for the
+// outbound flow buckets.
+const clientWords = MaxTeams * NRxSlots * 2
+
+// clientIndex is the index of the packet counter of (team, slot); the byte
+// counter follows it.
+func clientIndex(team, slot int) int { return (team*NRxSlots + slot) * 2 }
+
+// ClientSlotCounters returns one worker's packet and byte counters of a
+// team's slot (c is Worker.ClientCounters).
+func ClientSlotCounters(c []uint64, team, slot int) (packets, bytes uint64) {
+	i := clientIndex(team, slot)
+	return c[i], c[i+1]
+}
+
+// countClient counts the frame e of n bytes in the slot of its source
+// address, if that address is a client's: an untagged IPv4 or IPv6 frame.
+func countClient(s *RxSlots, c *[NRxSlots * 2]uint64, e []byte, n uint64) {
+	if len(e) < 34 {
+		return
+	}
+	var k uint64
+	switch binary.BigEndian.Uint16(e[12:14]) {
+	case 0x0800:
+		k = rxKey4(e[26:30])
+	case 0x86dd:
+		if len(e) < 38 {
+			return
+		}
+		k = rxKey6(e[22:38])
+	default:
+		return
+	}
+	h := RxSlotOf(k)
+	if s.Key[h] != k {
+		h ^= 1
+		if s.Key[h] != k {
+			return
+		}
+	}
+	c[2*h]++
+	c[2*h+1] += n
+}
