@@ -27,22 +27,25 @@ import (
 
 // Daemon is a running teamgw instance.
 type Daemon struct {
-	cfg      *configs.Config
-	log      *slog.Logger
-	pool     *dpdk.Mempool
-	lsc      *dpdk.LinkEvents
-	carrier  *linkwatch.Watcher
-	inject   *dpdk.Ring
-	teams    []*team
-	workers  []*dataplane.Worker
-	snap     atomic.Pointer[dataplane.Snapshot]
-	undo     []func()
-	now      func() time.Time
-	started  time.Time
-	requests chan func()
-	done     chan struct{}
-	events   eventLog
-	ctlRings []*dpdk.Ring // worker -> control, one per worker
+	cfg     *configs.Config
+	log     *slog.Logger
+	pool    *dpdk.Mempool
+	lsc     *dpdk.LinkEvents
+	carrier *linkwatch.Watcher
+	inject  *dpdk.Ring
+	teams   []*team
+	workers []*dataplane.Worker
+	snap    atomic.Pointer[dataplane.Snapshot]
+	undo    []func()
+	now     func() time.Time
+	// lastIfaceCheck is when kernelIfaceTick last looked for deleted
+	// team interfaces.
+	lastIfaceCheck time.Time
+	started        time.Time
+	requests       chan func()
+	done           chan struct{}
+	events         eventLog
+	ctlRings       []*dpdk.Ring // worker -> control, one per worker
 	// configPath is the file a reload reads.
 	configPath string
 	// markerTimeout is how long a member leaving an lacp team's
@@ -330,6 +333,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.controlFrames()
 			d.lacpTick()
 			d.neighborTick()
+			d.kernelIfaceTick()
 			d.probeTick()
 			d.rebalanceAll()
 		case <-d.lsc.C():

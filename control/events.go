@@ -37,6 +37,7 @@ const (
 	EventVLANAdded         = 112 // a VLAN interface was added by a reload
 	EventVLANRemoved       = 113 // a VLAN interface was removed by a reload
 	EventClientsMoved      = 114 // SLB clients re-pointed to other members by their inbound traffic
+	EventKernelIfRestored  = 115 // a team or VLAN interface deleted by an administrator was recreated
 )
 
 // Event is one entry of the event log, as the control API returns it.

@@ -7,8 +7,11 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/teamgw/teamgw/dataplane/tap"
 )
 
 // addAddress assigns p to the interface with index ifindex through
@@ -174,4 +177,53 @@ func setIfFlags(name string, flags uint16) error {
 		return fmt.Errorf("interface %q: set flags: %w", name, err)
 	}
 	return nil
+}
+
+// kernelIfacePoll is how often control checks that the teams' kernel
+// interfaces still exist.
+const kernelIfacePoll = time.Second
+
+// kernelIfaceTick recreates a team or VLAN interface an administrator
+// deleted (ip link del). The kernel drops the interface and its
+// addresses; teamgw brings it back with the team MAC, the MTU and the
+// configured addresses behind the same TAP queues, so the workers carry
+// on. Until then, frames for the kernel count as kernel_write drops.
+func (d *Daemon) kernelIfaceTick() {
+	now := d.now()
+	if now.Sub(d.lastIfaceCheck) < kernelIfacePoll {
+		return
+	}
+	d.lastIfaceCheck = now
+	for _, t := range d.teams {
+		d.restoreKernelIface(t, t.tap, t.cfg.Addresses)
+		for i, v := range t.vlans {
+			if i < len(t.cfg.VLANs) {
+				d.restoreKernelIface(t, v.Kernel, t.cfg.VLANs[i].Addresses)
+			}
+		}
+	}
+}
+
+func (d *Daemon) restoreKernelIface(t *team, dev *tap.Device, addrs []string) {
+	if dev == nil || dev.Exists() {
+		return
+	}
+	err := dev.Recreate()
+	if err == nil {
+		err = dev.Configure(t.mac[:], t.cfg.MTU)
+	}
+	for _, a := range addrs {
+		if err != nil {
+			break
+		}
+		var pfx netip.Prefix
+		if pfx, err = netip.ParsePrefix(a); err == nil {
+			err = addAddress(dev.Index, pfx)
+		}
+	}
+	if err != nil {
+		d.log.Error("team interface deleted by an administrator and not recreated", "team", t.cfg.Name, "interface", dev.Name, "err", err)
+		return
+	}
+	d.event(EventKernelIfRestored, "team interface deleted by an administrator: recreated", "team", t.cfg.Name, "interface", dev.Name)
 }

@@ -96,33 +96,16 @@ func Open(name string, queues int) (d *Device, err error) {
 		}
 	}()
 	for range queues {
-		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		fd, err := openQueue(name)
+		if fd >= 0 {
+			d.queues = append(d.queues, &Queue{fd: fd})
+		}
 		if err != nil {
-			return d, fmt.Errorf("tap: open /dev/net/tun: %w", err)
-		}
-		d.queues = append(d.queues, &Queue{fd: fd})
-		var req ifreq
-		copy(req.name[:], name)
-		*(*uint16)(unsafe.Pointer(&req.union[0])) = unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR | unix.IFF_MULTI_QUEUE
-		if err := ioctlPtr(fd, unix.TUNSETIFF, unsafe.Pointer(&req)); err != nil {
-			return d, fmt.Errorf("tap: create %s: %w", name, err)
-		}
-		hdr := int32(vnet.HeaderLen)
-		if err := ioctlPtr(fd, unix.TUNSETVNETHDRSZ, unsafe.Pointer(&hdr)); err != nil {
-			return d, fmt.Errorf("tap: %s: virtio-net header size: %w", name, err)
+			return d, err
 		}
 	}
-	// The offloads are per device; set them through the first queue.
-	fd := d.queues[0].fd
-	switch {
-	case ioctlVal(fd, unix.TUNSETOFFLOAD, offCsum|offTSO4|offTSO6|offTSOECN|offUSO4|offUSO6) == nil:
-		d.Offloads = Offloads{Csum: true, TSO: true, USO: true}
-	case ioctlVal(fd, unix.TUNSETOFFLOAD, offCsum|offTSO4|offTSO6|offTSOECN) == nil:
-		d.Offloads = Offloads{Csum: true, TSO: true}
-	default:
-		if err := ioctlVal(fd, unix.TUNSETOFFLOAD, 0); err != nil {
-			return d, fmt.Errorf("tap: %s: offloads: %w", name, err)
-		}
+	if err := d.setOffloads(); err != nil {
+		return d, err
 	}
 	ifi, err := net.InterfaceByName(name)
 	if err != nil {
@@ -130,6 +113,81 @@ func Open(name string, queues int) (d *Device, err error) {
 	}
 	d.Index = ifi.Index
 	return d, nil
+}
+
+// openQueue opens one queue of the TAP interface name (creating the
+// interface with the first), with virtio-net headers. On error after the
+// open it returns the descriptor too, for the caller to close.
+func openQueue(name string) (int, error) {
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("tap: open /dev/net/tun: %w", err)
+	}
+	var req ifreq
+	copy(req.name[:], name)
+	*(*uint16)(unsafe.Pointer(&req.union[0])) = unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR | unix.IFF_MULTI_QUEUE
+	if err := ioctlPtr(fd, unix.TUNSETIFF, unsafe.Pointer(&req)); err != nil {
+		return fd, fmt.Errorf("tap: create %s: %w", name, err)
+	}
+	hdr := int32(vnet.HeaderLen)
+	if err := ioctlPtr(fd, unix.TUNSETVNETHDRSZ, unsafe.Pointer(&hdr)); err != nil {
+		return fd, fmt.Errorf("tap: %s: virtio-net header size: %w", name, err)
+	}
+	return fd, nil
+}
+
+// setOffloads asks for every offload this kernel supports (they are per
+// device; set through the first queue).
+func (d *Device) setOffloads() error {
+	fd := d.queues[0].fd
+	switch {
+	case ioctlVal(fd, unix.TUNSETOFFLOAD, offCsum|offTSO4|offTSO6|offTSOECN|offUSO4|offUSO6) == nil:
+		d.Offloads = Offloads{Csum: true, TSO: true, USO: true}
+	case ioctlVal(fd, unix.TUNSETOFFLOAD, offCsum|offTSO4|offTSO6|offTSOECN) == nil:
+		d.Offloads = Offloads{Csum: true, TSO: true}
+	default:
+		d.Offloads = Offloads{}
+		if err := ioctlVal(fd, unix.TUNSETOFFLOAD, 0); err != nil {
+			return fmt.Errorf("tap: %s: offloads: %w", d.Name, err)
+		}
+	}
+	return nil
+}
+
+// Exists reports whether the device's interface is still there (an
+// administrator may delete it: ip link del).
+func (d *Device) Exists() bool {
+	ifi, err := net.InterfaceByName(d.Name)
+	return err == nil && ifi.Index == d.Index
+}
+
+// Recreate brings back an interface deleted from under the device: it
+// creates the interface again under the same name and makes every
+// queue's descriptor refer to it, by dup3 over the old descriptor, so a
+// worker using a queue never sees a closed or reused descriptor. The
+// caller configures the new interface (Configure, addresses).
+func (d *Device) Recreate() error {
+	for _, q := range d.queues {
+		fd, err := openQueue(d.Name)
+		if err == nil {
+			err = unix.Dup3(fd, q.fd, unix.O_CLOEXEC)
+		}
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		if err != nil {
+			return fmt.Errorf("tap: recreate %s: %w", d.Name, err)
+		}
+	}
+	if err := d.setOffloads(); err != nil {
+		return err
+	}
+	ifi, err := net.InterfaceByName(d.Name)
+	if err != nil {
+		return fmt.Errorf("tap: %s did not reappear: %w", d.Name, err)
+	}
+	d.Index = ifi.Index
+	return nil
 }
 
 // Queues is the number of queues.

@@ -222,3 +222,37 @@ func udpChecksumValid(ip []byte) bool {
 	}
 	return acc == 0xffff
 }
+
+// An administrator deletes the interface; Recreate brings it back behind
+// the same queue descriptors, and frames flow through them again.
+func TestRecreateAfterDelete(t *testing.T) {
+	d := open(t, "tgtap4", 2)
+	fds := []int{d.Queue(0).fd, d.Queue(1).fd}
+	if out, err := exec.Command("ip", "link", "del", "tgtap4").CombinedOutput(); err != nil {
+		t.Fatalf("ip link del: %v: %s", err, out)
+	}
+	if d.Exists() {
+		t.Fatal("Exists() after the interface was deleted")
+	}
+	if err := d.Recreate(); err != nil {
+		t.Fatal(err)
+	}
+	if !d.Exists() || d.Queue(0).fd != fds[0] || d.Queue(1).fd != fds[1] {
+		t.Fatalf("after Recreate: exists %v, descriptors %d %d (were %v)", d.Exists(), d.Queue(0).fd, d.Queue(1).fd, fds)
+	}
+	if err := d.Configure(net.HardwareAddr{0x02, 0, 0, 0, 0, 1}, 1500); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("ip", "addr", "add", "198.18.0.1/24", "dev", "tgtap4").CombinedOutput(); err != nil {
+		t.Fatalf("ip addr add: %v: %s", err, out)
+	}
+	s, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.MustParseAddrPort("198.18.0.2:9")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Write([]byte("again"))
+	if _, req := readFrame(t, d, 0x0806); len(req) < 42 {
+		t.Fatalf("short ARP request % x", req)
+	}
+}
