@@ -57,3 +57,41 @@ func TestTAPDeletedByAdministrator(t *testing.T) {
 		t.Errorf("no event for the recreated interface in the log:\n%s", logb.String())
 	}
 }
+
+// TestMemberUnpluggedUnderTraffic deletes a member's kernel interface (the
+// veth pair, as if the NIC vanished) while a client streams to the team:
+// the member goes down, traffic goes on over the other, and teamgw still
+// stops cleanly.
+func TestMemberUnpluggedUnderTraffic(t *testing.T) {
+	l := newLab(t, 2, 1)
+	var logb bytes.Buffer
+	g, err := l.StartTeamgw(context.Background(), teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{}), &syncWriter{w: &logb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	team := netip.AddrPortFrom(l.Spec.TeamIP, 7)
+	stopEcho, err := l.StartEcho(l.GW, team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopEcho()
+	s, err := l.StartStream(l.Clients[0], team, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the stream to flow", func() bool { return s.Received() > 100 })
+	if out, err := l.Exec(context.Background(), l.GW, "ip", "link", "del", "m0"); err != nil {
+		t.Fatalf("ip link del m0: %v %s", err, out)
+	}
+	waitFor(t, "member 0 to go down", func() bool {
+		st, err := g.Status()
+		return err == nil && st.Teams[0].Members[0].State == "down" && st.Teams[0].Active == "net_af_packet1"
+	})
+	before := s.Received()
+	waitFor(t, "the stream to go on over member 1", func() bool { return s.Received() > before+200 })
+	r := s.Stop()
+	t.Logf("member 0 unplugged: %d of %d lost, longest gap %v", r.Lost, r.Sent, r.MaxGap)
+	if err := g.Stop(); err != nil {
+		t.Errorf("teamgw did not stop cleanly after losing a member device: %v\n%s", err, logb.String())
+	}
+}
