@@ -71,10 +71,15 @@ func (d *Daemon) neighborTick() {
 		if err != nil {
 			continue
 		}
-		// Routers stay with the path member: not balanced.
-		if gws, err := gateways(ifindex); err == nil {
-			ns = slices.DeleteFunc(ns, func(n neighbor) bool { return gws[n.IP] })
+		// Routers stay with the path member, not balanced: next hops,
+		// virtual router MACs (HSRP, VRRP, GLBP), proxy-ARP MACs.
+		gws, _ := gateways(ifindex)
+		sn := make([]slb.Neighbor, len(ns))
+		for i, n := range ns {
+			sn[i] = slb.Neighbor{IP: n.IP, MAC: n.MAC}
 		}
+		t.routers = slb.Routers(sn, gws)
+		ns = slices.DeleteFunc(ns, func(n neighbor) bool { return t.routers[n.IP] != "" })
 		if t.syncClients(d.vetNeighbors(t, ns)) {
 			changed = true
 		}

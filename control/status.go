@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/teamgw/teamgw/dataplane"
@@ -78,7 +79,10 @@ type TeamStatus struct {
 	Members         []MemberStatus    `json:"members"`
 	VLANs           []VLANStatus      `json:"vlans,omitempty"`
 	// Clients is the SLB inbound client table.
-	Clients      []ClientStatus `json:"clients,omitempty"`
+	Clients []ClientStatus `json:"clients,omitempty"`
+	// Routers are the neighbours receive balancing leaves on the path
+	// member (routed traffic), and why.
+	Routers      []RouterStatus `json:"routers,omitempty"`
 	LACP         *TeamLACP      `json:"lacp,omitempty"`
 	DirectedARPs uint64         `json:"directed_arps_sent"`
 	// ClientMoves counts the clients receive balancing by traffic moved;
@@ -116,6 +120,13 @@ type KernelPath struct {
 
 // ClientStatus is one entry of the SLB inbound client table: the member
 // the client sends to, and its inbound traffic (totals, and rates decayed
+// RouterStatus is a neighbour kept on the path member: Kind is gateway,
+// hsrp, vrrp, glbp or proxy-arp (slb.Routers).
+type RouterStatus struct {
+	IP   string `json:"ip"`
+	Kind string `json:"kind"`
+}
+
 // over about one rx_balance_interval).
 type ClientStatus struct {
 	IP         string  `json:"ip"`
@@ -286,6 +297,10 @@ func (d *Daemon) buildStatus() *Status {
 			ts.Active = t.members[t.path].cfg.Name()
 		}
 		ts.ToControl = totals[ti].ToControl
+		for ip, kind := range t.routers {
+			ts.Routers = append(ts.Routers, RouterStatus{IP: ip.String(), Kind: kind})
+		}
+		slices.SortFunc(ts.Routers, func(a, b RouterStatus) int { return strings.Compare(a.IP, b.IP) })
 		ts.KernelPath = KernelPath{Interface: t.cfg.Name, SuperFrames: totals[ti].SuperFrames,
 			Coalesced: totals[ti].Coalesced, CoalescedSegments: totals[ti].CoalescedSegments}
 		if t.tap != nil {

@@ -23,6 +23,9 @@ import (
 // team is the control plane's state of one team; only the Run loop
 // touches it after Start.
 type team struct {
+	// routers are the neighbours kept on the path member, and why
+	// (slb.Routers).
+	routers map[netip.Addr]string
 	idx     int
 	cfg     configs.Team
 	mac     frame.MAC

@@ -202,6 +202,9 @@ func printClients(w io.Writer, t control.TeamStatus) {
 		fmt.Fprint(w, "  neighbours refused as clients:")
 		printCounts(w, t.ClientsRefused)
 	}
+	for _, r := range t.Routers {
+		fmt.Fprintf(w, "  router %s (%s): routed traffic, stays on the path member %s\n", r.IP, r.Kind, t.Active)
+	}
 }
 
 func printShow(w io.Writer, s *control.Status) {

@@ -103,9 +103,24 @@ func TestSLBRoutersStayOnThePathMember(t *testing.T) {
 	if out, err := l.Exec(ctx, l.GW, "ip", "route", "add", "198.51.100.0/24", "via", router, "dev", "team0"); err != nil {
 		t.Fatalf("route: %v %s", err, out)
 	}
+	// An HSRP virtual router on the segment: its virtual MAC marks it.
+	if out, err := l.Exec(ctx, l.GW, "ip", "neigh", "add", "192.0.2.253", "lladdr", "00:00:0c:07:ac:01", "dev", "team0", "nud", "permanent"); err != nil {
+		t.Fatalf("neigh: %v %s", err, out)
+	}
 	for _, ns := range l.Clients {
 		l.Exec(ctx, ns, "ping", "-c", "1", "-W", "2", l.Spec.TeamIP.String())
 	}
+	waitFor(t, "the gateway and the HSRP router to be shown as routers", func() bool {
+		s, err := g.Status()
+		if err != nil {
+			return false
+		}
+		kinds := map[string]string{}
+		for _, r := range s.Teams[0].Routers {
+			kinds[r.IP] = r.Kind
+		}
+		return kinds[router] == "gateway" && kinds["192.0.2.253"] == "hsrp"
+	})
 	waitFor(t, "the two other clients to be balanced", func() bool {
 		s, err := g.Status()
 		if err != nil {
@@ -113,7 +128,7 @@ func TestSLBRoutersStayOnThePathMember(t *testing.T) {
 		}
 		per := map[string]int{}
 		for _, c := range s.Teams[0].Clients {
-			if c.IP == router {
+			if c.IP == router || c.IP == "192.0.2.253" {
 				return false
 			}
 			per[c.Member]++
