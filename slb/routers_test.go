@@ -29,8 +29,8 @@ func TestRouters(t *testing.T) {
 	a := func(s string) netip.Addr { return netip.MustParseAddr(s) }
 	proxy := [6]byte{0x02, 0, 0, 0, 0, 0x99}
 	ns := []Neighbor{
-		{a("192.0.2.10"), [6]byte{0x02, 0, 0, 0, 0, 0x10}}, // a client
-		{a("192.0.2.11"), [6]byte{0x02, 0, 0, 0, 0, 0x11}}, // another
+		{a("192.0.2.10"), [6]byte{0x02, 0, 0, 0, 0, 0x10}},  // a client
+		{a("192.0.2.11"), [6]byte{0x02, 0, 0, 0, 0, 0x11}},  // another
 		{a("192.0.2.254"), [6]byte{0x02, 0, 0, 0, 0, 0xfe}}, // the default gateway
 		{a("192.0.2.253"), [6]byte{0, 0, 0x0c, 0x07, 0xac, 0x01}},
 		{a("192.0.2.50"), proxy}, {a("192.0.2.51"), proxy}, {a("192.0.2.52"), proxy},
