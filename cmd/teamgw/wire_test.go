@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -85,6 +86,34 @@ func TestWireFormatsDecodeCleanly(t *testing.T) {
 		}
 		if !strings.Contains(s, "Actor System Priority: 32768") {
 			t.Errorf("LACPDU dissection lacks the actor system priority:\n%s", s)
+		}
+	})
+	t.Run("probes", func(t *testing.T) {
+		l := newLab(t, 2, 1)
+		ctx := context.Background()
+		path, stop := capture(t, l, l.Switch, "s1", "arp")
+		extra := fmt.Sprintf("echo_node = %q\nprobe_interval = \"200ms\"\n", l.ClientIP(0))
+		g, err := l.StartTeamgw(ctx, teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Extra: extra}), io.Discard)
+		if err != nil {
+			stop()
+			t.Fatal(err)
+		}
+		waitFor(t, "echo-node replies on member 1", func() bool {
+			s, err := g.Status()
+			return err == nil && s.Teams[0].Members[1].Probe != nil && s.Teams[0].Members[1].Probe.Replies >= 2
+		})
+		st, _ := g.Status()
+		stop()
+		g.Stop()
+		// The probes member 1 sent (sender 0.0.0.0, from its wire MAC)
+		// and the echo node's replies to them.
+		wire := st.Teams[0].Members[1].WireMAC
+		s := decode(t, path, "arp && arp.src.proto_ipv4 == 0.0.0.0 && eth.src == "+wire)
+		if !strings.Contains(s, "ARP Probe") || !strings.Contains(s, "Target IP address: "+l.ClientIP(0).String()) {
+			t.Errorf("no echo-node probe for %s from member 1's wire MAC %s in the capture:\n%s", l.ClientIP(0), wire, s)
+		}
+		if r := decode(t, path, "arp.opcode == 2 && eth.dst == "+wire); !strings.Contains(r, "Address Resolution Protocol (reply)") {
+			t.Errorf("no echo-node reply to member 1 in the capture:\n%s", r)
 		}
 	})
 	t.Run("arp", func(t *testing.T) {
