@@ -150,6 +150,9 @@ func (d *Daemon) openMember(t *team, mc configs.Member) (*member, error) {
 		return nil, fmt.Errorf("member %s: %w", mc.Device, err)
 	}
 	m.slot = slot
+	// The slot's counters go on from what an earlier member left in
+	// them: this member's count starts there.
+	m.base = d.Totals()[t.idx].Ports[slot]
 	m.joining = true
 	if err := d.joinTeam(t, m); err != nil {
 		m.close()

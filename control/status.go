@@ -93,7 +93,11 @@ type TeamStatus struct {
 	// LearningFrames counts the SLB learning frames sent.
 	LearningFrames uint64       `json:"learning_frames_sent"`
 	Kernel         PortCounters `json:"kernel"`
-	KernelPath     KernelPath   `json:"kernel_path"`
+	// Retired are the frames counted on member slots no member holds now
+	// (members removed since the start), so that the team's frames in
+	// still add up to its frames out plus drops.
+	Retired    PortCounters `json:"retired_members"`
+	KernelPath KernelPath   `json:"kernel_path"`
 	// ToControl counts frames the data plane handed to the control plane
 	// (LACPDUs, markers, echo-node replies).
 	ToControl uint64            `json:"to_control"`
@@ -290,6 +294,16 @@ func (d *Daemon) buildStatus() *Status {
 			Drops: map[string]uint64{}, Classes: map[string]uint64{},
 			Kernel: portCounters(totals[ti].Ports[dataplane.TapIndex]),
 		}
+		var retired dataplane.PortTotals
+		for slot := range dataplane.MaxMembers {
+			if !slices.ContainsFunc(t.members, func(m *member) bool { return m.slot == slot }) {
+				retired = retired.Plus(totals[ti].Ports[slot])
+			}
+		}
+		for _, m := range t.members {
+			retired = retired.Plus(m.base)
+		}
+		ts.Retired = portCounters(retired)
 		for _, a := range d.teamAddrs(t) {
 			ts.Addresses = append(ts.Addresses, a.String())
 		}
@@ -350,7 +364,7 @@ func (d *Daemon) buildStatus() *Status {
 				Name: m.cfg.Name(), Device: m.cfg.Device, Slot: m.slot, MAC: m.mac.String(), WireMAC: wireMAC(m).String(),
 				Role: m.cfg.Role, Link: m.linkUp, Downs: m.downs,
 				Path: mi == t.path, Buckets: buckets[mi], Clients: perMember[mi], ClientLoad: perLoad[mi],
-				Counters: portCounters(totals[ti].Ports[m.slot]),
+				Counters: portCounters(totals[ti].Ports[m.slot].Sub(m.base)),
 			}
 			if ms.Role == "" {
 				ms.Role = "normal"

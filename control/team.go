@@ -90,7 +90,10 @@ type member struct {
 	// slot is the member's index in the forwarding snapshot and the
 	// workers' port tables; it stays the same while the member belongs to
 	// the team, whatever members come and go (dataplane.Worker.SetPorts).
-	slot  int
+	slot int
+	// base is what the slot's counters held when the member took it;
+	// the member's own counts are the slot's minus base.
+	base  dataplane.PortTotals
 	port  *dpdk.Port
 	mac   frame.MAC
 	iface *memberIface

@@ -71,14 +71,6 @@ type PortCounters struct {
 	RxPackets, RxBytes, TxPackets, TxBytes atomic.Uint64
 }
 
-// reset zeroes the counters (a new port in the slot).
-func (p *PortCounters) reset() {
-	p.RxPackets.Store(0)
-	p.RxBytes.Store(0)
-	p.TxPackets.Store(0)
-	p.TxBytes.Store(0)
-}
-
 // TeamCounters are one worker's counters for one team. Index MaxMembers of
 // Ports is the TAP.
 type TeamCounters struct {
@@ -125,6 +117,16 @@ type WorkerCounters struct {
 // PortTotals is a plain copy of PortCounters.
 type PortTotals struct {
 	RxPackets, RxBytes, TxPackets, TxBytes uint64
+}
+
+// Sub is p minus q, field by field.
+func (p PortTotals) Sub(q PortTotals) PortTotals {
+	return PortTotals{p.RxPackets - q.RxPackets, p.RxBytes - q.RxBytes, p.TxPackets - q.TxPackets, p.TxBytes - q.TxBytes}
+}
+
+// Plus is p plus q, field by field.
+func (p PortTotals) Plus(q PortTotals) PortTotals {
+	return PortTotals{p.RxPackets + q.RxPackets, p.RxBytes + q.RxBytes, p.TxPackets + q.TxPackets, p.TxBytes + q.TxBytes}
 }
 
 // TeamTotals is a plain copy of TeamCounters summed over workers.

@@ -348,7 +348,6 @@ func (w *Worker) applyPorts(teams []TeamPorts) error {
 		return nil
 	}
 	w.io.Reset()
-	old := w.member
 	w.sources = [dpdk.MaxQueues]source{}
 	w.tapQ = [MaxTeams][1 + MaxVLANs]*dpdk.TxQueue{}
 	w.kernelQ = [MaxTeams][1 + MaxVLANs]*tap.Queue{}
@@ -361,15 +360,10 @@ func (w *Worker) applyPorts(teams []TeamPorts) error {
 		w.kio.sources = w.kio.sources[:0]
 	}
 	w.cfg.Teams = teams
-	err := w.addQueues()
-	for t := range MaxTeams {
-		for m := range MaxMembers {
-			if w.member[t][m] != old[t][m] && w.member[t][m] != nil {
-				w.counters.Teams[t].Ports[m].reset()
-			}
-		}
-	}
-	return err
+	// A slot's counters are not reset when another port takes it: the
+	// control plane keeps each member's starting point, so that the
+	// team's totals stay whole over member changes.
+	return w.addQueues()
 }
 
 // BucketCounters are the worker's per-bucket packet and byte counters

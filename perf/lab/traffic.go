@@ -255,6 +255,13 @@ func (s *Stream) Received() uint64 {
 	return s.received.Load()
 }
 
+// Sent is the number of datagrams sent so far.
+func (s *Stream) Sent() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return uint64(len(s.sendAt))
+}
+
 // Stop stops sending, waits up to 500 ms for outstanding echoes, closes
 // the socket and returns the result. Later calls return the same result.
 func (s *Stream) Stop() StreamResult {

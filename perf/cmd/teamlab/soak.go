@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -122,15 +123,36 @@ func soak(args []string) error {
 			m := (k + 2) % members
 			return "primary " + name(m), ctl("primary", "team0", name(m))
 		},
+		func(k int) (string, error) {
+			m := (k + 1) % members
+			return "remove " + name(m), ctl("member", "remove", "team0", name(m))
+		},
+		func(k int) (string, error) {
+			m := (k + 1) % members
+			return "add " + name(m), ctl("member", "add", "team0", fmt.Sprintf("%s,iface=m%d", name(m), m))
+		},
 	}
+	// worst[kind] is the most datagrams any client lost in the interval
+	// after a disturbance of that kind (sent minus echoed).
+	worst := map[string]int64{}
 	start := time.Now()
 	for k := 0; time.Since(start) < *dur; k++ {
+		before := make([]int64, len(streams))
+		for i, st := range streams {
+			before[i] = int64(st.Sent()) - int64(st.Received())
+		}
 		what, err := steps[k%len(steps)](k / len(steps))
 		if err != nil {
 			return fmt.Errorf("soak step %d (%s): %w", k, what, err)
 		}
 		actions = append(actions, what)
 		time.Sleep(*every)
+		// Let the echoes of the interval's last datagrams come back.
+		time.Sleep(20 * time.Millisecond)
+		kind, _, _ := strings.Cut(what, " ")
+		for i, st := range streams {
+			worst[kind] = max(worst[kind], int64(st.Sent())-int64(st.Received())-before[i])
+		}
 	}
 	// Everything back: links up, members enabled; then let the team
 	// settle, stop the traffic and let the queues drain.
@@ -175,10 +197,12 @@ func soak(args []string) error {
 	}
 	r := checkSoak(base, end)
 	r.Duration, r.Actions, r.Sent, r.Lost, r.WorstGap = *dur, len(actions), sent, lost, worstGap
+	r.Shortfall = worst
 	fmt.Printf("%d disturbances in %v; UDP streams: %d of %d lost, longest gap %v\n", len(actions), *dur, lost, sent, worstGap.Round(time.Millisecond))
 	for _, f := range r.Findings {
 		fmt.Println("  " + f)
 	}
+	fmt.Println("  most datagrams one client lost after each kind of disturbance:", shortfalls(worst))
 	if *out != "" {
 		if err := writeSoak(*out, r); err != nil {
 			return err
@@ -205,6 +229,9 @@ type soakResult struct {
 	In, Out, Dropped, ToControl uint64
 	Findings                    []string
 	OK                          bool
+	// Shortfall is, per kind of disturbance, the most datagrams one
+	// client lost in the interval after it.
+	Shortfall map[string]int64 `json:"shortfall_after"`
 }
 
 // checkSoak compares the end of a soak with its start: mbufs back (within
@@ -234,7 +261,7 @@ func checkSoak(base, end *control.Status) soakResult {
 		fail("memory grew beyond bounds")
 	}
 	for _, t := range end.Teams {
-		for _, p := range append(t.Members[:len(t.Members):len(t.Members)], control.MemberStatus{Counters: t.Kernel}) {
+		for _, p := range append(t.Members[:len(t.Members):len(t.Members)], control.MemberStatus{Counters: t.Kernel}, control.MemberStatus{Counters: t.Retired}) {
 			r.In += p.Counters.RxPackets
 			r.Out += p.Counters.TxPackets
 		}
@@ -282,5 +309,15 @@ UDP streams: %d of %d datagrams lost, longest gap %v.
 	for _, f := range r.Findings {
 		md += "- " + f + "\n"
 	}
+	md += "- most datagrams one client lost in the interval after each kind of disturbance: " + shortfalls(r.Shortfall) + "\n"
 	return os.WriteFile(filepath.Join(dir, "soak.md"), []byte(md), 0o644)
+}
+
+func shortfalls(m map[string]int64) string {
+	var parts []string
+	for k, v := range m {
+		parts = append(parts, fmt.Sprintf("%s %d", k, v))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
 }
