@@ -367,6 +367,14 @@ func (d *Daemon) removeAll(rms []removal) ([]string, error) {
 		t.reorder(keep)
 	}
 	d.publish()
+	// The moved clients hear of their new member now, not after the
+	// ports have closed (closing a device can take tens of ms).
+	for t := range touched {
+		d.sendDirectedARPs(t)
+		if !t.announce.next.IsZero() && !d.now().Before(t.announce.next) {
+			d.sendAnnouncement(t)
+		}
+	}
 	took, err := d.setWorkerPorts()
 	if err != nil {
 		// A worker may still poll the old ports: they stay open (and
