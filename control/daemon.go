@@ -41,11 +41,15 @@ type Daemon struct {
 	// lastIfaceCheck is when kernelIfaceTick last looked for deleted
 	// team interfaces.
 	lastIfaceCheck time.Time
-	started        time.Time
-	requests       chan func()
-	done           chan struct{}
-	events         eventLog
-	ctlRings       []*dpdk.Ring // worker -> control, one per worker
+	// watch follows every worker's polls (watchWorkers).
+	watch []workerWatch
+	// notify talks to the service manager (sd_notify), if there is one.
+	notify   *notifier
+	started  time.Time
+	requests chan func()
+	done     chan struct{}
+	events   eventLog
+	ctlRings []*dpdk.Ring // worker -> control, one per worker
 	// configPath is the file a reload reads.
 	configPath string
 	// markerTimeout is how long a member leaving an lacp team's
@@ -312,6 +316,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var watching *linkwatch.Watcher
 	defer close(d.done)
 	defer d.abandonLeaves()
+	d.notify = newNotifier()
+	defer d.notify.close()
+	d.notify.send("READY=1\nSTATUS=teams up")
+	d.notify.keepalive(d.now())
 	for {
 		d.runDeferred()
 		if d.carrier != watching {
@@ -326,6 +334,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			d.notify.send("STOPPING=1")
 			d.leaveAggregates()
 			return nil
 		case <-poll.C:
@@ -334,6 +343,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.lacpTick()
 			d.neighborTick()
 			d.kernelIfaceTick()
+			d.watchWorkers()
+			d.notify.keepalive(d.now())
 			d.probeTick()
 			d.rebalanceAll()
 		case <-d.lsc.C():

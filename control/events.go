@@ -38,6 +38,8 @@ const (
 	EventVLANRemoved       = 113 // a VLAN interface was removed by a reload
 	EventClientsMoved      = 114 // SLB clients re-pointed to other members by their inbound traffic
 	EventKernelIfRestored  = 115 // a team or VLAN interface deleted by an administrator was recreated
+	EventWorkerStalled     = 116 // a worker lcore has not polled for 2 s
+	EventWorkerResumed     = 117 // a stalled worker lcore polls again
 )
 
 // Event is one entry of the event log, as the control API returns it.

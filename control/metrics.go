@@ -46,6 +46,7 @@ type metricsCollector struct {
 	lacpPDUs, lacpDistributing, lacpExpired    *prometheus.Desc
 	probeSent, probeReplies, probeRTT          *prometheus.Desc
 	probePathFailed, vectorSize                *prometheus.Desc
+	workerStalled                              *prometheus.Desc
 }
 
 func newMetricsCollector(d *Daemon) *metricsCollector {
@@ -105,6 +106,7 @@ func newMetricsCollector(d *Daemon) *metricsCollector {
 		probeRTT:         desc("probe_rtt_seconds", "Round trip of the member's last echo-node reply.", member),
 		probePathFailed:  desc("member_path_failed", "1 while the member's echo-node probes go unanswered and it carries no traffic.", member),
 		vectorSize:       desc("worker_vector_packets", "Packets per vector a worker handled (burst size).", []string{"worker"}),
+		workerStalled:    desc("worker_stalled", "1 while the worker lcore has not polled for 2 s.", []string{"worker"}),
 	}
 }
 
@@ -115,7 +117,7 @@ func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.classes, c.memberUp, c.memberActive, c.memberPath, c.memberBuckets, c.memberLinkDowns, c.memberInfo,
 		c.failovers, c.bucketMoves, c.failoverSeconds, c.clients, c.directedARPs, c.clientLoad, c.clientMoves, c.clientsRefused, c.workerSteps, c.workerIdle, c.workerPackets,
 		c.lacpAnswered, c.lacpThrottled, c.lacpBad, c.lacpLooped, c.markersSent, c.markerResponses, c.markerTimeouts, c.markerRTT, c.superFrames, c.coalescedSegs, c.nicDrops,
-		c.lacpPDUs, c.lacpDistributing, c.lacpExpired, c.probeSent, c.probeReplies, c.probeRTT, c.probePathFailed, c.vectorSize} {
+		c.lacpPDUs, c.lacpDistributing, c.lacpExpired, c.probeSent, c.probeReplies, c.probeRTT, c.probePathFailed, c.vectorSize, c.workerStalled} {
 		ch <- d
 	}
 }
@@ -223,6 +225,7 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.workerSteps, w.Steps, id)
 		counter(c.workerIdle, w.IdleSteps, id)
 		counter(c.workerPackets, w.Packets, id)
+		gauge(c.workerStalled, b(w.Stalled), id)
 		if len(w.VectorSizes) == len(dataplane.VectorSizeBounds) {
 			buckets := make(map[float64]uint64, len(w.VectorSizes))
 			var cum, count uint64

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"time"
@@ -52,6 +53,8 @@ type WorkerInfo struct {
 	InjectFull uint64 `json:"inject_dropped"`
 	// TxRefused counts frames the member PMDs refused (TX ring full).
 	TxRefused uint64 `json:"tx_refused"`
+	// Stalled is true while the worker has not polled for 2 s.
+	Stalled bool `json:"stalled"`
 	// ControlDropped counts frames for the control plane dropped because
 	// its ring was full (a slow-protocols storm).
 	ControlDropped uint64 `json:"control_dropped"`
@@ -284,6 +287,7 @@ func (d *Daemon) buildStatus() *Status {
 			Steps: io.Steps, IdleSteps: io.IdleSteps,
 			Vectors: c.Vectors.Load(), Packets: c.Packets.Load(), InjectLost: io.InjectUnroutable, InjectFull: io.InjectDropped,
 			TxRefused: io.TxRefused, VectorSizes: vectorSizes(c), ControlDropped: io.ControlDropped,
+			Stalled: i < len(d.watch) && d.watch[i].stalled,
 		})
 	}
 	totals := d.Totals()
@@ -439,9 +443,14 @@ func memberLACP(lt *lacpTeam, i int) *MemberLACP {
 
 // processStatus samples the process's goroutines and memory.
 func processStatus() ProcessStatus {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	p := ProcessStatus{Goroutines: runtime.NumGoroutine(), HeapBytes: ms.HeapAlloc}
+	// runtime/metrics, not ReadMemStats: no stop-the-world, so a status
+	// still answers while a worker thread is stuck in Go code.
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(sample)
+	p := ProcessStatus{Goroutines: runtime.NumGoroutine()}
+	if sample[0].Value.Kind() == metrics.KindUint64 {
+		p.HeapBytes = sample[0].Value.Uint64()
+	}
 	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
 		var size, resident uint64
 		if _, err := fmt.Sscan(string(b), &size, &resident); err == nil {

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -427,6 +428,8 @@ func (w *Worker) run(ready chan<- error) {
 	// afterwards, so the goroutine exits while still locked and the
 	// runtime discards the thread.
 	runtime.LockOSThread()
+	// Named for operators (top -H, ps -L) and tools: tg-worker-<id>.
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte(fmt.Sprintf("tg-worker-%d\x00", w.cfg.ID))[0])), 0, 0, 0)
 	defer close(w.done)
 	defer func() {
 		if !w.freed.Swap(true) {

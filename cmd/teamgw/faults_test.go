@@ -3,10 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/teamgw/teamgw/perf/lab"
 )
@@ -94,4 +103,126 @@ func TestMemberUnpluggedUnderTraffic(t *testing.T) {
 	if err := g.Stop(); err != nil {
 		t.Errorf("teamgw did not stop cleanly after losing a member device: %v\n%s", err, logb.String())
 	}
+}
+
+// TestStalledWorker stops the worker lcore's thread alone (a ptrace
+// interrupt of that one thread, as a kernel starving its core would) for
+// a few seconds, with teamgw under a service-manager watchdog (sd_notify,
+// WATCHDOG_USEC = 1 s). Two ends are defined: the Go runtime goes on and
+// teamgw reports the stall (event, status, metric) while keeping the
+// watchdog fed; or the stopped thread holds the runtime (it stopped in Go
+// code, and stop-the-world phases wait for it), the control loop stops
+// feeding the watchdog and the service manager restarts teamgw. Either
+// way, once the thread runs again the worker polls, the watchdog is fed
+// and traffic flows.
+func TestStalledWorker(t *testing.T) {
+	l := newLab(t, 2, 1)
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var mu sync.Mutex
+	var ready bool
+	var lastPing time.Time
+	pings := 0
+	go func() {
+		buf := make([]byte, 256)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			for _, line := range strings.Split(string(buf[:n]), "\n") {
+				switch line {
+				case "READY=1":
+					ready = true
+				case "WATCHDOG=1":
+					lastPing = time.Now()
+					pings++
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+	sinceLastPing := func() (time.Duration, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return time.Since(lastPing), pings
+	}
+	t.Setenv("NOTIFY_SOCKET", sock)
+	t.Setenv("WATCHDOG_USEC", "1000000")
+	var logb bytes.Buffer
+	g, err := l.StartTeamgw(context.Background(), teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{}), &syncWriter{w: &logb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Stop()
+	waitFor(t, "READY=1 and watchdog pings", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return ready && pings >= 2
+	})
+	tid := threadNamed(t, g.Cmd.Process.Pid, "tg-worker-0")
+
+	runtime.LockOSThread() // every ptrace request must come from the tracer thread
+	defer runtime.UnlockOSThread()
+	if err := unix.PtraceSeize(tid); err != nil {
+		t.Fatalf("ptrace seize %d: %v", tid, err)
+	}
+	if err := unix.PtraceInterrupt(tid); err != nil {
+		t.Fatalf("ptrace interrupt: %v", err)
+	}
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(tid, &ws, unix.WALL, nil); err != nil || !ws.Stopped() {
+		t.Fatalf("the worker thread did not stop: %v %v", err, ws)
+	}
+	stopped := time.Now()
+	outcome := ""
+	for outcome == "" && time.Since(stopped) < 20*time.Second {
+		time.Sleep(250 * time.Millisecond)
+		if s, err := g.Status(); err == nil && s.Workers[0].Stalled {
+			outcome = "teamgw reported the stalled worker and kept the watchdog fed"
+		}
+		if since, _ := sinceLastPing(); since > 2*time.Second {
+			outcome = fmt.Sprintf("the control loop stopped feeding the watchdog (%v without a ping): the service manager restarts teamgw", since.Round(time.Millisecond))
+		}
+	}
+	if outcome == "" {
+		t.Fatal("a stalled worker went unnoticed: no stall reported and the watchdog still fed")
+	}
+	t.Logf("%v after the worker thread stopped: %s", time.Since(stopped).Round(time.Millisecond), outcome)
+	if err := unix.PtraceDetach(tid); err != nil {
+		t.Fatalf("ptrace detach: %v", err)
+	}
+	_, before := sinceLastPing()
+	waitFor(t, "the worker to poll again and the watchdog to be fed", func() bool {
+		s, err := g.Status()
+		_, n := sinceLastPing()
+		return err == nil && !s.Workers[0].Stalled && n > before
+	})
+	if out, err := l.Exec(context.Background(), l.Clients[0], "ping", "-c", "2", "-i", "0.2", "-W", "2", l.Spec.TeamIP.String()); err != nil {
+		t.Errorf("no traffic after the worker resumed: %v\n%s", err, out)
+	}
+}
+
+// threadNamed finds the thread of pid with the given name (comm).
+func threadNamed(t *testing.T, pid int, name string) int {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "comm"))
+		if err == nil && strings.TrimSpace(string(b)) == name {
+			tid, _ := strconv.Atoi(e.Name())
+			return tid
+		}
+	}
+	t.Fatalf("no thread named %s in process %d", name, pid)
+	return 0
 }
