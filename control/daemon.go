@@ -44,12 +44,14 @@ type Daemon struct {
 	// watch follows every worker's polls (watchWorkers).
 	watch []workerWatch
 	// notify talks to the service manager (sd_notify), if there is one.
-	notify   *notifier
-	started  time.Time
-	requests chan func()
-	done     chan struct{}
-	events   eventLog
-	ctlRings []*dpdk.Ring // worker -> control, one per worker
+	notify *notifier
+	// partnersMoved: an LACP partner port's MAC changed; publish.
+	partnersMoved bool
+	started       time.Time
+	requests      chan func()
+	done          chan struct{}
+	events        eventLog
+	ctlRings      []*dpdk.Ring // worker -> control, one per worker
 	// configPath is the file a reload reads.
 	configPath string
 	// markerTimeout is how long a member leaving an lacp team's
@@ -450,6 +452,9 @@ func (t *team) state() dataplane.TeamState {
 		ts.Mode = dataplane.ModeTrunk // trunk and lacp: team MAC everywhere
 	}
 	ts.SlowToControl = t.lacp != nil
+	for _, m := range t.members {
+		ts.PartnerMAC[m.slot] = m.partnerMAC
+	}
 	ts.Clients, ts.Clients6 = t.clientTables()
 	if t.balancesReceive() {
 		ts.RxSlots = t.inbound.slots

@@ -3,6 +3,7 @@ package control
 import (
 	"time"
 
+	"github.com/teamgw/teamgw/dataplane/frame"
 	"github.com/teamgw/teamgw/lacp"
 )
 
@@ -100,7 +101,15 @@ func (d *Daemon) slowFrame(port uint16, f []byte, now time.Time) {
 			t.lacp.looped++
 			return
 		}
-		t.lacp.ports[mi].Receive(&pdu, now)
+		p := t.lacp.ports[mi]
+		p.Receive(&pdu, now)
+		// The data plane lets this port's frames through ahead of any
+		// flood (dataplane.TeamState.PartnerMAC) once they come from
+		// the partner the port has recorded.
+		if m := t.members[mi]; p.Partner().System == pdu.Actor.System && m.partnerMAC != frame.MAC(f[6:12]) {
+			m.partnerMAC = frame.MAC(f[6:12])
+			d.partnersMoved = true
+		}
 	case lacp.SubtypeMarker:
 		var mk lacp.MarkerPDU
 		if lacp.ParseMarker(body, &mk) != nil {
@@ -145,6 +154,10 @@ func (d *Daemon) lacpTick() {
 		if d.evaluate(t) {
 			changed = true
 		}
+	}
+	if d.partnersMoved {
+		d.partnersMoved = false
+		changed = true
 	}
 	if changed {
 		d.publish()

@@ -102,6 +102,9 @@ type member struct {
 	wasPromisc bool
 	// probe counts this member's echo-node probes (SLB with echo_node).
 	probe probeStats
+	// partnerMAC is the source MAC of the LACP partner's port (lacp
+	// teams), published so its frames pass ahead of floods.
+	partnerMAC frame.MAC
 	// markerWindow and markerAnswers rate-limit Marker Responses (lacp
 	// teams): answers sent in the second that began at markerWindow.
 	markerWindow  time.Time

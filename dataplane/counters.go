@@ -52,11 +52,14 @@ const (
 	// frame can make the kernel (and through it the SLB client table)
 	// put the team's address or MAC somewhere else.
 	DropSpoofedARP
+	// DropSlowFlood: a slow-protocols frame from a source other than the
+	// LACP partner beyond SlowBudget (a flood of LACPDUs or markers).
+	DropSlowFlood
 	// NumDropReasons counts the reasons.
 	NumDropReasons
 )
 
-var dropNames = [NumDropReasons]string{"malformed", "inactive_member", "loop", "not_for_us", "no_member", "tx_full", "multicast_filter", "unknown_vlan", "slow_protocol", "bad_offload", "no_mbuf", "oversize", "kernel_write", "spoofed_arp"}
+var dropNames = [NumDropReasons]string{"malformed", "inactive_member", "loop", "not_for_us", "no_member", "tx_full", "multicast_filter", "unknown_vlan", "slow_protocol", "bad_offload", "no_mbuf", "oversize", "kernel_write", "spoofed_arp", "slow_flood"}
 
 // String is the reason's metric label.
 func (r DropReason) String() string {

@@ -90,6 +90,12 @@ type TeamState struct {
 	// markers) from every member, whatever its state, to the control
 	// plane (LACP teams); otherwise they are dropped.
 	SlowToControl bool
+	// PartnerMAC is, per member slot, the source MAC of the LACP
+	// partner's port as control last heard it: its slow-protocols frames
+	// always reach control, while those from any other source share a
+	// small budget (SlowBudget), so a flood cannot crowd the partner's
+	// LACPDUs out of the control ring.
+	PartnerMAC [MaxMembers]frame.MAC
 	// OwnIPs are the team's IPv4 addresses (its own and its VLANs'), the
 	// first NumOwnIPs of them: an ARP from the wire that claims one is
 	// dropped as DropSpoofedARP.

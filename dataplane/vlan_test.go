@@ -100,3 +100,67 @@ func TestSlowProtocolFramesGoToControl(t *testing.T) {
 	}
 	t.Fatal("the LACPDU did not reach the control ring")
 }
+
+// TestSlowProtocolFloodIsBudgeted floods a member with slow-protocols
+// frames from a stranger and interleaves the partner's LACPDUs: the
+// stranger gets at most SlowBudget frames to control within the flood
+// (the rest count as slow_flood) while every partner LACPDU gets through.
+func TestSlowProtocolFloodIsBudgeted(t *testing.T) {
+	ctl, err := dpdk.NewRing(dpdktest.Name("ctl"), 1024, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Free()
+	partner := frame.MAC{0x02, 0x5e, 0, 0, 0, 1}
+	r := newRig(t, 2, func(r *rig, wc *WorkerConfig) {
+		ts := SingleMember(teamMAC, 2, 0)
+		ts.SlowToControl = true
+		ts.PartnerMAC[0] = partner
+		r.publishState(ts)
+		wc.Control = ctl
+	})
+	slow := func(src frame.MAC) []byte {
+		f := ethFrame(frame.MAC{0x01, 0x80, 0xc2, 0, 0, 2}, src, 1)
+		f[12], f[13] = 0x88, 0x09
+		return f
+	}
+	const flood, partnerPDUs = 400, 8
+	for i := range flood {
+		r.members[0].send(slow(clientMAC))
+		if i%(flood/partnerPDUs) == 0 {
+			r.members[0].send(slow(partner))
+		}
+	}
+	buf := make([]*dpdk.Mbuf, 64)
+	fromPartner, fromStranger := 0, 0
+	deadline := time.Now().Add(5 * time.Second)
+	for fromPartner < partnerPDUs && time.Now().Before(deadline) {
+		n := ctl.Dequeue(buf)
+		for _, m := range buf[:n] {
+			if frame.MAC(m.Data()[6:12]) == partner {
+				fromPartner++
+			} else {
+				fromStranger++
+			}
+			m.Free()
+		}
+		if n == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	for n := ctl.Dequeue(buf); n > 0; n = ctl.Dequeue(buf) {
+		for _, m := range buf[:n] {
+			fromStranger++
+			m.Free()
+		}
+	}
+	dropped := r.w.Counters().Teams[0].Drops[DropSlowFlood].Load()
+	if fromPartner != partnerPDUs {
+		t.Errorf("%d of the partner's %d LACPDUs reached control", fromPartner, partnerPDUs)
+	}
+	// The flood takes well under a second: a few windows at most.
+	if fromStranger > 4*SlowBudget || uint64(fromStranger)+dropped != flood {
+		t.Errorf("stranger: %d to control, %d dropped as slow_flood, of %d", fromStranger, dropped, flood)
+	}
+}

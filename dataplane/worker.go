@@ -73,6 +73,13 @@ type WorkerConfig struct {
 	IdleSleep time.Duration
 }
 
+// slowWindow counts the slow-protocols frames from unknown sources a
+// member handed to control since start.
+type slowWindow struct {
+	start time.Time
+	used  int
+}
+
 // source says where an RX queue's frames come from.
 type source struct {
 	team   int8
@@ -88,6 +95,7 @@ type Worker struct {
 	tapQ     [MaxTeams][1 + MaxVLANs]*dpdk.TxQueue // kernel-facing TX queues (DPDK ports)
 	kernelQ  [MaxTeams][1 + MaxVLANs]*tap.Queue    // kernel-facing TAP queues
 	kio      *kernelIO                             // nil when no team has a TAP
+	slow     [MaxTeams][MaxMembers]slowWindow      // slow-protocols budget per member
 	vlanID   [MaxTeams][1 + MaxVLANs]uint16        // VLAN of each kernel-facing port
 	vlanTap  [MaxTeams]*[4096]uint8                // VLAN ID -> kernel-facing port, 0 = none
 	memberQ  [MaxTeams][MaxMembers]*dpdk.TxQueue
@@ -678,6 +686,11 @@ func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *de
 		d.rxBytes += n
 		e := frame.Ethernet(m.Data())
 		if (ts.SlowToControl && e.Valid() && e.Type() == frame.TypeSlow) || (ts.Probes && isProbeReply(ts, e)) {
+			if e.Type() == frame.TypeSlow && e.Src() != ts.PartnerMAC[mi] && !w.slowBudget(t, mi) {
+				d.drops[DropSlowFlood]++
+				w.io.Drop(m)
+				continue
+			}
 			m.SetPort(w.memberID[t][mi]) // not every PMD sets it
 			w.io.ToControl(m)
 			d.toControl++
@@ -721,6 +734,32 @@ func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *de
 	if w.kio != nil {
 		w.flushGRO(d)
 	}
+}
+
+// SlowBudget is how many slow-protocols frames from sources other than
+// the LACP partner one member may hand to control in SlowWindow; the
+// rest are dropped as slow_flood. LACP sends at most 3 LACPDUs a second
+// and markers are rare: the budget only bites in a flood.
+const (
+	SlowBudget = 16
+	SlowWindow = 100 * time.Millisecond
+)
+
+// slowBudget takes one frame from member mi's budget of team t.
+func (w *Worker) slowBudget(t, mi int) bool {
+	b := &w.slow[t][mi]
+	if b.used < SlowBudget {
+		if b.used == 0 {
+			b.start = time.Now()
+		}
+		b.used++
+		return true
+	}
+	if now := time.Now(); now.Sub(b.start) >= SlowWindow {
+		b.start, b.used = now, 1
+		return true
+	}
+	return false
 }
 
 // isProbeReply reports whether e answers an echo-node probe (seed 003,

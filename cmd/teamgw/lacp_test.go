@@ -280,8 +280,12 @@ func TestLACPDUsOnTimeUnderFullLoad(t *testing.T) {
 	answered := st.Teams[0].LACP.MarkersAnswered - before.Teams[0].LACP.MarkersAnswered
 	throttled := st.Teams[0].LACP.MarkersThrottled - before.Teams[0].LACP.MarkersThrottled
 	bad := st.Teams[0].LACP.Bad - before.Teams[0].LACP.Bad
-	t.Logf("storm: %d frames injected; markers answered %d, left unanswered by the rate limit %d; broken LACPDUs counted %d; control ring drops %d",
-		storm, answered, throttled, bad, st.Workers[0].ControlDropped)
+	flood := st.Teams[0].Drops["slow_flood"]
+	t.Logf("storm: %d frames injected; dropped in the data plane as slow_flood %d; markers answered %d, left unanswered by the rate limit %d; broken LACPDUs counted %d; control ring drops %d",
+		storm, flood, answered, throttled, bad, st.Workers[0].ControlDropped)
+	if flood == 0 {
+		t.Error("no storm frame was held back in the data plane (slow_flood)")
+	}
 	if limit := uint64(load.Seconds()+2) * 5; answered > limit {
 		t.Errorf("%d markers answered in %v: the rate limit is 5 a second", answered, load)
 	}
