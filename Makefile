@@ -35,8 +35,10 @@ build: deps
 
 ## test: unit, DPDK in-process and netns lab tests (root). Every fuzz target's
 ## seed corpus and its committed regression seeds (testdata/fuzz) run as a smoke.
+## One package at a time (-p 1): the lab tests measure loss and timeliness
+## under their own load, not under another package's traffic on two cores.
 test: build
-	$(GOTEST) -count=1 -timeout 14m ./...
+	$(GOTEST) -count=1 -p 1 -timeout 14m ./...
 
 ## lint: gofmt and go vet.
 lint:

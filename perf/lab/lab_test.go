@@ -394,7 +394,15 @@ func TestStartClose(t *testing.T) {
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- polite.Wait() }()
-	out, err := l.Exec(context.Background(), l.GW, "ip", "netns", "identify", fmt.Sprint(polite.Process.Pid))
+	// "ip netns exec" enters the namespace and then execs: give it the
+	// moment it needs on a loaded machine.
+	var out []byte
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		out, err = l.Exec(context.Background(), l.GW, "ip", "netns", "identify", fmt.Sprint(polite.Process.Pid))
+		if err == nil && strings.TrimSpace(string(out)) == l.GW || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil || strings.TrimSpace(string(out)) != l.GW {
 		t.Errorf("process runs in %q (%v), want %s", out, err, l.GW)
 	}
