@@ -78,17 +78,7 @@ func TestMemberUnpluggedUnderTraffic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	team := netip.AddrPortFrom(l.Spec.TeamIP, 7)
-	stopEcho, err := l.StartEcho(l.GW, team)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stopEcho()
-	s, err := l.StartStream(l.Clients[0], team, time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the stream to flow", func() bool { return s.Received() > 100 })
+	s := echoStream(t, l, 0)
 	if out, err := l.Exec(context.Background(), l.GW, "ip", "link", "del", "m0"); err != nil {
 		t.Fatalf("ip link del m0: %v %s", err, out)
 	}
@@ -225,4 +215,24 @@ func threadNamed(t *testing.T, pid int, name string) int {
 	}
 	t.Fatalf("no thread named %s in process %d", name, pid)
 	return 0
+}
+
+// echoStream starts a UDP echo on the team address (port 7) and a stream
+// from client j to it every millisecond, both stopped when the test ends,
+// and waits until the stream flows.
+func echoStream(t *testing.T, l *lab.Lab, j int) *lab.Stream {
+	t.Helper()
+	team := netip.AddrPortFrom(l.Spec.TeamIP, 7)
+	stopEcho, err := l.StartEcho(l.GW, team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stopEcho)
+	s, err := l.StartStream(l.Clients[j], team, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop() })
+	waitFor(t, "the stream to flow", func() bool { return s.Received() > 50 })
+	return s
 }

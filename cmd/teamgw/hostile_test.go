@@ -122,17 +122,7 @@ func TestHostileStormFromTheWire(t *testing.T) {
 	defer g.Stop()
 	s, _ := g.Status()
 	teamMAC, _ := net.ParseMAC(s.Teams[0].MAC)
-	team := netip.AddrPortFrom(l.Spec.TeamIP, 7)
-	stopEcho, err := l.StartEcho(l.GW, team)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stopEcho()
-	stream, err := l.StartStream(l.Clients[0], team, time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the stream to flow", func() bool { return stream.Received() > 50 })
+	stream := echoStream(t, l, 0)
 
 	bcast := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 	stranger := []byte{0x02, 0xba, 0xd0, 0, 0, 1}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -224,7 +223,6 @@ func TestFailoverKeepsTrafficFlowing(t *testing.T) {
 			t.Errorf("left behind after a clean stop: %v", left)
 		}
 	}()
-	team := netip.AddrPortFrom(l.Spec.TeamIP, 7)
 
 	// Ping works.
 	if out, err := l.Exec(context.Background(), l.Clients[0], "ping", "-c", "3", "-i", "0.2", "-W", "2", l.Spec.TeamIP.String()); err != nil {
@@ -241,16 +239,7 @@ func TestFailoverKeepsTrafficFlowing(t *testing.T) {
 	tcpRoundTrip(t, conn, "before the cut")
 
 	// A UDP stream measures the loss window.
-	stopEcho, err := l.StartEcho(l.GW, team)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stopEcho()
-	stream, err := l.StartStream(l.Clients[0], team, time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the stream to flow", func() bool { return stream.Received() > 50 })
+	stream := echoStream(t, l, 0)
 
 	if err := l.CutMember(0); err != nil {
 		t.Fatal(err)
