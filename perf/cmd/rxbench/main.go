@@ -12,7 +12,9 @@
 // Members are net_null ports: their RX only sets lengths, so the frames
 // are what the mempool's mbufs hold (bench.Prefill): unicast IPv4 and IPv6
 // from clients to the team MAC, which the receive path passes without
-// changing a byte. A teamgw round counts only the frames it delivered to
+// changing a byte. The SLB team counts inbound frames per client (receive
+// balancing) in a client table holding as many of the sources as fit its
+// 1024 slots. A teamgw round counts only the frames it delivered to
 // the kernel-facing port; a round that dropped any is an error.
 // Rounds alternate between the contenders and between the processes.
 package main
@@ -23,6 +25,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,7 +101,8 @@ func run(members []int, rounds, steps int, tpTime time.Duration, useTestpmd bool
 		return err
 	}
 	defer pool.Free()
-	if _, err := bench.Prefill(pool, traffic.Mix(4096, 3, clientMAC, teamMAC)); err != nil {
+	frames := traffic.Mix(4096, 3, clientMAC, teamMAC)
+	if _, err := bench.Prefill(pool, frames); err != nil {
 		return err
 	}
 
@@ -140,7 +144,7 @@ same loop in this process on teamgw's ports. Reproduce: make bench-rx.
 				return bench.Measurement{Packets: r.Packets, Seconds: r.Seconds, Instructions: r.Instructions}, err
 			}})
 		}
-		more, free, err := contenders(crew, pool, n)
+		more, free, err := contenders(crew, pool, n, clientSlots(frames))
 		undo = append(undo, free)
 		if err != nil {
 			cleanup()
@@ -196,7 +200,7 @@ func testpmdIO(n, core int) testpmd.Config {
 // contenders builds n net_null members with RX and a kernel-facing
 // net_null sink, the in-process io loop over them and teamgw's worker in
 // each mode.
-func contenders(crew *bench.Crew, pool *dpdk.Mempool, n int) ([]bench.Contender, func(), error) {
+func contenders(crew *bench.Crew, pool *dpdk.Mempool, n int, slots *dataplane.RxSlots) ([]bench.Contender, func(), error) {
 	var undo []func()
 	free := func() {
 		for i := len(undo) - 1; i >= 0; i-- {
@@ -235,6 +239,9 @@ func contenders(crew *bench.Crew, pool *dpdk.Mempool, n int) ([]bench.Contender,
 		if err != nil {
 			return nil, free, err
 		}
+		if mode == "slb" {
+			state.RxSlots = slots // receive balancing counts per client
+		}
 		w, err := bench.Worker(0, state, tap[0], members)
 		if err != nil {
 			return nil, free, err
@@ -254,6 +261,30 @@ func contenders(crew *bench.Crew, pool *dpdk.Mempool, n int) ([]bench.Contender,
 		}})
 	}
 	return cs, free, nil
+}
+
+// clientSlots is the inbound client table of an SLB team whose clients
+// are the sources of frames, as many as fit its slots.
+func clientSlots(frames [][]byte) *dataplane.RxSlots {
+	s := &dataplane.RxSlots{}
+	for _, f := range frames {
+		var a netip.Addr
+		switch {
+		case len(f) >= 34 && f[12] == 0x08 && f[13] == 0:
+			a = netip.AddrFrom4([4]byte(f[26:30]))
+		case len(f) >= 38 && f[12] == 0x86 && f[13] == 0xdd:
+			a = netip.AddrFrom16([16]byte(f[22:38]))
+		default:
+			continue
+		}
+		k := dataplane.RxKey(a)
+		if h := dataplane.RxSlotOf(k); s.Key[h] == 0 {
+			s.Key[h] = k
+		} else if s.Key[h^1] == 0 {
+			s.Key[h^1] = k
+		}
+	}
+	return s
 }
 
 // delivered reads what a worker sent to the kernel-facing port and
