@@ -8,6 +8,7 @@ package bench
 import (
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 
 	"github.com/teamgw/teamgw/dataplane"
@@ -18,13 +19,14 @@ import (
 )
 
 // Start reserves hugepages and starts the EAL (main lcore on CPU 0) for a
-// benchmark binary; the returned function cleans up.
-func Start(name string, memoryMB int) (func(), error) {
+// benchmark binary, with the PCI devices pci (none: --no-pci); the returned
+// function cleans up.
+func Start(name string, memoryMB int, pci ...string) (func(), error) {
 	if err := dpdktest.EnsureHugepages(memoryMB + 256); err != nil {
 		return nil, err
 	}
 	prefix := fmt.Sprintf("%s-%d", name, os.Getpid())
-	if err := dpdk.Init(dpdk.EALConfig{MainCore: 0, Hugepages: true, MemoryMB: memoryMB, FilePrefix: prefix, LogLevel: "error"}); err != nil {
+	if err := dpdk.Init(dpdk.EALConfig{MainCore: 0, Hugepages: true, MemoryMB: memoryMB, FilePrefix: prefix, LogLevel: "error", PCI: pci}); err != nil {
 		return nil, err
 	}
 	return func() { dpdk.Cleanup() }, nil
@@ -62,6 +64,51 @@ func NullPorts(n int, pool *dpdk.Mempool, extra string, queues int) ([]*dpdk.Por
 		}
 	}
 	return ps, nil
+}
+
+// IsPCI reports whether devargs names a PCI device ("0000:03:00.0",
+// optionally with arguments).
+func IsPCI(devargs string) bool {
+	name, _, _ := strings.Cut(devargs, ",")
+	var dom, bus, dev, fn int
+	n, err := fmt.Sscanf(name, "%x:%x:%x.%x", &dom, &bus, &dev, &fn)
+	return err == nil && n == 4
+}
+
+// Ports attaches devices by devargs — PCI devices the EAL probed at
+// start (see Start), or vdevs — and starts them with queues queue pairs.
+func Ports(devargs []string, pool *dpdk.Mempool, queues int) ([]*dpdk.Port, error) {
+	var ps []*dpdk.Port
+	for _, d := range devargs {
+		var p *dpdk.Port
+		var err error
+		if IsPCI(d) {
+			name, _, _ := strings.Cut(d, ",")
+			p, err = dpdk.PortByName(name)
+		} else {
+			p, err = dpdk.Probe(d)
+		}
+		if err == nil {
+			ps = append(ps, p)
+			err = StartPort(p, pool, queues)
+		}
+		if err != nil {
+			RemovePorts(ps)
+			return nil, err
+		}
+	}
+	return ps, nil
+}
+
+// TxPackets sums the packets the ports' devices have sent.
+func TxPackets(ps []*dpdk.Port) uint64 {
+	var n uint64
+	for _, p := range ps {
+		if s, err := p.Stats(); err == nil {
+			n += s.TxPackets
+		}
+	}
+	return n
 }
 
 // Bond probes DPDK's net_bonding over members with args (e.g.

@@ -59,3 +59,14 @@ func TestSummarizePairsRatiosByRound(t *testing.T) {
 		t.Errorf("table:\n%s", b.String())
 	}
 }
+
+func TestIsPCI(t *testing.T) {
+	for d, want := range map[string]bool{
+		"0000:03:00.0": true, "0000:af:00.1,txq_inline=128": true,
+		"net_null0": false, "net_af_packet0,iface=eth1": false, "03:00.0": false,
+	} {
+		if IsPCI(d) != want {
+			t.Errorf("IsPCI(%q) = %v", d, !want)
+		}
+	}
+}

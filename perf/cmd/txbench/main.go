@@ -69,6 +69,8 @@ type options struct {
 	testpmdTime  time.Duration
 	only         string
 	core         int
+	// scalePorts are real member ports for the scaling section.
+	scalePorts []string
 }
 
 func main() {
@@ -84,7 +86,11 @@ func main() {
 	out := flag.String("out", "perf/results", "directory for the JSON and Markdown report ('' = none)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to `file`")
 	flag.StringVar(&o.only, "only", "", "run only this contender (with `perf stat`, or for a profile)")
+	scalePorts := flag.String("scale-ports", "", "space-separated member `devargs` for the scaling section instead of net_null ports: PCI addresses of NICs bound to vfio-pci (perf/scale.sh)")
 	flag.Parse()
+	if *scalePorts != "" {
+		o.scalePorts = strings.Fields(*scalePorts)
+	}
 	var err error
 	if o.members, err = intList(*membersFlag, 1, dataplane.MaxMembers); err == nil {
 		o.workers, err = intList(*workersFlag, 1, runtime.NumCPU())
@@ -136,7 +142,13 @@ type Report struct {
 }
 
 func run(o options, out string) error {
-	stop, err := bench.Start("txbench", 768)
+	var pci []string
+	for _, d := range o.scalePorts {
+		if bench.IsPCI(d) {
+			pci = append(pci, d)
+		}
+	}
+	stop, err := bench.Start("txbench", 768, pci...)
 	if err != nil {
 		return err
 	}
@@ -549,6 +561,9 @@ func scaleRun(o options, cores []int, md *bytes.Buffer) ([]bench.Result, error) 
 	defer bench.RemovePorts(srcs)
 	b := &builder{crew: crew}
 	defer b.cleanup()
+	if len(o.scalePorts) > 0 {
+		return scaleReal(o, b, cores, srcs[0], pool, md)
+	}
 	// Only modes that leave frames as they are: SLB rewrites source MACs
 	// in place, which would change the prefilled frames.
 	if err := b.peers(srcs[0], pool, nil, o.scaleMembers, "bond-l34"); err != nil {
@@ -558,6 +573,48 @@ func scaleRun(o options, cores []int, md *bytes.Buffer) ([]bench.Result, error) 
 		return nil, err
 	}
 	return section(o, fmt.Sprintf("### %d worker(s) on CPU %s", w, joinInts(cores)), b.cs, []string{"null", "bond-l34"}, o.scaleMembers, w, md)
+}
+
+// scaleReal measures teamgw's trunk worker over real member ports: a
+// round counts what the NICs report sent, so frames a full TX ring
+// refused do not count. The ceiling is the same loop to a net_null port.
+func scaleReal(o options, b *builder, cores []int, src *dpdk.Port, pool *dpdk.Mempool, md *bytes.Buffer) ([]bench.Result, error) {
+	w := b.crew.Size()
+	null, err := bench.NullPorts(1, pool, ",no-rx=1", w)
+	if err != nil {
+		return nil, err
+	}
+	b.undo = append(b.undo, func() { bench.RemovePorts(null) })
+	if err := b.refLoops("null", src, null[0], nil); err != nil {
+		return nil, err
+	}
+	members, err := bench.Ports(o.scalePorts, pool, w)
+	if err != nil {
+		return nil, err
+	}
+	b.undo = append(b.undo, func() { bench.RemovePorts(members) })
+	state, err := bench.Team("trunk", teamMAC, members)
+	if err != nil {
+		return nil, err
+	}
+	var ws []*dataplane.Worker
+	for i := range w {
+		wk, err := bench.Worker(i, state, src, members)
+		if err != nil {
+			return nil, err
+		}
+		b.undo = append(b.undo, wk.Free)
+		ws = append(ws, wk)
+	}
+	crew := b.crew
+	b.cs = append(b.cs, bench.Contender{Name: "trunk", Run: func(steps int) (bench.Measurement, error) {
+		before := bench.TxPackets(members)
+		m := crew.Measure(steps, func(i, steps int) uint64 { return bench.PollSteps(ws[i], steps) })
+		m.Packets = bench.TxPackets(members) - before
+		return m, nil
+	}})
+	time.Sleep(2 * time.Second) // links come up
+	return section(o, fmt.Sprintf("### %d worker(s) on CPU %s, members %s", w, joinInts(cores), strings.Join(o.scalePorts, " ")), b.cs, []string{"null"}, len(members), w, md)
 }
 
 func joinInts(v []int) string {
