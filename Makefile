@@ -74,11 +74,11 @@ bench-kernel: build
 ## bench-tx: teamgw's outbound path against DPDK net_bonding (l34, rr) and dpdk-testpmd
 ## (txonly on net_bonding) over net_null members, and over 1 and 2 worker lcores.
 bench-tx: build
-	$(BIN)/txbench -members 2,4,8 -workers 1,2 -rounds 5 -steps 20000 -out perf/results | tee perf/results/txbench.txt
+	$(BIN)/txbench -members 2,4,8 -workers 1,2 -rounds 7 -steps 20000 -out perf/results | tee perf/results/txbench.txt
 
 ## bench-rx: teamgw's receive path against dpdk-testpmd io forwarding on net_null ports.
 bench-rx: build
-	$(BIN)/rxbench -members 1,2,4 -rounds 5 -steps 20000 -out perf/results | tee perf/results/rxbench.txt
+	$(BIN)/rxbench -members 1,2,4 -rounds 7 -steps 20000 -out perf/results | tee perf/results/rxbench.txt
 
 ## bench-dist: how evenly flows spread over members, static and rebalanced, over time (simulation).
 bench-dist: build
@@ -107,7 +107,7 @@ bench: build
 	echo "make bench: $$(( $$(date +%s) - start )) s" | tee perf/results/bench-duration.txt
 
 bench-suite: bench-tx bench-rx bench-dist bench-micro bench-kernel
-	$(GO) test -run '^$$' -bench BurstLoopRatio -benchtime 10x -count 3 ./dataplane/dpdk | tee perf/results/burstloop.txt
+	$(GO) test -run '^$$' -bench BurstLoopRatio -benchtime 10x -count 5 ./dataplane/dpdk | tee perf/results/burstloop.txt
 	$(BIN)/teamlab failover -teamgw $(BIN)/teamgw -cuts 20 -out perf/results
 	$(BIN)/teamlab lacp -teamgw $(BIN)/teamgw -runs 5 -out perf/results
 	$(BIN)/plots -dir perf/results

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,11 +30,18 @@ type Series struct {
 	Policy  string  `json:"policy"` // "static" or "rebalanced"
 	// First is the first interval's ratio, Settled the median over the
 	// second half of the run and Worst its maximum there.
-	First   float64         `json:"first"`
-	Settled float64         `json:"settled"`
-	Worst   float64         `json:"worst"`
-	Moves   int             `json:"moves"`
-	Points  []distsim.Point `json:"points"`
+	First   float64 `json:"first"`
+	Settled float64 `json:"settled"`
+	Worst   float64 `json:"worst"`
+	Moves   int     `json:"moves"`
+	Points  []Point `json:"points"`
+}
+
+// Point is one interval of a series (distsim.Point without the shares).
+type Point struct {
+	T     time.Duration `json:"t_ns"`
+	Ratio float64       `json:"ratio"`
+	Moves int           `json:"moves,omitempty"`
 }
 
 // Report is what a run writes.
@@ -95,12 +103,13 @@ func main() {
 }
 
 func summarize(members int, mix string, s float64, reb bool, ps []distsim.Point) Series {
-	se := Series{Members: members, Mix: mix, Zipf: s, Policy: "static", Points: ps, First: ps[0].Ratio}
+	se := Series{Members: members, Mix: mix, Zipf: s, Policy: "static", First: ps[0].Ratio}
 	if reb {
 		se.Policy = "rebalanced"
 	}
 	var late []float64
 	for i, p := range ps {
+		se.Points = append(se.Points, Point{T: p.T, Ratio: math.Round(p.Ratio*1e4) / 1e4, Moves: p.Moves})
 		se.Moves += p.Moves
 		if i >= len(ps)/2 {
 			late = append(late, p.Ratio)
