@@ -28,6 +28,7 @@ type crewResult struct {
 	i       int
 	pkts    uint64
 	insn    uint64
+	cpu     time.Duration
 	elapsed time.Duration
 	err     error
 }
@@ -69,17 +70,17 @@ func (c *Crew) thread(i, core int, jobs chan job) {
 	defer span.Close()
 	c.results <- crewResult{i: i}
 	for j := range jobs {
-		start := time.Now()
+		start, cpu := time.Now(), insn.ThreadCPU()
 		span.Start()
 		n := j.run(i, j.steps)
 		ins := span.Stop()
-		c.results <- crewResult{i: i, pkts: n, insn: ins, elapsed: time.Since(start)}
+		c.results <- crewResult{i: i, pkts: n, insn: ins, cpu: insn.ThreadCPU() - cpu, elapsed: time.Since(start)}
 	}
 }
 
 // Measure runs run(i, steps) on every thread at once and returns the
-// packets they handled together, the time until the last finished and
-// their instructions.
+// packets they handled together, the time until the last finished, their
+// CPU time and their instructions.
 func (c *Crew) Measure(steps int, run func(i, steps int) uint64) Measurement {
 	for _, ch := range c.jobs {
 		ch <- job{steps: steps, run: run}
@@ -90,6 +91,7 @@ func (c *Crew) Measure(steps int, run func(i, steps int) uint64) Measurement {
 		r := <-c.results
 		m.Packets += r.pkts
 		m.Instructions += r.insn
+		m.CPUSeconds += r.cpu.Seconds()
 		longest = max(longest, r.elapsed)
 	}
 	m.Seconds = longest.Seconds()

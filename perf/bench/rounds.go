@@ -13,6 +13,9 @@ import (
 type Measurement struct {
 	Packets uint64
 	Seconds float64
+	// CPUSeconds is the CPU time of the measuring threads together (0 if
+	// not measured): the wall time less what other processes took.
+	CPUSeconds float64
 	// Instructions retired by the measuring threads (0 without hardware
 	// counters).
 	Instructions uint64
@@ -24,6 +27,15 @@ func (m Measurement) Mpps() float64 {
 		return 0
 	}
 	return float64(m.Packets) / m.Seconds / 1e6
+}
+
+// CPUMpps is the rate per CPU-second of the measuring threads: what one
+// core of its own would do. NaN when not measured.
+func (m Measurement) CPUMpps() float64 {
+	if m.CPUSeconds <= 0 {
+		return nan
+	}
+	return float64(m.Packets) / m.CPUSeconds / 1e6
 }
 
 // InsnPerPacket is the instructions per packet, NaN when not counted.
@@ -74,6 +86,10 @@ type Result struct {
 	// NsPerPacket is 1000 / the median Mpps (per worker thread: the time
 	// one core spends on a packet).
 	NsPerPacket float64 `json:"ns_per_packet"`
+	// CPUMpps is the median of the rounds' packets per CPU-second of
+	// the measuring threads, per core: what a core of its own would do,
+	// whoever else ran on it. 0 when not measured.
+	CPUMpps float64 `json:"mpps_per_cpu_second"`
 	// InsnPerPacket is the median of the rounds' instructions per
 	// packet; 0 when not counted.
 	InsnPerPacket float64 `json:"insn_per_packet"`
@@ -102,11 +118,13 @@ func Summarize(rounds map[string][]Measurement, names []string, refs []string, m
 		if r.Mpps.Median > 0 {
 			r.NsPerPacket = 1e3 / r.Mpps.Median * float64(max(workers, 1))
 		}
-		var ipp []float64
+		var ipp, cpu []float64
 		for _, m := range ms {
 			ipp = append(ipp, m.InsnPerPacket())
+			cpu = append(cpu, m.CPUMpps())
 		}
 		r.InsnPerPacket = stats.Summarize(ipp).Median
+		r.CPUMpps = stats.Summarize(cpu).Median
 		for _, ref := range refs {
 			if _, ok := rounds[ref]; ok {
 				r.Ratios[ref] = stats.Median(stats.Ratios(mpps(n), mpps(ref)))
@@ -120,7 +138,7 @@ func Summarize(rounds map[string][]Measurement, names []string, refs []string, m
 // WriteTable prints results as a Markdown table with a ratio column per
 // reference.
 func WriteTable(w io.Writer, results []Result, refs []string) {
-	head := []string{"contender", "members", "workers", "Mpps (median)", "[min, max]", "ns/pkt", "insn/pkt"}
+	head := []string{"contender", "members", "workers", "Mpps (median)", "[min, max]", "ns/pkt", "Mpps per CPU-s", "insn/pkt"}
 	for _, r := range refs {
 		head = append(head, "÷ "+r)
 	}
@@ -128,7 +146,7 @@ func WriteTable(w io.Writer, results []Result, refs []string) {
 	for _, r := range results {
 		row := []string{r.Contender, fmt.Sprint(r.Members), fmt.Sprint(r.Workers),
 			fmt.Sprintf("%.2f", r.Mpps.Median), fmt.Sprintf("[%.2f, %.2f]", r.Mpps.Min, r.Mpps.Max),
-			fmt.Sprintf("%.1f", r.NsPerPacket), insnCell(r.InsnPerPacket)}
+			fmt.Sprintf("%.1f", r.NsPerPacket), cell(r.CPUMpps, "%.2f"), cell(r.InsnPerPacket, "%.0f")}
 		for _, ref := range refs {
 			if v, ok := r.Ratios[ref]; ok {
 				row = append(row, fmt.Sprintf("%.2f", v))
@@ -140,9 +158,9 @@ func WriteTable(w io.Writer, results []Result, refs []string) {
 	}
 }
 
-func insnCell(v float64) string {
+func cell(v float64, format string) string {
 	if !(v > 0) {
 		return "n/a"
 	}
-	return fmt.Sprintf("%.0f", v)
+	return fmt.Sprintf(format, v)
 }

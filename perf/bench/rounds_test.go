@@ -30,7 +30,7 @@ func TestSummarizePairsRatiosByRound(t *testing.T) {
 	rounds := map[string][]Measurement{
 		// The host slows down in round 2: both contenders see it.
 		"ref":  {{Packets: 10e6, Seconds: 1}, {Packets: 5e6, Seconds: 1}, {Packets: 10e6, Seconds: 1}},
-		"team": {{Packets: 9e6, Seconds: 1, Instructions: 900e6}, {Packets: 4.5e6, Seconds: 1, Instructions: 450e6}, {Packets: 9e6, Seconds: 1, Instructions: 900e6}},
+		"team": {{Packets: 9e6, Seconds: 1, CPUSeconds: 0.9, Instructions: 900e6}, {Packets: 4.5e6, Seconds: 1, CPUSeconds: 0.5, Instructions: 450e6}, {Packets: 9e6, Seconds: 1, CPUSeconds: 0.9, Instructions: 900e6}},
 	}
 	res := Summarize(rounds, []string{"ref", "team", "absent"}, []string{"ref", "gone"}, 2, 1)
 	if len(res) != 2 {
@@ -49,13 +49,16 @@ func TestSummarizePairsRatiosByRound(t *testing.T) {
 	if team.InsnPerPacket != 100 || res[0].InsnPerPacket != 0 {
 		t.Errorf("insn/pkt team %v ref %v, want 100 and 0 (not counted)", team.InsnPerPacket, res[0].InsnPerPacket)
 	}
+	if team.CPUMpps != 10 || res[0].CPUMpps != 0 {
+		t.Errorf("Mpps per CPU-second team %v ref %v, want 10 and 0 (not measured)", team.CPUMpps, res[0].CPUMpps)
+	}
 	if team.NsPerPacket < 111.1 || team.NsPerPacket > 111.2 {
 		t.Errorf("ns/pkt %v", team.NsPerPacket)
 	}
 	var b bytes.Buffer
 	WriteTable(&b, res, []string{"ref"})
-	if !strings.Contains(b.String(), "| team | 2 | 1 | 9.00 | [4.50, 9.00] | 111.1 | 100 | 0.90 |") ||
-		!strings.Contains(b.String(), "| ref | 2 | 1 | 10.00 | [5.00, 10.00] | 100.0 | n/a | 1.00 |") {
+	if !strings.Contains(b.String(), "| team | 2 | 1 | 9.00 | [4.50, 9.00] | 111.1 | 10.00 | 100 | 0.90 |") ||
+		!strings.Contains(b.String(), "| ref | 2 | 1 | 10.00 | [5.00, 10.00] | 100.0 | n/a | n/a | 1.00 |") {
 		t.Errorf("table:\n%s", b.String())
 	}
 }

@@ -1,7 +1,8 @@
-// Package insn counts the instructions one thread retires in user space,
-// through the kernel's perf events. On a shared machine wall-clock rates
-// wander with the neighbours' load; instruction counts per packet do not,
-// so benchmarks report both.
+// Package insn measures one thread's work in ways a shared machine does
+// not disturb: the instructions it retires in user space (the kernel's
+// perf events) and the CPU time it runs. Wall-clock rates wander with the
+// neighbours' load; instructions per packet and packets per CPU-second do
+// not (much), so benchmarks report them next to the wall-clock rate.
 package insn
 
 import (

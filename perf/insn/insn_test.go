@@ -1,8 +1,11 @@
 package insn
 
 import (
+	"os"
 	"runtime"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 //go:noinline
@@ -42,4 +45,26 @@ func TestNilSpanMeasuresNothing(t *testing.T) {
 		t.Error("a nil span counted something")
 	}
 	s.Close()
+}
+
+func TestThreadAndTaskCPUAdvanceWithWork(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid := unix.Gettid()
+	a, b := ThreadCPU(), must(TaskCPU(os.Getpid(), tid))
+	spin(20_000_000)
+	c, d := ThreadCPU(), must(TaskCPU(os.Getpid(), tid))
+	if c <= a || d <= b {
+		t.Errorf("thread CPU %v -> %v, task CPU %v -> %v", a, c, b, d)
+	}
+	if _, err := TaskCPU(os.Getpid(), 1<<30); err == nil {
+		t.Error("a thread that does not exist has a CPU time")
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -86,6 +86,7 @@ type Proc struct {
 	stdin io.WriteCloser
 	out   *transcript
 	ctr   *insn.Counter // the forwarding thread's; nil without counters
+	tid   int           // the forwarding thread
 	done  chan error
 }
 
@@ -96,6 +97,8 @@ type Round struct {
 	Packets uint64
 	// Seconds is the time the forwarding core spent in its loop.
 	Seconds float64
+	// CPUSeconds is the forwarding thread's CPU time (0 if unknown).
+	CPUSeconds float64
 	// Instructions were retired by the forwarding thread (0 without
 	// hardware counters).
 	Instructions uint64
@@ -145,6 +148,7 @@ func Start(ctx context.Context, cfg Config) (*Proc, error) {
 		return nil, err
 	}
 	if tid, err := p.workerThread(); err == nil {
+		p.tid = tid
 		p.ctr, _ = insn.Open(tid)
 	}
 	return p, nil
@@ -176,6 +180,7 @@ func (p *Proc) Run(ctx context.Context, d time.Duration) (Round, error) {
 	if p.ctr != nil {
 		before, _ = p.ctr.Read()
 	}
+	cpu0, _ := p.threadCPU()
 	off, err := p.command(ctx, "start")
 	if err != nil {
 		return Round{}, err
@@ -191,12 +196,24 @@ func (p *Proc) Run(ctx context.Context, d time.Duration) (Round, error) {
 	if p.ctr != nil {
 		after, _ = p.ctr.Read()
 	}
+	cpu1, cpuErr := p.threadCPU()
 	r, err := ParseStop(p.out.since(off))
 	if err != nil {
 		return Round{}, err
 	}
 	r.Instructions = after - before
+	if cpuErr == nil {
+		r.CPUSeconds = (cpu1 - cpu0).Seconds()
+	}
 	return r, nil
+}
+
+// threadCPU is the forwarding thread's CPU time so far.
+func (p *Proc) threadCPU() (time.Duration, error) {
+	if p.tid == 0 {
+		return 0, errors.New("testpmd: forwarding thread unknown")
+	}
+	return insn.TaskCPU(p.cmd.Process.Pid, p.tid)
 }
 
 // command sends one line and waits for the next prompt; it returns where

@@ -141,7 +141,7 @@ same loop in this process on teamgw's ports. Reproduce: make bench-rx.
 			undo = append(undo, func() { p.Close() })
 			cs = append(cs, bench.Contender{Name: "testpmd-io", Run: func(int) (bench.Measurement, error) {
 				r, err := p.Run(context.Background(), tpTime)
-				return bench.Measurement{Packets: r.Packets, Seconds: r.Seconds, Instructions: r.Instructions}, err
+				return bench.Measurement{Packets: r.Packets, Seconds: r.Seconds, CPUSeconds: r.CPUSeconds, Instructions: r.Instructions}, err
 			}})
 		}
 		more, free, err := contenders(crew, pool, n, clientSlots(frames))

@@ -431,7 +431,7 @@ func testpmdContender(name string, c testpmd.Config, d time.Duration) (bench.Con
 	}
 	return bench.Contender{Name: name, Run: func(int) (bench.Measurement, error) {
 		r, err := p.Run(context.Background(), d)
-		return bench.Measurement{Packets: r.Packets, Seconds: r.Seconds, Instructions: r.Instructions}, err
+		return bench.Measurement{Packets: r.Packets, Seconds: r.Seconds, CPUSeconds: r.CPUSeconds, Instructions: r.Instructions}, err
 	}}, func() { p.Close() }, nil
 }
 
