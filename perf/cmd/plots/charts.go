@@ -3,6 +3,7 @@ package main
 import (
 	"image/color"
 	"math"
+	"slices"
 	"strconv"
 
 	"gonum.org/v1/plot"
@@ -44,7 +45,7 @@ func groupedBars(title, ylabel string, cats []string, ss []series) (*plot.Plot, 
 		if err != nil {
 			return nil, err
 		}
-		b.Color = plotutil.Color(i)
+		b.Color = colorOf(s.name, i)
 		b.LineStyle.Width = 0
 		b.Offset = w * vg.Length(float64(i)-float64(len(ss)-1)/2)
 		p.Add(b)
@@ -92,6 +93,18 @@ func (ratioTicks) Ticks(lo, hi float64) []plot.Tick {
 		}
 	}
 	return ts
+}
+
+// palette gives each known contender the same colour in every figure.
+var palette = []string{"null", "bond-l34", "bond-rr", "slb", "trunk", "lacp", "testpmd-null", "testpmd-bond-l34", "testpmd-io", "io"}
+
+// colorOf is name's colour, or the i-th default colour after the
+// palette's for an unknown name.
+func colorOf(name string, i int) color.Color {
+	if k := slices.Index(palette, name); k >= 0 {
+		return plotutil.Color(k)
+	}
+	return plotutil.Color(len(palette) + i)
 }
 
 // whiskers draws a vertical line from lo[i] to hi[i] at category i, moved
