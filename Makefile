@@ -7,8 +7,13 @@ HUGEPAGES ?= 1024
 PKGS      := libdpdk-dev dpdk-dev pkg-config iproute2 iputils-ping procps util-linux ethtool openvswitch-switch tshark iperf3
 GOTEST    ?= $(GO) test
 FUZZTIME  ?= 30s
+# Microbenchmarks: packages, time per benchmark and repetitions (benchstat
+# wants several runs of each).
+MICROPKGS  := ./dataplane ./dataplane/classify ./dataplane/frame ./dataplane/vnet ./lacp ./slb
+MICROTIME  ?= 200ms
+MICROCOUNT ?= 5
 
-.PHONY: all deps hugepages build test lint fuzz demo bench bench-tx bench-kernel soak pgo clean
+.PHONY: all deps hugepages build test lint fuzz demo bench bench-suite bench-tx bench-rx bench-dist bench-micro bench-kernel plots soak pgo clean
 
 all: build
 
@@ -66,21 +71,46 @@ soak: build
 bench-kernel: build
 	$(BIN)/teamlab kernelpath -teamgw $(BIN)/teamgw -out perf/results
 
-## bench-tx: teamgw's outbound path against DPDK net_bonding (l34, rr) over net_null members.
+## bench-tx: teamgw's outbound path against DPDK net_bonding (l34, rr) and dpdk-testpmd
+## (txonly on net_bonding) over net_null members, and over 1 and 2 worker lcores.
 bench-tx: build
-	$(BIN)/txbench -members 2,4,8 -rounds 5 -steps 20000 -out perf/results | tee perf/results/txbench.txt
+	$(BIN)/txbench -members 2,4,8 -workers 1,2 -rounds 7 -steps 20000 -out perf/results | tee perf/results/txbench.txt
+
+## bench-rx: teamgw's receive path against dpdk-testpmd io forwarding on net_null ports.
+bench-rx: build
+	$(BIN)/rxbench -members 1,2,4 -rounds 7 -steps 20000 -out perf/results | tee perf/results/rxbench.txt
+
+## bench-dist: how evenly flows spread over members, static and rebalanced, over time (simulation).
+bench-dist: build
+	$(BIN)/distbench -out perf/results
+
+## bench-micro: Go microbenchmarks (Mpps, allocations) in benchstat's format: perf/results/micro.txt.
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(MICROTIME) -count $(MICROCOUNT) $(MICROPKGS) | tee perf/results/micro.txt
+
+## plots: PNG figures from the newest JSON report of each kind in perf/results.
+plots:
+	$(GO) run ./perf/cmd/plots -dir perf/results
 
 ## pgo: refresh the profile the Go compiler optimises the data path with
-## (default.pgo of teamgw and txbench), from the outbound benchmark.
+## (default.pgo of teamgw, txbench and rxbench), from the outbound benchmark.
 pgo: build
-	$(BIN)/txbench -members 2 -rounds 3 -steps 60000 -only trunk -out "" -cpuprofile cmd/teamgw/default.pgo
+	$(BIN)/txbench -sections outbound -members 2 -rounds 3 -steps 60000 -only trunk -out "" -cpuprofile cmd/teamgw/default.pgo
 	cp cmd/teamgw/default.pgo perf/cmd/txbench/default.pgo
+	cp cmd/teamgw/default.pgo perf/cmd/rxbench/default.pgo
 
-## bench: burst-loop, outbound and failover benchmarks; results in perf/results/.
-bench: build bench-tx bench-kernel
+## bench: the whole suite, unattended (under 15 minutes on the 2-core VM): JSON, Markdown
+## and PNG files in perf/results/; the run's duration in perf/results/bench-duration.txt.
+bench: build
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory bench-suite || exit 1; \
+	echo "make bench: $$(( $$(date +%s) - start )) s" | tee perf/results/bench-duration.txt
+
+bench-suite: bench-tx bench-rx bench-dist bench-micro bench-kernel
 	$(GO) test -run '^$$' -bench BurstLoopRatio -benchtime 10x -count 5 ./dataplane/dpdk | tee perf/results/burstloop.txt
 	$(BIN)/teamlab failover -teamgw $(BIN)/teamgw -cuts 20 -out perf/results
 	$(BIN)/teamlab lacp -teamgw $(BIN)/teamgw -runs 5 -out perf/results
+	$(BIN)/plots -dir perf/results
 
 clean:
 	rm -rf $(BIN)

@@ -157,15 +157,31 @@ func waitAllActive(g *lab.Teamgw, n int) error {
 // port, so SLB can spread them over members.
 func iperfAll(l *lab.Lab, path string, members int, streams []int, dur time.Duration, cpu *teamProbe, report func(kernelRun)) error {
 	maxStreams := slices.Max(streams)
-	for k := range maxStreams {
-		if _, err := l.Start(l.GW, nil, nil, "iperf3", "-s", "-B", l.Spec.TeamIP.String(), "-p", strconv.Itoa(5201+k)); err != nil {
-			return err
+	servers := func() error {
+		for k := range maxStreams {
+			if _, err := l.Start(l.GW, nil, nil, "iperf3", "-s", "-B", l.Spec.TeamIP.String(), "-p", strconv.Itoa(5201+k)); err != nil {
+				return err
+			}
 		}
+		time.Sleep(300 * time.Millisecond)
+		return nil
 	}
-	time.Sleep(300 * time.Millisecond)
+	if err := servers(); err != nil {
+		return err
+	}
 	for _, s := range streams {
 		for _, reverse := range []bool{false, true} {
 			r, err := iperfOnce(l, s, reverse, dur, cpu)
+			// On a shared machine something may signal every iperf3
+			// (pkill): start the servers again (those still running keep
+			// their ports) and repeat the run, twice at most.
+			for try := 0; try < 2 && err != nil && strings.Contains(err.Error(), "interrupt"); try++ {
+				fmt.Printf("%s: iperf3 was interrupted by a signal, running again\n", path)
+				if err := servers(); err != nil {
+					return err
+				}
+				r, err = iperfOnce(l, s, reverse, dur, cpu)
+			}
 			if err != nil {
 				return err
 			}

@@ -69,16 +69,27 @@ func soak(args []string) error {
 		}
 		streams = append(streams, s)
 	}
-	if _, err := l.Start(l.GW, nil, nil, "iperf3", "-s", "-B", l.Spec.TeamIP.String(), "-p", "5401"); err != nil {
+	// The lab's own iperf3 processes, stopped by process group at the
+	// end: pkill in a network namespace would reach every iperf3 on the
+	// machine (namespaces do not separate process ids), other labs' too.
+	var iperfs []*exec.Cmd
+	iperf := func(ns string, args ...string) error {
+		cmd, err := l.Start(ns, nil, nil, "iperf3", args...)
+		if err == nil {
+			iperfs = append(iperfs, cmd)
+		}
 		return err
 	}
-	if _, err := l.Start(l.Clients[0], nil, nil, "iperf3", "-s", "-B", l.ClientIP(0).String(), "-p", "5401"); err != nil {
+	if err := iperf(l.GW, "-s", "-B", l.Spec.TeamIP.String(), "-p", "5401"); err != nil {
+		return err
+	}
+	if err := iperf(l.Clients[0], "-s", "-B", l.ClientIP(0).String(), "-p", "5401"); err != nil {
 		return err
 	}
 	time.Sleep(500 * time.Millisecond)
 	secs := strconv.Itoa(int((*dur + 5*time.Second).Seconds()))
 	for _, cl := range []struct{ ns, to string }{{l.GW, l.ClientIP(0).String()}, {l.Clients[1], l.Spec.TeamIP.String()}} {
-		if _, err := l.Start(cl.ns, nil, nil, "iperf3", "-c", cl.to, "-p", "5401", "-b", "300M", "-t", secs); err != nil {
+		if err := iperf(cl.ns, "-c", cl.to, "-p", "5401", "-b", "300M", "-t", secs); err != nil {
 			return err
 		}
 	}
@@ -186,9 +197,8 @@ func soak(args []string) error {
 		worstGap = max(worstGap, r.MaxGap)
 	}
 	stopEcho()
-	exec.Command("ip", "netns", "exec", l.GW, "pkill", "iperf3").Run()
-	for _, ns := range l.Clients {
-		exec.Command("ip", "netns", "exec", ns, "pkill", "iperf3").Run()
+	for _, cmd := range iperfs {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) // its process group (lab.Start sets one)
 	}
 	time.Sleep(3 * time.Second)
 	end, err := g.Status()
