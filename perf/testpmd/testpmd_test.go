@@ -65,13 +65,14 @@ func TestArgvRunsOneInteractiveForwardingCore(t *testing.T) {
 }
 
 // TestRoundsAgainstRealTestpmd runs io forwarding between two net_null
-// ports for two short rounds (skipped where testpmd is not installed).
+// ports for two short rounds (make deps installs testpmd with dpdk-dev;
+// the tests run as root).
 func TestRoundsAgainstRealTestpmd(t *testing.T) {
 	if _, err := exec.LookPath(Binary); err != nil {
-		t.Skip("no", Binary)
+		t.Fatalf("%s is not installed (make deps installs it with dpdk-dev)", Binary)
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("testpmd needs root")
+		t.Fatal("testpmd needs root, as every DPDK test here")
 	}
 	ctx := context.Background()
 	p, err := Start(ctx, Config{MainCore: 0, Core: 1, NoHuge: true,
