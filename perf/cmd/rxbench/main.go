@@ -30,6 +30,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +65,7 @@ func main() {
 	tpTime := flag.Duration("testpmd-time", 300*time.Millisecond, "length of a testpmd round")
 	useTestpmd := flag.Bool("testpmd", true, "compare with dpdk-testpmd (skipped if it is not installed)")
 	out := flag.String("out", "perf/results", "directory for the JSON and Markdown report ('' = none)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to `file` (make pgo)")
 	flag.Parse()
 	var members []int
 	for _, s := range strings.Split(*membersFlag, ",") {
@@ -78,7 +80,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "rxbench: no dpdk-testpmd, comparing with the in-process io loop only")
 		*useTestpmd = false
 	}
-	if err := run(members, *rounds, *steps, *tpTime, *useTestpmd, *out); err != nil {
+	if *cpuprofile != "" {
+		if f, err := os.Create(*cpuprofile); err == nil {
+			pprof.StartCPUProfile(f)
+		}
+	}
+	err := run(members, *rounds, *steps, *tpTime, *useTestpmd, *out)
+	pprof.StopCPUProfile()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "rxbench:", err)
 		os.Exit(1)
 	}
