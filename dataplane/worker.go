@@ -488,6 +488,12 @@ func (w *Worker) Poll() int {
 		w.forward(w.cfg.Snapshot.Load(), w.sources[q], pkts)
 	}
 	if w.kio != nil {
+		if n > 0 {
+			// The member vector's frees and transmits go out before
+			// the TAP's vectors queue theirs: the IO's side buffers
+			// hold one vector's worth (dpdk.SideCap).
+			w.io.Flush()
+		}
 		n += w.pollKernel()
 	}
 	return n
