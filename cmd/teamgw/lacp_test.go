@@ -62,9 +62,12 @@ func TestLACPAgainstOVS(t *testing.T) {
 	}
 	waitFor(t, "both members to negotiate and distribute", distributing(2))
 	var show string
-	waitFor(t, "OVS to report both members current and attached", func() bool {
+	// OVS learns our members' Collecting and Distributing from the
+	// LACPDU after the one that got them attached: wait for that too.
+	waitFor(t, "OVS to report both members current and attached, with teamgw distributing", func() bool {
 		show, err = ovs.Appctl(ctx, "lacp/show")
-		return err == nil && strings.Contains(show, "status: active negotiated") && strings.Count(show, "current attached") == 2
+		return err == nil && strings.Contains(show, "status: active negotiated") && strings.Count(show, "current attached") == 2 &&
+			strings.Count(show, "partner state: activity timeout aggregation synchronized collecting distributing") == 2
 	})
 	t.Logf("LACP converged %v after teamgw was started (2 s of it is the aggregate wait)", time.Since(start).Round(time.Millisecond))
 	for _, want := range []string{"partner state: activity timeout aggregation synchronized collecting distributing"} {
