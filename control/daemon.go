@@ -23,6 +23,7 @@ import (
 	"github.com/teamgw/teamgw/control/linkwatch"
 	"github.com/teamgw/teamgw/dataplane"
 	"github.com/teamgw/teamgw/dataplane/dpdk"
+	"github.com/teamgw/teamgw/dataplane/tap"
 )
 
 // Daemon is a running teamgw instance.
@@ -45,6 +46,9 @@ type Daemon struct {
 	watch []workerWatch
 	// notify talks to the service manager (sd_notify), if there is one.
 	notify *notifier
+	// ifaceRetry holds the team interfaces recreated whose configuration
+	// has not gone through yet (kernelIfaceTick tries again).
+	ifaceRetry map[*tap.Device]bool
 	// partnersMoved: an LACP partner port's MAC changed; publish.
 	partnersMoved bool
 	started       time.Time
@@ -73,7 +77,7 @@ func Start(cfg *configs.Config, log *slog.Logger) (_ *Daemon, err error) {
 	if os.Geteuid() != 0 {
 		return nil, ErrNotRoot
 	}
-	d := &Daemon{cfg: cfg, log: log, now: time.Now, requests: make(chan func()), done: make(chan struct{}), markerTimeout: MarkerTimeout}
+	d := &Daemon{cfg: cfg, log: log, now: time.Now, requests: make(chan func()), done: make(chan struct{}), markerTimeout: MarkerTimeout, ifaceRetry: map[*tap.Device]bool{}}
 	defer func() {
 		if err != nil {
 			d.teardown()

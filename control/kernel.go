@@ -2,6 +2,7 @@ package control
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -205,10 +206,13 @@ func (d *Daemon) kernelIfaceTick() {
 }
 
 func (d *Daemon) restoreKernelIface(t *team, dev *tap.Device, addrs []string) {
-	if dev == nil || dev.Exists() {
+	if dev == nil || dev.Exists() && !d.ifaceRetry[dev] {
 		return
 	}
-	err := dev.Recreate()
+	var err error
+	if !dev.Exists() {
+		err = dev.Recreate()
+	}
 	if err == nil {
 		err = dev.Configure(t.mac[:], t.cfg.MTU)
 	}
@@ -218,12 +222,19 @@ func (d *Daemon) restoreKernelIface(t *team, dev *tap.Device, addrs []string) {
 		}
 		var pfx netip.Prefix
 		if pfx, err = netip.ParsePrefix(a); err == nil {
-			err = addAddress(dev.Index, pfx)
+			if err = addAddress(dev.Index, pfx); errors.Is(err, unix.EEXIST) {
+				err = nil // added by the try before
+			}
 		}
 	}
 	if err != nil {
-		d.log.Error("team interface deleted by an administrator and not recreated", "team", t.cfg.Name, "interface", dev.Name, "err", err)
+		// Tried again every kernelIfacePoll until it works.
+		if !d.ifaceRetry[dev] {
+			d.log.Error("team interface deleted by an administrator: not recreated yet", "team", t.cfg.Name, "interface", dev.Name, "err", err)
+		}
+		d.ifaceRetry[dev] = true
 		return
 	}
+	delete(d.ifaceRetry, dev)
 	d.event(EventKernelIfRestored, "team interface deleted by an administrator: recreated", "team", t.cfg.Name, "interface", dev.Name)
 }

@@ -145,16 +145,15 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 			continue
 		}
 		super++
-		for m != nil {
-			l := k.seg.Next(m.Room())
-			if l == 0 {
-				k.spare = append(k.spare, m)
+		for {
+			m.SetLen(k.seg.Next(m.Room())) // at least one segment after a Reset
+			total += w.queueKernel(ks, m)
+			if k.seg.Done() {
 				break
 			}
-			m.SetLen(l)
-			total += w.queueKernel(ks, m)
 			if m = w.mbuf(); m == nil {
 				noMbuf++ // the rest of the super-frame is lost
+				break
 			}
 		}
 	}

@@ -66,19 +66,20 @@ func ParseTCPSegment(frame []byte) (TCPSegment, bool) {
 }
 
 // SameFlow reports whether two coalescable frames belong to the same TCP
-// connection and direction (addresses, ports, VLAN tags, MACs).
+// connection and direction (addresses, ports, VLAN tags, MACs). Their
+// header layouts may differ (a segment with a SACK option has a longer
+// TCP header): such a segment is the same flow but cannot join the
+// super-frame (Append refuses it), so the flow's order is kept.
 func SameFlow(a []byte, sa *TCPSegment, b []byte, sb *TCPSegment) bool {
-	if sa.l != sb.l {
+	la, lb := &sa.l, &sb.l
+	if la.l3 != lb.l3 || la.v6 != lb.v6 || !bytes.Equal(a[:la.l3], b[:lb.l3]) ||
+		!bytes.Equal(a[la.l4:la.l4+4], b[lb.l4:lb.l4+4]) {
 		return false
 	}
-	l := &sa.l
-	if !bytes.Equal(a[:l.l3], b[:l.l3]) || !bytes.Equal(a[l.l4:l.l4+4], b[l.l4:l.l4+4]) {
-		return false
+	if la.v6 {
+		return bytes.Equal(a[la.l3+8:la.l3+40], b[lb.l3+8:lb.l3+40])
 	}
-	if l.v6 {
-		return bytes.Equal(a[l.l3+8:l.l3+40], b[l.l3+8:l.l3+40])
-	}
-	return bytes.Equal(a[l.l3+12:l.l3+20], b[l.l3+12:l.l3+20])
+	return bytes.Equal(a[la.l3+12:la.l3+20], b[lb.l3+12:lb.l3+20])
 }
 
 // Coalesced is a TCP super-frame being built from wire segments: the

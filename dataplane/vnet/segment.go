@@ -159,6 +159,10 @@ func (s *Segmenter) Reset(h Header, frame []byte, maxSegment int) error {
 	return nil
 }
 
+// Done reports whether every segment has been written (or Reset refused
+// the frame).
+func (s *Segmenter) Done() bool { return s.done || s.frame == nil }
+
 // Segments is how many frames the super-frame is cut into.
 func (s *Segmenter) Segments() int {
 	n := len(s.frame) - s.l.payload

@@ -541,3 +541,33 @@ func fixTCP(f []byte, l *layout) {
 	ip := f[l.l3:]
 	binary.BigEndian.PutUint16(tcp[16:], ^Fold(Sum(tcp, pseudoSum(ip[12:16], ip[16:20], protoTCP, len(tcp)))))
 }
+
+// A segment of the same connection whose TCP header is longer (a SACK
+// option) is the same flow, so the caller flushes rather than opening a
+// second super-frame for it, but it cannot join the super-frame.
+func TestSameFlowAcrossHeaderLengths(t *testing.T) {
+	a, _ := superFrame(superSpec{payload: 3000, tcpOpts: 12, flags: tcpACK})
+	b, _ := superFrame(superSpec{payload: 3000, tcpOpts: 24, flags: tcpACK})
+	sa := segmentAll(t, a, GSOTCPv4, 1000)
+	sb := segmentAll(t, b, GSOTCPv4, 1000)
+	pa, _ := ParseTCPSegment(sa[0])
+	pb, ok := ParseTCPSegment(sb[1])
+	if !ok {
+		t.Fatal("not coalescable")
+	}
+	if !SameFlow(sa[0], &pa, sb[1], &pb) {
+		t.Fatal("segments of one connection with different TCP header lengths are different flows")
+	}
+	var c Coalesced
+	c.Start(bytes.Clone(sa[0]), pa)
+	if c.Append(sb[1], pb) {
+		t.Fatal("a segment with a different header length joined the super-frame")
+	}
+	other := bytes.Clone(sb[1])
+	other[pb.l.l4+1] ^= 1 // another destination port
+	fixTCP(other, &pb.l)
+	po, _ := ParseTCPSegment(other)
+	if SameFlow(sa[0], &pa, other, &po) {
+		t.Fatal("another connection counts as the same flow")
+	}
+}
