@@ -124,17 +124,7 @@ func memberAddRemoveUnderTraffic(t *testing.T, cores string) {
 		}
 	}()
 	waitTeam(t, g, 0, "two active members", activeMembers(2))
-	team := netip.AddrPortFrom(l.Spec.TeamIP, 7)
-	stopEcho, err := l.StartEcho(l.GW, team)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stopEcho()
-	stream, err := l.StartStream(l.Clients[0], team, time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the stream to flow", func() bool { return stream.Received() > 100 })
+	stream := echoStream(t, l, 0)
 
 	const m2, dev2 = "net_af_packet2", "net_af_packet2,iface=m2"
 	const cycles = 4

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
@@ -26,14 +25,10 @@ func TestLACPAgainstOVS(t *testing.T) {
 	l := newLab(t, 2, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	var ovsLog bytes.Buffer
-	ovs, err := l.StartOVS(ctx, lab.BondMode{Mode: "balance-tcp", LACP: "active"}, &syncWriter{w: &ovsLog})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, ovsLog.String())
-	}
+	ovs := startLACPSwitch(ctx, t, l)
 	var logb bytes.Buffer
 	start := time.Now()
-	g, err := l.StartTeamgw(ctx, teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Mode: "lacp", Extra: "lacp_rate = \"fast\"\n"}), &syncWriter{w: &logb})
+	g, err := l.StartTeamgw(ctx, teamgwBin, t.TempDir(), lacpConfig(l), &syncWriter{w: &logb})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, logb.String())
 	}
@@ -97,17 +92,7 @@ func TestLACPAgainstOVS(t *testing.T) {
 	waitFor(t, "renegotiation after the switch restarted LACP", distributing(2))
 	t.Logf("renegotiated %v after the switch turned LACP back on", time.Since(restart).Round(time.Millisecond))
 
-	team := netip.AddrPortFrom(l.Spec.TeamIP, 7)
-	stopEcho, err := l.StartEcho(l.GW, team)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stopEcho()
-	s, err := l.StartStream(l.Clients[0], team, time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the stream to flow", func() bool { return s.Received() > 100 })
+	s := echoStream(t, l, 0)
 	if err := l.CutMember(0); err != nil {
 		t.Fatal(err)
 	}
@@ -171,15 +156,11 @@ func TestLACPDUsOnTimeUnderFullLoad(t *testing.T) {
 	l := newLab(t, 2, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	var ovsLog bytes.Buffer
-	ovs, err := l.StartOVS(ctx, lab.BondMode{Mode: "balance-tcp", LACP: "active"}, &syncWriter{w: &ovsLog})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, ovsLog.String())
-	}
+	ovs := startLACPSwitch(ctx, t, l)
 	var logb bytes.Buffer
 	// Member 0 also carries a configured port priority, which the
 	// partner must learn from its LACPDUs.
-	cfg := strings.Replace(l.Config(lab.TeamConfig{Mode: "lacp", Extra: "lacp_rate = \"fast\"\n"}),
+	cfg := strings.Replace(lacpConfig(l),
 		`"net_af_packet0,iface=m0",`, `{ device = "net_af_packet0,iface=m0", lacp_port_priority = 100 },`, 1)
 	g, err := l.StartTeamgw(ctx, teamgwBin, t.TempDir(), cfg, &syncWriter{w: &logb})
 	if err != nil {
@@ -331,13 +312,9 @@ func TestLACPGoodbyeOnStop(t *testing.T) {
 	l := newLab(t, 2, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var ovsLog bytes.Buffer
-	ovs, err := l.StartOVS(ctx, lab.BondMode{Mode: "balance-tcp", LACP: "active"}, &syncWriter{w: &ovsLog})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, ovsLog.String())
-	}
+	ovs := startLACPSwitch(ctx, t, l)
 	var logb bytes.Buffer
-	g, err := l.StartTeamgw(ctx, teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Mode: "lacp", Extra: "lacp_rate = \"fast\"\n"}), &syncWriter{w: &logb})
+	g, err := l.StartTeamgw(ctx, teamgwBin, t.TempDir(), lacpConfig(l), &syncWriter{w: &logb})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, logb.String())
 	}
@@ -361,4 +338,21 @@ func TestLACPGoodbyeOnStop(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("OVS took both links out of sync %v after teamgw was told to stop", time.Since(stopped).Round(time.Millisecond))
+}
+
+// startLACPSwitch puts Open vSwitch in the lab's switch namespace with an
+// LACP bond (balance-tcp, lacp=active) facing the members.
+func startLACPSwitch(ctx context.Context, t *testing.T, l *lab.Lab) *lab.OVS {
+	t.Helper()
+	var log bytes.Buffer
+	ovs, err := l.StartOVS(ctx, lab.BondMode{Mode: "balance-tcp", LACP: "active"}, &syncWriter{w: &log})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	return ovs
+}
+
+// lacpConfig is the lab's config for an lacp team at the fast rate.
+func lacpConfig(l *lab.Lab) string {
+	return l.Config(lab.TeamConfig{Mode: "lacp", Extra: "lacp_rate = \"fast\"\n"})
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"net/netip"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -87,12 +86,9 @@ func TestLACPBadPDUsAndMarkerAgainstOVS(t *testing.T) {
 	l := newLab(t, 2, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	var ovsLog, logb bytes.Buffer
-	ovs, err := l.StartOVS(ctx, lab.BondMode{Mode: "balance-tcp", LACP: "active"}, &syncWriter{w: &ovsLog})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, ovsLog.String())
-	}
-	g, err := l.StartTeamgw(ctx, teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Mode: "lacp", Extra: "lacp_rate = \"fast\"\n"}), &syncWriter{w: &logb})
+	var logb bytes.Buffer
+	ovs := startLACPSwitch(ctx, t, l)
+	g, err := l.StartTeamgw(ctx, teamgwBin, t.TempDir(), lacpConfig(l), &syncWriter{w: &logb})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, logb.String())
 	}
@@ -186,17 +182,7 @@ func TestLACPBadPDUsAndMarkerAgainstOVS(t *testing.T) {
 		len(bad), before.LACP.Bad, after.LACP.Bad, before.LACP.Looped, after.LACP.Looped)
 
 	// Planned removal: teamctl member disable sends a marker first.
-	team := netip.AddrPortFrom(l.Spec.TeamIP, 7)
-	stopEcho, err := l.StartEcho(l.GW, team)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stopEcho()
-	stream, err := l.StartStream(l.Clients[0], team, time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the stream to flow", func() bool { return stream.Received() > 100 })
+	stream := echoStream(t, l, 0)
 	ovsMarkers := ovsStat(t, ovs, "s0", "RX Marker Request PDUs")
 	path, stopCapture := capture(t, l, l.Switch, "s0", "ether proto 0x8809")
 	start := time.Now()

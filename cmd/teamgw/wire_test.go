@@ -67,7 +67,7 @@ func TestWireFormatsDecodeCleanly(t *testing.T) {
 			t.Fatal(err)
 		}
 		path, stop := capture(t, l, l.Switch, "s0", "ether proto 0x8809")
-		g, err := l.StartTeamgw(ctx, teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Mode: "lacp", Extra: "lacp_rate = \"fast\"\n"}), io.Discard)
+		g, err := l.StartTeamgw(ctx, teamgwBin, t.TempDir(), lacpConfig(l), io.Discard)
 		if err != nil {
 			stop()
 			t.Fatal(err)
