@@ -56,7 +56,7 @@ func (c Config) Argv() []string {
 		"--no-pci", "--no-telemetry", "--log-level=error"}
 	if c.NoHuge {
 		// --no-huge implies legacy memory, which --in-memory refuses.
-		argv = append(argv, "--no-huge", "-m", "512", "--file-prefix", fmt.Sprintf("testpmd-%d", os.Getpid()))
+		argv = append(argv, "--no-huge", "-m", "512", "--file-prefix", noHugePrefix())
 	} else {
 		argv = append(argv, "--in-memory")
 	}
@@ -259,6 +259,11 @@ func (p *Proc) Close() error {
 	}
 	io.WriteString(p.stdin, "quit\n")
 	p.stdin.Close()
+	// A run on ordinary memory keeps a runtime directory under its file
+	// prefix; nothing is left behind once testpmd has gone.
+	if p.cfg.NoHuge {
+		defer os.RemoveAll(filepath.Join("/var/run/dpdk", noHugePrefix()))
+	}
 	select {
 	case err := <-p.done:
 		return err
@@ -267,6 +272,9 @@ func (p *Proc) Close() error {
 		return errors.New("testpmd: did not quit")
 	}
 }
+
+// noHugePrefix is the EAL file prefix of a run on ordinary memory.
+func noHugePrefix() string { return fmt.Sprintf("testpmd-%d", os.Getpid()) }
 
 func (p *Proc) kill() {
 	p.cmd.Process.Kill()
