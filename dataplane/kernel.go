@@ -58,6 +58,8 @@ type kernelIO struct {
 	iov     [1 + max(maxChain, groSegments)]unix.Iovec
 	gro     [groSlots]groFlow
 	groUsed int
+	// unflushed: the step's member vector is still in the IO's buffers.
+	unflushed bool
 }
 
 func newKernelIO(pool *dpdk.Mempool) *kernelIO {
@@ -185,6 +187,10 @@ func (w *Worker) flushKernel(ks *kernelSource) int {
 	n := len(k.vec)
 	if n == 0 {
 		return 0
+	}
+	if k.unflushed {
+		w.io.Flush()
+		k.unflushed = false
 	}
 	w.forward(w.cfg.Snapshot.Load(), ks.src, k.vec)
 	k.vec = k.vec[:0]

@@ -488,12 +488,11 @@ func (w *Worker) Poll() int {
 		w.forward(w.cfg.Snapshot.Load(), w.sources[q], pkts)
 	}
 	if w.kio != nil {
-		if n > 0 {
-			// The member vector's frees and transmits go out before
-			// the TAP's vectors queue theirs: the IO's side buffers
-			// hold one vector's worth (dpdk.SideCap).
-			w.io.Flush()
-		}
+		// A member vector's frees and transmits must go out before a
+		// TAP vector queues its own (the IO's side buffers hold one
+		// vector's worth, dpdk.SideCap): flushKernel flushes first
+		// when the TAP had anything.
+		w.kio.unflushed = n > 0
 		n += w.pollKernel()
 	}
 	return n

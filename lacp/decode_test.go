@@ -131,13 +131,7 @@ func TestParseLACPDUTolerant(t *testing.T) {
 func TestParseLACPDUReject(t *testing.T) {
 	g := goldenLACPDUBody(t)
 	gp := goldenLACPDU
-	set := func(kv ...int) []byte {
-		return mutate(g, func(b []byte) {
-			for i := 0; i < len(kv); i += 2 {
-				b[kv[i]] = uint8(kv[i+1])
-			}
-		})
-	}
+	set := setter(g)
 	tests := []struct {
 		name string
 		body []byte
@@ -262,13 +256,7 @@ func TestParseMarker(t *testing.T) {
 func TestParseMarkerReject(t *testing.T) {
 	g := goldenMarkerBody(t)
 	gm := goldenMarker
-	set := func(kv ...int) []byte {
-		return mutate(g, func(b []byte) {
-			for i := 0; i < len(kv); i += 2 {
-				b[kv[i]] = uint8(kv[i+1])
-			}
-		})
-	}
+	set := setter(g)
 	tests := []struct {
 		name string
 		body []byte
@@ -427,5 +415,17 @@ func TestZeroAllocs(t *testing.T) {
 		if (sinkErr != nil) != tt.wantErr {
 			t.Errorf("%s: error %v, want error %v", tt.name, sinkErr, tt.wantErr)
 		}
+	}
+}
+
+// setter returns a function that copies g with the given offset/value
+// pairs applied.
+func setter(g []byte) func(kv ...int) []byte {
+	return func(kv ...int) []byte {
+		return mutate(g, func(b []byte) {
+			for i := 0; i < len(kv); i += 2 {
+				b[kv[i]] = uint8(kv[i+1])
+			}
+		})
 	}
 }
