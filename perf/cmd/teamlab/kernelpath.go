@@ -50,6 +50,7 @@ func kernelPath(args []string) error {
 	out := fs.String("out", "perf/results", "directory for the JSON and Markdown report (\"\" = none)")
 	idle := fs.String("idle-sleep", "50us", "teamgw's eal.idle_sleep (\"0s\" = busy polling)")
 	workers := fs.Int("workers", 1, "teamgw worker lcores (and TAP queues)")
+	anchors := fs.Bool("anchors", true, "measure the no-team anchors first")
 	fs.Parse(args)
 	members, err := intList(*membersFlag)
 	if err != nil {
@@ -76,6 +77,9 @@ func kernelPath(args []string) error {
 		name string
 		wire bool
 	}{{"no team", false}, {"no team, wire-sized", true}} {
+		if !*anchors {
+			break
+		}
 		if err := withLab(1, maxStreams, func(l *lab.Lab) error {
 			ctx := context.Background()
 			if _, err := l.Exec(ctx, l.GW, "ip", "addr", "add", l.Spec.TeamIP.String()+"/24", "dev", "m0"); err != nil {
@@ -227,7 +231,8 @@ func iperfOnce(l *lab.Lab, streams int, reverse bool, dur time.Duration, team *t
 				return
 			}
 			var j struct {
-				End struct {
+				Error string `json:"error"`
+				End   struct {
 					SumSent     struct{ Retransmits int } `json:"sum_sent"`
 					SumReceived struct {
 						BitsPerSecond float64 `json:"bits_per_second"`
@@ -236,6 +241,10 @@ func iperfOnce(l *lab.Lab, streams int, reverse bool, dur time.Duration, team *t
 			}
 			if err := json.Unmarshal(out, &j); err != nil {
 				results[k].err = fmt.Errorf("iperf3 output: %w", err)
+				return
+			}
+			if j.Error != "" {
+				results[k].err = fmt.Errorf("iperf3 client %d: %s", k, j.Error)
 				return
 			}
 			results[k] = result{bps: j.End.SumReceived.BitsPerSecond, retr: j.End.SumSent.Retransmits}
