@@ -119,7 +119,10 @@ type KernelPath struct {
 	Queues      int    `json:"queues"`
 	Offloads    string `json:"offloads"`
 	SuperFrames uint64 `json:"superframes_segmented"`
-	Coalesced   uint64 `json:"superframes_coalesced"`
+	// Offloaded are the TCP super-frames handed whole to members that
+	// segment them (TSO on the NIC).
+	Offloaded uint64 `json:"superframes_offloaded"`
+	Coalesced uint64 `json:"superframes_coalesced"`
 	// CoalescedSegments are the wire segments the coalesced
 	// super-frames were made of.
 	CoalescedSegments uint64 `json:"segments_coalesced"`
@@ -176,6 +179,9 @@ type MemberStatus struct {
 	// TxOffloads are the transmit offloads the device offers; teamgw
 	// segments and checksums in software where it offers none.
 	TxOffloads string `json:"tx_offloads"`
+	// TSO: TCP super-frames from the kernel leave on this member whole,
+	// for the device to segment (it offers TSO, checksums and chains).
+	TSO bool `json:"tso"`
 	// Probe are the member's echo-node probe counters (SLB teams with an
 	// echo node).
 	Probe *MemberProbe `json:"probe,omitempty"`
@@ -320,6 +326,7 @@ func (d *Daemon) buildStatus() *Status {
 		}
 		slices.SortFunc(ts.Routers, func(a, b RouterStatus) int { return strings.Compare(a.IP, b.IP) })
 		ts.KernelPath = KernelPath{Interface: t.cfg.Name, SuperFrames: totals[ti].SuperFrames,
+			Offloaded: totals[ti].OffloadedFrames,
 			Coalesced: totals[ti].Coalesced, CoalescedSegments: totals[ti].CoalescedSegments}
 		if t.tap != nil {
 			ts.KernelPath.Queues, ts.KernelPath.Offloads = t.tap.Queues(), t.tap.Offloads.String()
@@ -392,6 +399,7 @@ func (d *Daemon) buildStatus() *Status {
 			if info, err := m.port.Info(); err == nil {
 				ms.TxOffloads = dpdk.TxOffloadNames(info.TxOffloads)
 			}
+			ms.TSO = dataplane.SegmentsTCP(m.port)
 			if st, err := m.port.Stats(); err == nil {
 				ms.NIC = NICCounters{RxMissed: st.RxMissed, RxNoMbuf: st.RxNoMbuf, RxErrors: st.RxErrors, TxErrors: st.TxErrors}
 			}

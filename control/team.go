@@ -348,7 +348,19 @@ func (d *Daemon) startMember(mc configs.Member, mtu int) (_ *member, err error) 
 	if info.MaxRxQueues < q || info.MaxTxQueues < q {
 		return nil, fmt.Errorf("device has %d/%d RX/TX queues, %d workers need %d", info.MaxRxQueues, info.MaxTxQueues, q, q)
 	}
-	if err := p.Configure(dpdk.PortConfig{RxQueues: q, TxQueues: q, RSS: q > 1, LSC: info.LSC, Pool: d.pool}); err != nil {
+	// TCP segmentation and the checksums it implies, on devices that
+	// offer them: the kernel's super-frames then leave whole (issue 9).
+	tx := uint64(dpdk.TxOffloadTCPTSO | dpdk.TxOffloadIPv4Csum | dpdk.TxOffloadTCPCsum | dpdk.TxOffloadMultiSegs)
+	conf := dpdk.PortConfig{RxQueues: q, TxQueues: q, RSS: q > 1, LSC: info.LSC, TxOffloads: tx, Pool: d.pool}
+	// The device takes the team's MTU; an af_packet member's is its
+	// kernel interface's (prepareMemberIface), whatever the PMD reports.
+	if mc.Kind() != "net_af_packet" {
+		if info.MaxMTU != 0 && uint32(mtu) > info.MaxMTU {
+			return nil, fmt.Errorf("team MTU %d is more than the device's largest, %d", mtu, info.MaxMTU)
+		}
+		conf.MTU = uint32(mtu)
+	}
+	if err := p.Configure(conf); err != nil {
 		return nil, err
 	}
 	if info.LSC {

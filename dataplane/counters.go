@@ -85,6 +85,9 @@ type TeamCounters struct {
 	// SuperFrames counts TCP/UDP super-frames from the TAP cut into
 	// segments (TSO/USO done in software).
 	SuperFrames atomic.Uint64
+	// OffloadedFrames counts TCP super-frames from the TAP handed whole
+	// to a member that segments them itself (TSO on the NIC).
+	OffloadedFrames atomic.Uint64
 	// Coalesced counts TCP super-frames written to the TAP, and
 	// CoalescedSegments the wire segments they were made of (GRO).
 	Coalesced, CoalescedSegments atomic.Uint64
@@ -139,7 +142,9 @@ type TeamTotals struct {
 	Classes     [classify.NumClasses]uint64
 	ToControl   uint64
 	SuperFrames uint64
-	Coalesced   uint64
+	// OffloadedFrames are the super-frames left to a member's TSO.
+	OffloadedFrames uint64
+	Coalesced       uint64
 	// CoalescedSegments are the wire segments the Coalesced super-frames
 	// were made of.
 	CoalescedSegments uint64
@@ -162,6 +167,7 @@ func (tt *TeamTotals) Add(c *TeamCounters) {
 	}
 	tt.ToControl += c.ToControl.Load()
 	tt.SuperFrames += c.SuperFrames.Load()
+	tt.OffloadedFrames += c.OffloadedFrames.Load()
 	tt.Coalesced += c.Coalesced.Load()
 	tt.CoalescedSegments += c.CoalescedSegments.Load()
 }

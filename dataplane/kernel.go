@@ -1,10 +1,12 @@
 package dataplane
 
 import (
+	"errors"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/teamgw/teamgw/dataplane/classify"
 	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/tap"
 	"github.com/teamgw/teamgw/dataplane/vnet"
@@ -53,6 +55,7 @@ type kernelIO struct {
 	buf     []byte // one frame read from the kernel
 	seg     vnet.Segmenter
 	vec     []*dpdk.Mbuf // a vector being built, at most dpdk.Vector
+	vecSegs int          // the mbufs in vec, chains counted whole
 	spare   []*dpdk.Mbuf // allocated, not yet used
 	hdr     []byte       // the virtio-net header of frames written to the kernel
 	iov     [1 + max(maxChain, groSegments)]unix.Iovec
@@ -98,13 +101,16 @@ func (w *Worker) pollKernel() int {
 }
 
 // readKernel reads up to kernelReads frames from one TAP queue, turns
-// them into mbufs (segmenting super-frames) and forwards them in vectors.
+// them into mbufs (segmenting super-frames, unless their member segments
+// TCP itself) and forwards them in vectors. One snapshot serves the whole
+// read, so a super-frame goes to the member it was prepared for.
 func (w *Worker) readKernel(ks *kernelSource) int {
 	k := w.kio
 	t := int(ks.src.team)
 	c := &w.counters.Teams[t]
+	s := w.cfg.Snapshot.Load()
 	total := 0
-	var bad, noMbuf, oversize, super uint64
+	var bad, noMbuf, oversize, super, offloaded uint64
 	for range kernelReads {
 		n, err := ks.q.Read(k.buf)
 		if n == 0 || err != nil {
@@ -133,12 +139,25 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 				continue
 			}
 			m.SetLen(copy(room, f))
-			total += w.queueKernel(ks, m)
+			total += w.queueKernel(ks, s, m, 1)
 			continue
 		}
 		m := w.mbuf()
 		if m == nil {
 			noMbuf++
+			continue
+		}
+		if w.memberSegments(s, ks.src, f) {
+			segs, err := w.offloadChain(ks.src, m, h, f)
+			switch {
+			case err == errNoMbuf:
+				noMbuf++
+			case err != nil:
+				bad++
+			default:
+				offloaded++
+				total += w.queueKernel(ks, s, m, segs)
+			}
 			continue
 		}
 		if err := k.seg.Reset(h, f, len(m.Room())); err != nil {
@@ -149,7 +168,7 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 		super++
 		for {
 			m.SetLen(k.seg.Next(m.Room())) // at least one segment after a Reset
-			total += w.queueKernel(ks, m)
+			total += w.queueKernel(ks, s, m, 1)
 			if k.seg.Done() {
 				break
 			}
@@ -159,30 +178,101 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 			}
 		}
 	}
-	total += w.flushKernel(ks)
-	if bad|noMbuf|oversize|super != 0 {
+	total += w.flushKernel(ks, s)
+	if bad|noMbuf|oversize|super|offloaded != 0 {
 		c.Drops[DropBadOffload].Add(bad)
 		c.Drops[DropNoMbuf].Add(noMbuf)
 		c.Drops[DropOversize].Add(oversize)
 		c.SuperFrames.Add(super)
+		c.OffloadedFrames.Add(offloaded)
 	}
 	return total
 }
 
-// queueKernel adds m to the vector being built, forwarding the vector
-// when it is full; it returns the frames forwarded.
-func (w *Worker) queueKernel(ks *kernelSource, m *dpdk.Mbuf) int {
-	k := w.kio
-	k.vec = append(k.vec, m)
-	if len(k.vec) < dpdk.Vector {
-		return 0
+// tsoOffloads are the member TX offloads a TCP super-frame needs to be
+// handed over whole: segmentation, the checksums it implies, and chains.
+const tsoOffloads = dpdk.TxOffloadTCPTSO | dpdk.TxOffloadIPv4Csum | dpdk.TxOffloadTCPCsum | dpdk.TxOffloadMultiSegs
+
+// SegmentsTCP reports whether the workers hand TCP super-frames from the
+// kernel whole to member port p, for the device to segment.
+func SegmentsTCP(p *dpdk.Port) bool { return p.TxOffloads&tsoOffloads == tsoOffloads }
+
+// memberSegments reports whether the member that s sends super-frame f on
+// (as fromKernel will pick it) cuts TCP segments itself (TSO).
+func (w *Worker) memberSegments(s *Snapshot, src source, f []byte) bool {
+	ts := &s.Teams[src.team]
+	r := classify.Frame(f)
+	if r.Class > classify.ClassL3 {
+		return false
 	}
-	return w.flushKernel(ks)
+	mi := ts.Table[bucketOf(r.Hash)]
+	if uint8(mi) >= MaxMembers {
+		return false
+	}
+	p := w.member[src.team][mi]
+	return p != nil && SegmentsTCP(p)
+}
+
+// errNoMbuf: the pool ran dry while a chain was built.
+var errNoMbuf = errors.New("no mbuf")
+
+// offloadChain copies TCP super-frame f into head and as many chained
+// mbufs as it needs, with the offload requests for the member's TSO
+// (issue 9: segmentation on the member NIC when it offers it). It returns
+// the chain's mbuf count; on error every mbuf, head included, is released.
+func (w *Worker) offloadChain(src source, head *dpdk.Mbuf, h vnet.Header, f []byte) (int, error) {
+	o, err := vnet.PrepareTSO(h, f, len(head.Room()))
+	if err != nil {
+		w.kio.spare = append(w.kio.spare, head)
+		return 0, err
+	}
+	n := copy(head.Room(), f)
+	head.SetLen(n)
+	segs := 1
+	for rest := f[n:]; len(rest) > 0; rest = rest[n:] {
+		m := w.mbuf()
+		if m == nil {
+			w.io.Drop(head)
+			return 0, errNoMbuf
+		}
+		n = copy(m.Room(), rest)
+		m.SetLen(n)
+		head.Append(m)
+		segs++
+	}
+	l2 := o.L2
+	if w.vlanID[src.team][src.tap] != 0 {
+		l2 += 4 // fromKernel inserts the VLAN's tag
+	}
+	flags := dpdk.TxFlagTCPSeg | dpdk.TxFlagTCPCsum | dpdk.TxFlagIPv6
+	if !o.V6 {
+		flags = dpdk.TxFlagTCPSeg | dpdk.TxFlagTCPCsum | dpdk.TxFlagIPv4 | dpdk.TxFlagIPCsum
+	}
+	head.SetTxOffload(flags, l2, o.L3, o.L4, o.MSS)
+	return segs, nil
+}
+
+// queueKernel adds m, a frame of segs mbufs, to the vector being built,
+// forwarding the vector first when m would not fit (a vector holds at
+// most dpdk.Vector mbufs, chains included, as the pool is sized for) and
+// after when it is full; it returns the frames forwarded.
+func (w *Worker) queueKernel(ks *kernelSource, s *Snapshot, m *dpdk.Mbuf, segs int) int {
+	k := w.kio
+	total := 0
+	if k.vecSegs+segs > dpdk.Vector {
+		total = w.flushKernel(ks, s)
+	}
+	k.vec = append(k.vec, m)
+	k.vecSegs += segs
+	if k.vecSegs < dpdk.Vector {
+		return total
+	}
+	return total + w.flushKernel(ks, s)
 }
 
 // flushKernel forwards the vector built so far and sends it at once (the
 // members' TX buffers hold one vector).
-func (w *Worker) flushKernel(ks *kernelSource) int {
+func (w *Worker) flushKernel(ks *kernelSource, s *Snapshot) int {
 	k := w.kio
 	n := len(k.vec)
 	if n == 0 {
@@ -192,8 +282,9 @@ func (w *Worker) flushKernel(ks *kernelSource) int {
 		w.io.Flush()
 		k.unflushed = false
 	}
-	w.forward(w.cfg.Snapshot.Load(), ks.src, k.vec)
+	w.forward(s, ks.src, k.vec)
 	k.vec = k.vec[:0]
+	k.vecSegs = 0
 	w.io.Flush()
 	return n
 }

@@ -237,7 +237,11 @@ func printShow(w io.Writer, s *control.Status) {
 		fmt.Fprint(w, "  drops:")
 		printCounts(w, t.Drops)
 		for _, m := range t.Members {
-			fmt.Fprintf(w, "  %s offloads: %s\n", m.Name, m.TxOffloads)
+			tso := ""
+			if m.TSO {
+				tso = " (kernel super-frames leave whole: TSO on the device)"
+			}
+			fmt.Fprintf(w, "  %s offloads: %s%s\n", m.Name, m.TxOffloads, tso)
 			if n := m.NIC; n != (control.NICCounters{}) {
 				fmt.Fprintf(w, "  %s device: rx_missed=%d rx_nombuf=%d rx_errors=%d tx_errors=%d\n", m.Name, n.RxMissed, n.RxNoMbuf, n.RxErrors, n.TxErrors)
 			}
@@ -245,8 +249,8 @@ func printShow(w io.Writer, s *control.Status) {
 		fmt.Fprint(w, "  from the kernel:")
 		printCounts(w, t.Classes)
 		kp := t.KernelPath
-		fmt.Fprintf(w, "  kernel path: %d queues, offloads %s; super-frames segmented %d, coalesced %d (of %d segments)\n",
-			kp.Queues, kp.Offloads, kp.SuperFrames, kp.Coalesced, kp.CoalescedSegments)
+		fmt.Fprintf(w, "  kernel path: %d queues, offloads %s; super-frames segmented %d, left to member TSO %d, coalesced %d (of %d segments)\n",
+			kp.Queues, kp.Offloads, kp.SuperFrames, kp.Offloaded, kp.Coalesced, kp.CoalescedSegments)
 		if t.ClientsRefused != nil {
 			fmt.Fprintf(w, "  clients: %d  refused:", len(t.Clients))
 			printCounts(w, t.ClientsRefused)

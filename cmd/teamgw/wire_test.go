@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -21,20 +22,34 @@ func capture(t *testing.T, l *lab.Lab, ns, iface, filter string) (path string, s
 	t.Helper()
 	path = filepath.Join(t.TempDir(), iface+".pcap")
 	os.Chmod(filepath.Dir(path), 0o777)
-	cmd, err := l.Start(ns, io.Discard, io.Discard, "tshark", "-q", "-i", iface, "-f", filter, "-w", path)
+	// tshark says "Capture started" once its capture runs (it says
+	// "Capturing on" before, and the file may exist before): wait for
+	// that, so that nothing sent after is missed.
+	pr, pw := io.Pipe()
+	capturing := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "Capture started") {
+				close(capturing)
+				break
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	cmd, err := l.Start(ns, io.Discard, pw, "tshark", "-q", "-i", iface, "-f", filter, "-w", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, err := os.Stat(path); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
+	select {
+	case <-capturing:
+	case <-time.After(10 * time.Second):
+		t.Fatal("tshark did not start capturing within 10 s")
 	}
 	return path, func() {
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Wait()
+		pw.Close()
 	}
 }
 

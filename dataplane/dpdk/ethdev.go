@@ -20,6 +20,8 @@ type Port struct {
 	ID      uint16
 	Name    string // the device name (devargs before the first comma)
 	Devargs string
+	// TxOffloads are the TX offloads (TxOffload*) Configure enabled.
+	TxOffloads uint64
 }
 
 // Probe attaches the device described by devargs (a PCI address or a vdev
@@ -60,7 +62,10 @@ type PortConfig struct {
 	MTU                uint32 // 0 = leave the device default
 	RSS                bool   // spread RX over queues by IP/TCP/UDP hash
 	LSC                bool   // request link-state-change interrupts if the PMD has them
-	Pool               *Mempool
+	// TxOffloads are the TX offloads (TxOffload*) wanted; those the
+	// device offers are enabled and recorded in Port.TxOffloads.
+	TxOffloads uint64
+	Pool       *Mempool
 }
 
 // Configure configures the device and sets up its queues; the port must be
@@ -86,7 +91,12 @@ func (p *Port) Configure(c PortConfig) error {
 	if c.LSC {
 		conf.lsc = 1
 	}
-	return p.err("configure", C.tg_port_configure(C.uint16_t(p.ID), &conf, c.Pool.c))
+	conf.tx_offloads = C.uint64_t(c.TxOffloads)
+	if err := p.err("configure", C.tg_port_configure(C.uint16_t(p.ID), &conf, c.Pool.c)); err != nil {
+		return err
+	}
+	p.TxOffloads = uint64(conf.tx_offloads)
+	return nil
 }
 
 // Start starts the port.

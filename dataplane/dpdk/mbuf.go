@@ -28,6 +28,7 @@ const (
 	offVlanTCI  = 42
 	offBufLen   = 54
 	offNext     = 64
+	offTxOffl   = 72
 	sizeOfMbuf  = 128
 	mbufHeadSeg = 1
 )
@@ -58,6 +59,7 @@ func checkLayout() error {
 		{"vlan_tci", l.vlan_tci, offVlanTCI},
 		{"buf_len", l.buf_len, offBufLen},
 		{"next", l.next, offNext},
+		{"tx_offload", l.tx_offload, offTxOffl},
 		{"sizeof", l.size, sizeOfMbuf},
 		{"sizeof(tg_io)", l.io_size, C.uint32_t(unsafe.Sizeof(C.struct_tg_io{}))},
 		{"sizeof(tg_txq)", l.txq_size, C.uint32_t(unsafe.Sizeof(C.struct_tg_txq{}))},
@@ -137,6 +139,36 @@ func (m *Mbuf) SetLen(n int) {
 
 // Next is the next segment of a chained packet, or nil.
 func (m *Mbuf) Next() *Mbuf { return *(**Mbuf)(unsafe.Add(m.ptr(), offNext)) }
+
+// Append chains seg (a single-segment mbuf) after the packet's last
+// segment: the packet's segment count and length grow by seg's.
+func (m *Mbuf) Append(seg *Mbuf) {
+	last := m
+	for n := last.Next(); n != nil; n = last.Next() {
+		last = n
+	}
+	*(**Mbuf)(unsafe.Add(last.ptr(), offNext)) = seg
+	*m.u16(offNbSegs) += *seg.u16(offNbSegs)
+	*m.u32(offPktLen) += *seg.u32(offPktLen)
+}
+
+// TX offload requests in ol_flags (RTE_MBUF_F_TX_*).
+const (
+	TxFlagTCPSeg   = uint64(C.RTE_MBUF_F_TX_TCP_SEG)
+	TxFlagTCPCsum  = uint64(C.RTE_MBUF_F_TX_TCP_CKSUM)
+	TxFlagIPCsum   = uint64(C.RTE_MBUF_F_TX_IP_CKSUM)
+	TxFlagIPv4     = uint64(C.RTE_MBUF_F_TX_IPV4)
+	TxFlagIPv6     = uint64(C.RTE_MBUF_F_TX_IPV6)
+	txOffloadShift = 7 + 9 + 8 // l2_len, l3_len, l4_len, then tso_segsz
+)
+
+// SetTxOffload asks the device for offloads (TxFlag*) on this packet, with
+// the header lengths and, for TCP segmentation, the payload size of each
+// segment (struct rte_mbuf ol_flags and tx_offload).
+func (m *Mbuf) SetTxOffload(flags uint64, l2, l3, l4, segSize int) {
+	*(*uint64)(unsafe.Add(m.ptr(), offOlFlags)) |= flags
+	*(*uint64)(unsafe.Add(m.ptr(), offTxOffl)) = uint64(l2&0x7f) | uint64(l3&0x1ff)<<7 | uint64(l4&0xff)<<16 | uint64(segSize&0xffff)<<txOffloadShift
+}
 
 // Free returns the mbuf (and its chain) to its pool. It is a cgo call: the
 // data path frees in bulk through IO.Drop instead.

@@ -199,6 +199,7 @@ void tg_mbuf_layout(struct tg_mbuf_layout *l)
 	l->vlan_tci = offsetof(struct rte_mbuf, vlan_tci);
 	l->buf_len = offsetof(struct rte_mbuf, buf_len);
 	l->next = offsetof(struct rte_mbuf, next);
+	l->tx_offload = offsetof(struct rte_mbuf, tx_offload);
 	l->size = sizeof(struct rte_mbuf);
 	l->io_size = sizeof(struct tg_io);
 	l->txq_size = sizeof(struct tg_txq);
@@ -280,7 +281,7 @@ int tg_dev_info(uint16_t port, struct tg_dev_info *info)
 }
 
 /* tg_port_configure configures the device and sets up all its queues. */
-int tg_port_configure(uint16_t port, const struct tg_port_conf *c, struct rte_mempool *mp)
+int tg_port_configure(uint16_t port, struct tg_port_conf *c, struct rte_mempool *mp)
 {
 	struct rte_eth_dev_info di;
 	struct rte_eth_conf conf;
@@ -300,6 +301,8 @@ int tg_port_configure(uint16_t port, const struct tg_port_conf *c, struct rte_me
 		conf.intr_conf.lsc = 1;
 	if (c->mtu)
 		conf.rxmode.mtu = c->mtu;
+	conf.txmode.offloads = c->tx_offloads & di.tx_offload_capa;
+	c->tx_offloads = conf.txmode.offloads;
 	rc = rte_eth_dev_configure(port, c->rx_queues, c->tx_queues, &conf);
 	if (rc < 0)
 		return rc;

@@ -101,7 +101,7 @@ unsigned int tg_io_alloc(struct tg_io *io, struct rte_mempool *mp, unsigned int 
 /* Layout facts the Go side hard-codes and checks at start-up. */
 struct tg_mbuf_layout {
 	uint32_t buf_addr, data_off, refcnt, nb_segs, port, ol_flags;
-	uint32_t packet_type, pkt_len, data_len, vlan_tci, buf_len, next, size;
+	uint32_t packet_type, pkt_len, data_len, vlan_tci, buf_len, next, tx_offload, size;
 	uint32_t io_size, txq_size;
 };
 void tg_mbuf_layout(struct tg_mbuf_layout *l);
@@ -134,8 +134,10 @@ struct tg_port_conf {
 	uint16_t rx_queues, tx_queues, rx_desc, tx_desc;
 	uint32_t mtu;
 	uint8_t rss, lsc, _pad[2];
+	/* in: the TX offloads wanted; out: those the device took */
+	uint64_t tx_offloads;
 };
-int tg_port_configure(uint16_t port, const struct tg_port_conf *c, struct rte_mempool *mp);
+int tg_port_configure(uint16_t port, struct tg_port_conf *c, struct rte_mempool *mp);
 int tg_port_remove(uint16_t port);
 
 int tg_lsc_register(uint16_t port, int fd);

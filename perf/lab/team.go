@@ -26,6 +26,11 @@ type TeamConfig struct {
 	AutoFallback *bool
 	// Extra is appended to the [[team]] table verbatim.
 	Extra string
+	// TapMembers makes the members DPDK net_tap ports (TAP interfaces
+	// tgm<i>, which offer TSO and checksum offloads) instead of af_packet
+	// ports on m<i>; WireTapMembers connects each to m<i> once teamgw
+	// has created them.
+	TapMembers bool
 }
 
 // Config renders a teamgw config for the lab's members: the team "team0"
@@ -58,6 +63,9 @@ func (l *Lab) Config(tc TeamConfig) string {
 	b.WriteString("members = [\n")
 	for i := range l.Spec.Members {
 		dev := fmt.Sprintf("net_af_packet%d,iface=m%d", i, i)
+		if tc.TapMembers {
+			dev = fmt.Sprintf("net_tap%d,iface=%s", i, TapMember(i))
+		}
 		if tc.Standby && i == l.Spec.Members-1 {
 			fmt.Fprintf(&b, "  { device = %q, role = \"standby\" },\n", dev)
 		} else {
@@ -67,6 +75,28 @@ func (l *Lab) Config(tc TeamConfig) string {
 	b.WriteString("]\n")
 	b.WriteString(tc.Extra)
 	return b.String()
+}
+
+// TapMember is the kernel interface of member i with TeamConfig.TapMembers.
+func TapMember(i int) string { return fmt.Sprintf("tgm%d", i) }
+
+// WireTapMembers connects each TAP member to its member veth as a wire
+// does: what one receives the other sends (tc mirred on both ingresses).
+// A bridge would not do: it takes the TAP's MAC, the member's, for its
+// own and keeps frames for it.
+func (l *Lab) WireTapMembers(ctx context.Context) error {
+	var script strings.Builder
+	script.WriteString("set -e\n")
+	for i := range l.Spec.Members {
+		for _, p := range [][2]string{{fmt.Sprintf("m%d", i), TapMember(i)}, {TapMember(i), fmt.Sprintf("m%d", i)}} {
+			fmt.Fprintf(&script, "tc qdisc add dev %s ingress\n", p[0])
+			fmt.Fprintf(&script, "tc filter add dev %s parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev %s\n", p[0], p[1])
+		}
+	}
+	if out, err := l.Exec(ctx, l.GW, "sh", "-c", script.String()); err != nil {
+		return fmt.Errorf("lab: wire TAP members: %w\n%s", err, out)
+	}
+	return nil
 }
 
 // Socket is the control socket path of the lab's teamgw.
