@@ -51,7 +51,7 @@ func kernelPath(args []string) error {
 	idle := fs.String("idle-sleep", "50us", "teamgw's eal.idle_sleep (\"0s\" = busy polling)")
 	workers := fs.Int("workers", 1, "teamgw worker lcores (and TAP queues)")
 	anchors := fs.Bool("anchors", true, "measure the no-team anchors first")
-	tapMembers := fs.Bool("tap-members", false, "members are DPDK net_tap ports wired to the member veths, which offer TSO: super-frames leave teamgw whole (the clients' MTU is 1486 in every run, anchors included, as net_tap counts the Ethernet header against its MTU)")
+	kindsFlag := fs.String("member-kinds", "af_packet,net_tap", "member ports: af_packet on the member veths (no offloads: teamgw segments), net_tap wired to the member veths (offers TSO: super-frames leave teamgw whole; the clients' MTU is then 1486, as net_tap counts the Ethernet header against its MTU)")
 	fs.Parse(args)
 	members, err := intList(*membersFlag)
 	if err != nil {
@@ -83,11 +83,6 @@ func kernelPath(args []string) error {
 		}
 		if err := withLab(1, maxStreams, func(l *lab.Lab) error {
 			ctx := context.Background()
-			if *tapMembers {
-				if err := clientMTU(l, 1486); err != nil {
-					return err
-				}
-			}
 			if _, err := l.Exec(ctx, l.GW, "ip", "addr", "add", l.Spec.TeamIP.String()+"/24", "dev", "m0"); err != nil {
 				return err
 			}
@@ -101,33 +96,43 @@ func kernelPath(args []string) error {
 			return err
 		}
 	}
-	for _, mode := range modes {
-		for _, n := range members {
-			if err := withLab(n, maxStreams, func(l *lab.Lab) error {
-				cfg := strings.Replace(l.Config(lab.TeamConfig{Mode: mode, TapMembers: *tapMembers}), `idle_sleep = "50us"`, fmt.Sprintf("idle_sleep = %q", *idle), 1)
-				if *workers > 1 {
-					cores := make([]string, *workers)
-					for i := range cores {
-						cores[i] = strconv.Itoa(i)
+	for _, kind := range strings.Split(*kindsFlag, ",") {
+		tapMembers := kind == "net_tap"
+		if !tapMembers && kind != "af_packet" {
+			return fmt.Errorf("unknown member kind %q", kind)
+		}
+		for _, mode := range modes {
+			path := mode
+			if tapMembers {
+				path = mode + ", net_tap TSO"
+			}
+			for _, n := range members {
+				if err := withLab(n, maxStreams, func(l *lab.Lab) error {
+					cfg := strings.Replace(l.Config(lab.TeamConfig{Mode: mode, TapMembers: tapMembers}), `idle_sleep = "50us"`, fmt.Sprintf("idle_sleep = %q", *idle), 1)
+					if *workers > 1 {
+						cores := make([]string, *workers)
+						for i := range cores {
+							cores[i] = strconv.Itoa(i)
+						}
+						cfg = strings.Replace(cfg, "[eal]\n", "[eal]\nworker_cores = ["+strings.Join(cores, ", ")+"]\n", 1)
 					}
-					cfg = strings.Replace(cfg, "[eal]\n", "[eal]\nworker_cores = ["+strings.Join(cores, ", ")+"]\n", 1)
-				}
-				g, err := l.StartTeamgw(context.Background(), c.teamgw, c.dir, cfg, io.Discard)
-				if err != nil {
-					return err
-				}
-				defer g.Stop()
-				if *tapMembers {
-					if err := errors.Join(l.WireTapMembers(context.Background()), clientMTU(l, 1486)); err != nil {
+					g, err := l.StartTeamgw(context.Background(), c.teamgw, c.dir, cfg, io.Discard)
+					if err != nil {
 						return err
 					}
-				}
-				if err := waitAllActive(g, n); err != nil {
+					defer g.Stop()
+					if tapMembers {
+						if err := errors.Join(l.WireTapMembers(context.Background()), clientMTU(l, 1486)); err != nil {
+							return err
+						}
+					}
+					if err := waitAllActive(g, n); err != nil {
+						return err
+					}
+					return iperfAll(l, path, n, streams, *dur, &teamProbe{g}, report)
+				}); err != nil {
 					return err
 				}
-				return iperfAll(l, mode, n, streams, *dur, &teamProbe{g}, report)
-			}); err != nil {
-				return err
 			}
 		}
 	}
@@ -376,6 +381,12 @@ The anchors are the server's kernel on the member veth itself, no teamgw:
 "no team" as veths behave (the kernel's 64 KB TSO segments cross the veth
 and the bridge whole, into the client), "no team, wire-sized" with TSO and
 GSO off on the veth, so that wire-sized frames cross, as on a real wire.
+Members are af_packet ports on the member veths (no offloads: teamgw cuts
+the kernel's super-frames itself) or, marked "net_tap TSO", DPDK net_tap
+ports wired to the member veths, which offer TSO: super-frames leave
+teamgw whole and the PMD segments them, as a NIC would (the clients' MTU
+is 1486 in those runs: net_tap counts the Ethernet header against its
+MTU). The switch takes frames in on the CPU the worker does not use (RPS).
 teamgw CPU is its CPU time over the run (1.0 = one core), kernel work done
 in its system calls included; CPU-s/Gbit sizes appliances. "lost in teamgw"
 counts frames teamgw dropped for lack of room or as malformed.
