@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,6 +22,15 @@ type lacpRun struct {
 	// Converge is from teamgw's start to every member Collecting and
 	// Distributing (2 s of it is 802.1AX's aggregate wait).
 	Converge time.Duration `json:"converge_ns"`
+	// Ready is from teamgw's start to its control socket answering (EAL
+	// and ports set up, LACP running), and FromReady the rest of
+	// Converge.
+	Ready     time.Duration `json:"ready_ns"`
+	FromReady time.Duration `json:"from_ready_ns"`
+	// Relink is from both members' links coming back at once, after the
+	// aggregate went down with them, to both distributing: 802.1AX
+	// convergence after link up.
+	Relink time.Duration `json:"relink_ns"`
 	// Rejoin is from a cut member's link coming back to it distributing
 	// again.
 	Rejoin time.Duration `json:"rejoin_ns"`
@@ -55,8 +65,10 @@ func lacpBench(args []string) error {
 		if err != nil {
 			return err
 		}
+		r.Ready = time.Since(start)
+		ready := time.Now()
 		err = waitDistributing(g, 2, 30*time.Second)
-		r.Converge = time.Since(start)
+		r.Converge, r.FromReady = time.Since(start), time.Since(ready)
 		if err == nil {
 			err = l.CutMember(0)
 		}
@@ -71,6 +83,20 @@ func lacpBench(args []string) error {
 			err = waitDistributing(g, 2, 30*time.Second)
 		}
 		r.Rejoin = time.Since(back)
+		if err == nil {
+			err = errors.Join(l.CutMember(0), l.CutMember(1))
+		}
+		if err == nil {
+			err = waitDistributing(g, 0, 10*time.Second)
+		}
+		up := time.Now()
+		if err == nil {
+			err = errors.Join(l.RestoreMember(0), l.RestoreMember(1))
+		}
+		if err == nil {
+			err = waitDistributing(g, 2, 30*time.Second)
+		}
+		r.Relink = time.Since(up)
 		if serr := g.Stop(); err == nil && serr != nil {
 			err = serr
 		}
@@ -78,35 +104,47 @@ func lacpBench(args []string) error {
 			return err
 		}
 		results = append(results, r)
-		fmt.Printf("run %d: converged in %v, a restored member rejoined in %v\n", i+1, r.Converge.Round(time.Millisecond), r.Rejoin.Round(time.Millisecond))
+		fmt.Printf("run %d: converged in %v (ready after %v), a restored member rejoined in %v, both links restored: aggregate in %v\n", i+1,
+			r.Converge.Round(time.Millisecond), r.Ready.Round(time.Millisecond), r.Rejoin.Round(time.Millisecond), r.Relink.Round(time.Millisecond))
 		time.Sleep(3500 * time.Millisecond) // OVS's fast timeout: the next run starts from an expired partner
 	}
-	var conv, rejoin []time.Duration
+	var conv, ready, fromReady, rejoin, relink []time.Duration
 	for _, r := range results {
 		conv, rejoin = append(conv, r.Converge), append(rejoin, r.Rejoin)
+		ready, fromReady, relink = append(ready, r.Ready), append(fromReady, r.FromReady), append(relink, r.Relink)
 	}
 	report := struct {
-		When     time.Time `json:"when"`
-		Converge Summary   `json:"converge"`
-		Rejoin   Summary   `json:"rejoin"`
-		Runs     []lacpRun `json:"runs"`
-	}{time.Now().UTC(), summarize(conv), summarize(rejoin), results}
+		When      time.Time `json:"when"`
+		Converge  Summary   `json:"converge"`
+		Ready     Summary   `json:"ready"`
+		FromReady Summary   `json:"from_ready"`
+		Rejoin    Summary   `json:"rejoin"`
+		Relink    Summary   `json:"relink"`
+		Runs      []lacpRun `json:"runs"`
+	}{time.Now().UTC(), summarize(conv), summarize(ready), summarize(fromReady), summarize(rejoin), summarize(relink), results}
+	row := func(name string, s Summary) string {
+		return fmt.Sprintf("| %s | %v | %v | %v |\n", name, s.P50.Round(time.Millisecond), s.Max.Round(time.Millisecond), s.Min.Round(time.Millisecond))
+	}
 	md := fmt.Sprintf(`# LACP convergence against Open vSwitch (netns lab)
 
 %s, %d runs. teamgw lacp team (fast rate) of two net_af_packet members
 against an Open vSwitch bond (userspace datapath, lacp=active,
-balance-tcp). Converge: teamgw started until both members are Collecting
-and Distributing (2 s of it is the 802.1AX aggregate wait). Rejoin: a cut
-member's link restored until it distributes again. Reproduce:
-bin/teamlab lacp -runs %d.
+balance-tcp). Every aggregate forming includes the 802.1AX aggregate
+wait of 2 s, and Open vSwitch answers a new partner with its next
+periodic LACPDU (up to 1 s later at the fast rate). Convergence after
+start: teamgw started until both members are Collecting and
+Distributing; of it, teamgw ready (EAL, ports, control socket answering)
+and from ready. After link up: both members' links cut until the
+aggregate is gone, then restored together, until both distribute.
+Rejoin: one cut member's link restored until it distributes again.
+Reproduce: bin/teamlab lacp -runs %d.
 
 | measure | median | worst | best |
 | --- | --- | --- | --- |
-| convergence after start | %v | %v | %v |
-| rejoin after link restore | %v | %v | %v |
-`, report.When.Format(time.RFC3339), len(results), *runs,
-		report.Converge.P50.Round(time.Millisecond), report.Converge.Max.Round(time.Millisecond), report.Converge.Min.Round(time.Millisecond),
-		report.Rejoin.P50.Round(time.Millisecond), report.Rejoin.Max.Round(time.Millisecond), report.Rejoin.Min.Round(time.Millisecond))
+`, report.When.Format(time.RFC3339), len(results), *runs) +
+		row("convergence after start", report.Converge) + row("  of it: start until ready", report.Ready) +
+		row("  of it: ready until distributing", report.FromReady) + row("convergence after link up (both links)", report.Relink) +
+		row("rejoin after link restore (one link)", report.Rejoin)
 	fmt.Print("\n" + md)
 	if *out == "" {
 		return nil
