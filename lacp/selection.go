@@ -200,7 +200,13 @@ func (a *Aggregator) candidate(p *Port, current bool) bool {
 }
 
 // choosePartner keeps the aggregator's partner while any port has it and
-// otherwise takes the partner of the best port that has a current one.
+// otherwise takes the partner of the best port that has a current one or,
+// when none has, of the best port that has an expired one: after a link
+// comes back, its Receive machine is EXPIRED with the partner's last
+// information (802.1AX-2008 clause 5.4.12), and selecting on it at once
+// starts the aggregate wait without waiting for the partner's next
+// LACPDU (a partner that turns out to be another system unselects the
+// port when its LACPDU arrives).
 func (a *Aggregator) choosePartner() {
 	if a.hasPartner {
 		for _, p := range a.ports {
@@ -209,9 +215,23 @@ func (a *Aggregator) choosePartner() {
 			}
 		}
 	}
+	best := a.bestCandidate(true)
+	if best == nil {
+		best = a.bestCandidate(false)
+	}
+	if best == nil {
+		a.hasPartner, a.partnerSystem, a.partnerKey = false, SystemID{}, 0
+		return
+	}
+	a.hasPartner, a.partnerSystem, a.partnerKey = true, best.partner.System, best.partner.Key
+}
+
+// bestCandidate returns the candidate port (see candidate) with the best
+// port priority and number, or nil.
+func (a *Aggregator) bestCandidate(current bool) *Port {
 	var best *Port
 	for _, p := range a.ports {
-		if !a.candidate(p, true) {
+		if !a.candidate(p, current) {
 			continue
 		}
 		if best == nil || p.cfg.PortPriority < best.cfg.PortPriority ||
@@ -219,11 +239,7 @@ func (a *Aggregator) choosePartner() {
 			best = p
 		}
 	}
-	if best == nil {
-		a.hasPartner, a.partnerSystem, a.partnerKey = false, SystemID{}, 0
-		return
-	}
-	a.hasPartner, a.partnerSystem, a.partnerKey = true, best.partner.System, best.partner.Key
+	return best
 }
 
 // eligible checks everything about p but its partner's identity, returning

@@ -717,3 +717,71 @@ func TestSimDetachedPortLeavesAtOnceAndPartnerFollows(t *testing.T) {
 		t.Errorf("rejoined after %v (ok %v), want Aggregate_Wait_Time", took, ok)
 	}
 }
+
+// bothLinksDown takes every link of s down at both ends and lets the
+// aggregates fall apart.
+func bothLinksDown(s *twoSys) {
+	for _, p := range s.all() {
+		p.SetLink(false, s.n.clock.now)
+	}
+	s.n.runFor(time.Second)
+}
+
+// A partner that answers a returning link only with its next periodic
+// LACPDU (Open vSwitch does, up to Fast_Periodic_Time later) does not add
+// that delay to the aggregate wait: the returning ports select on the
+// partner information their Receive machines kept in EXPIRED.
+func TestSimLinksBackSelectOnRetainedPartner(t *testing.T) {
+	s := newTwoSys(t, 10*time.Millisecond, activeFast, activeFast, 0)
+	s.converge(t, 5*time.Second)
+	bothLinksDown(s)
+	quietUntil := s.n.clock.now.Add(900 * time.Millisecond)
+	for i := range s.l {
+		s.l[i].drop = func(from *Port, _ *LACPDU) bool {
+			return from.Actor().System == simSysB && s.n.clock.now.Before(quietUntil)
+		}
+	}
+	for _, p := range s.all() {
+		p.SetLink(true, s.n.clock.now)
+	}
+	s.n.update()
+	for _, p := range s.a {
+		if ok, why := s.aggA.Selected(p); !ok || p.MuxState() != MuxWaiting {
+			t.Fatalf("a returning port is not waiting to attach: selected %v (%s), mux %v", ok, why, p.MuxState())
+		}
+	}
+	took, ok := s.n.runUntil(5*time.Second, s.allUp)
+	if !ok || took > AggregateWaitTime+200*time.Millisecond {
+		t.Fatalf("aggregate back %v after the links (ok %v), want the aggregate wait and little more", took, ok)
+	}
+}
+
+// The retained partner is only a start: when the LACPDUs that arrive on
+// the returning links come from another system, the ports leave it and
+// aggregate with the new one, and never distribute to the old one.
+func TestSimLinksBackToAnotherPartner(t *testing.T) {
+	s := newTwoSys(t, 10*time.Millisecond, activeFast, activeFast, 0)
+	s.converge(t, 5*time.Second)
+	bothLinksDown(s)
+	simSysC := SystemID{Priority: 0x8000, MAC: [6]byte{0x02, 0, 0, 0, 0, 0x0c}}
+	var c [2]*Port
+	for i := range c {
+		c[i] = s.n.port(simPortConfig(simSysC, 0x0303, uint16(i+1), activeFast))
+		s.n.connect(s.a[i], c[i])
+	}
+	s.n.aggregator(c[0], c[1])
+	for _, p := range append(s.a[:], c[0], c[1]) {
+		p.SetLink(true, s.n.clock.now)
+	}
+	s.n.onStep = func() {
+		for _, p := range s.a {
+			if p.Distributing() && p.Partner().System != simSysC {
+				t.Fatalf("a port distributes to partner %v", p.Partner().System)
+			}
+		}
+	}
+	took, ok := s.n.runUntil(6*time.Second, func() bool { return up(s.a[0]) && up(s.a[1]) && up(c[0]) && up(c[1]) })
+	if !ok || took > 3100*time.Millisecond {
+		t.Fatalf("aggregate with the new partner %v after the links (ok %v)", took, ok)
+	}
+}
