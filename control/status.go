@@ -254,6 +254,8 @@ type MemberLACP struct {
 type PortCounters struct {
 	RxPackets uint64 `json:"rx_packets"`
 	RxBytes   uint64 `json:"rx_bytes"`
+	// TxPackets counts frames handed to the device: a TCP super-frame
+	// left to a member's TSO counts once (its bytes count in full).
 	TxPackets uint64 `json:"tx_packets"`
 	TxBytes   uint64 `json:"tx_bytes"`
 }
