@@ -17,9 +17,11 @@ import (
 // read out of the snapshot once per vector (fromWire's loop); every other
 // frame takes the full filters (wireFrame: acceptFromWire and the rest),
 // so the answer is the same either way.
-
-// mac48Mask keeps the 6 bytes of a MAC read as a little-endian word.
-const mac48Mask = 1<<48 - 1
+//
+// A MAC is compared as the top 48 bits of a word (macKey): a little-endian
+// load of the 8 bytes that end with it, shifted left by 16, so one shift
+// isolates the source MAC of the word at offset 6 (whose top 16 bits are
+// the EtherType) and the destination of the word at offset 0.
 
 // EtherTypes as the high 16 bits of a little-endian word read at offset 6
 // of a frame (the source MAC, then the type): byte-swapped.
@@ -28,9 +30,9 @@ const (
 	typeIPv6Swapped = frame.TypeIPv6>>8 | frame.TypeIPv6&0xff<<8
 )
 
-// mac48 is mac as the fast path compares it.
-func mac48(mac frame.MAC) uint64 {
-	return uint64(binary.LittleEndian.Uint32(mac[0:4])) | uint64(binary.LittleEndian.Uint16(mac[4:6]))<<32
+// macKey is mac as the fast path compares it.
+func macKey(mac frame.MAC) uint64 {
+	return uint64(binary.LittleEndian.Uint32(mac[0:4]))<<16 | uint64(binary.LittleEndian.Uint16(mac[4:6]))<<48
 }
 
 // rxFast is one vector's view of a team for the fast test.
@@ -40,45 +42,55 @@ type rxFast struct {
 	// address, and every frame takes the full filters.
 	team uint64
 	// members are the members' own MACs (WireMAC, those set), noMAC in
-	// the other entries; hasMembers is set when there is one.
+	// the other entries. memberBits has bit b set when a member's MAC
+	// ends in the byte b: a MAC whose bit is clear is no member's, found
+	// with one test instead of eight compares.
 	members    [MaxMembers]uint64
-	hasMembers bool
+	memberBits [4]uint64
+	// slots and clients count SLB clients' frames (countClients); slots
+	// is nil when the team does not.
+	slots   *RxSlots
+	clients *[NRxSlots * 2]uint64
 }
 
-// noMAC equals no MAC read by mac48 or masked by mac48Mask.
-const noMAC = 1 << 63
+// noMAC equals no macKey (its low 16 bits are zero).
+const noMAC = 1
+
+// mayBeMember reports whether the MAC with key k may be a member's: the
+// bit of its last byte is set in memberBits.
+func (f *rxFast) mayBeMember(k uint64) bool { return f.memberBits[k>>62]&(1<<(k>>56&63)) != 0 }
 
 // load reads team ts for a vector from a member that is active or not.
 func (f *rxFast) load(ts *TeamState, active bool) {
-	f.team = mac48(ts.MAC)
+	f.team = macKey(ts.MAC)
 	on := active && !ts.MAC.IsMulticast()
-	f.hasMembers = false
+	f.memberBits = [4]uint64{}
 	for i := range f.members {
 		f.members[i] = noMAC
 		if wm := ts.WireMAC[i]; i < int(ts.Members) && wm != (frame.MAC{}) {
-			f.members[i] = mac48(wm)
-			f.hasMembers = true
+			f.members[i] = macKey(wm)
+			f.memberBits[f.members[i]>>62] |= 1 << (f.members[i] >> 56 & 63)
 			on = on && !wm.IsMulticast()
 		}
 	}
 	if !on {
-		f.team, f.members, f.hasMembers = noMAC, [MaxMembers]uint64{noMAC, noMAC, noMAC, noMAC, noMAC, noMAC, noMAC, noMAC}, false
+		f.team, f.members, f.memberBits = noMAC, [MaxMembers]uint64{noMAC, noMAC, noMAC, noMAC, noMAC, noMAC, noMAC, noMAC}, [4]uint64{}
 	}
 }
 
-// isMember reports whether mac is one of the members' own MACs.
-func (f *rxFast) isMember(mac uint64) bool {
+// isMember reports whether the MAC with key k is one of the members' own
+// MACs (test mayBeMember first: it is cheaper).
+func (f *rxFast) isMember(k uint64) bool {
 	m := &f.members
-	return f.hasMembers && (m[0] == mac || m[1] == mac || m[2] == mac || m[3] == mac ||
-		m[4] == mac || m[5] == mac || m[6] == mac || m[7] == mac)
+	return m[0] == k || m[1] == k || m[2] == k || m[3] == k || m[4] == k || m[5] == k || m[6] == k || m[7] == k
 }
 
 // run returns how many frames at the head of pkts pass the fast test and
-// their total length; it stops at the first frame that needs the full
-// filters. A frame for a member's own MAC gets the team MAC as its
-// destination, as acceptFromWire does.
+// their total length, counting their clients (countClients); it stops at
+// the first frame that needs the full filters. A frame for a member's own
+// MAC gets the team MAC as its destination, as acceptFromWire does.
 func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
-	team := f.team
+	team, slots := f.team, f.slots
 	for i, m := range pkts {
 		e := m.Data()
 		if len(e) < frame.EthHeaderLen {
@@ -86,31 +98,33 @@ func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 		}
 		h := (*[frame.EthHeaderLen]byte)(e)
 		st := binary.LittleEndian.Uint64(h[6:14]) // source MAC, EtherType
-		dst := binary.LittleEndian.Uint64(h[0:8]) & mac48Mask
+		src, dst := st<<16, binary.LittleEndian.Uint64(h[0:8])<<16
 		if typ := uint16(st >> 48); typ != typeIPv4Swapped && typ != typeIPv6Swapped ||
-			st&mac48Mask == team || f.isMember(st&mac48Mask) {
+			src == team || f.mayBeMember(src) && f.isMember(src) {
 			return i, bytes
 		}
 		if dst != team {
-			if !f.isMember(dst) {
+			if !f.mayBeMember(dst) || !f.isMember(dst) {
 				return i, bytes
 			}
-			binary.LittleEndian.PutUint32(h[0:4], uint32(team))
-			binary.LittleEndian.PutUint16(h[4:6], uint16(team>>32))
+			binary.LittleEndian.PutUint32(h[0:4], uint32(team>>16))
+			binary.LittleEndian.PutUint16(h[4:6], uint16(team>>48))
 		}
-		bytes += uint64(m.PktLen())
+		n := uint64(m.PktLen())
+		bytes += n
+		if slots != nil {
+			if k := clientKey(e); k != 0 {
+				slots.count(f.clients, k, n)
+			}
+		}
 	}
 	return len(pkts), bytes
 }
 
 // wireDeliver sends a run of frames rxFast.run took (of bytes in all) to
-// the kernel-facing DPDK port tq, counting their clients first, as
-// wireFrame does one by one.
+// the kernel-facing DPDK port tq, as wireFrame does one by one.
 func (w *Worker) wireDeliver(v *wireVector, tq *dpdk.TxQueue, run []*dpdk.Mbuf, bytes uint64, d *delta) {
 	d.rxBytes += bytes
-	if v.slots != nil {
-		countClients(v.slots, v.clients, run)
-	}
 	sent := tq.PushRun(run)
 	for _, m := range run[sent:] {
 		bytes -= uint64(m.PktLen())

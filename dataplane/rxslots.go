@@ -3,8 +3,6 @@ package dataplane
 import (
 	"encoding/binary"
 	"net/netip"
-
-	"github.com/teamgw/teamgw/dataplane/dpdk"
 )
 
 // Inbound client counters: BASP's Inbound Flow Head Hash Table (seed 004,
@@ -96,15 +94,6 @@ func ClientSlotCounters(c []uint64, team, slot int) (packets, bytes uint64) {
 func countClient(s *RxSlots, c *[NRxSlots * 2]uint64, e []byte, n uint64) {
 	if k := clientKey(e); k != 0 {
 		s.count(c, k, n)
-	}
-}
-
-// countClients is countClient for every frame of pkts.
-func countClients(s *RxSlots, c *[NRxSlots * 2]uint64, pkts []*dpdk.Mbuf) {
-	for _, m := range pkts {
-		if k := clientKey(m.Data()); k != 0 {
-			s.count(c, k, uint64(m.PktLen()))
-		}
 	}
 }
 

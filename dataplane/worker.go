@@ -685,6 +685,7 @@ func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *de
 	v := wireVector{t: t, ts: ts, mi: mi, active: ts.RxMask&(1<<mi) != 0, slots: ts.RxSlots}
 	v.clients = (*[NRxSlots * 2]uint64)(w.clients[clientIndex(t, 0):])
 	v.fast.load(ts, v.active)
+	v.fast.slots, v.fast.clients = v.slots, v.clients
 	// Frames for a TAP device all take wireFrame (its write is what
 	// costs); for a DPDK port, runs of frames the fast test takes are
 	// delivered together (wireDeliver), the others one by one.
