@@ -47,7 +47,7 @@ type rxFast struct {
 	// with one test instead of eight compares.
 	members    [MaxMembers]uint64
 	memberBits [4]uint64
-	// slots and clients count SLB clients' frames (countClients); slots
+	// slots and clients count SLB clients' frames (countClient); slots
 	// is nil when the team does not.
 	slots   *RxSlots
 	clients *[NRxSlots * 2]uint64
@@ -86,7 +86,7 @@ func (f *rxFast) isMember(k uint64) bool {
 }
 
 // run returns how many frames at the head of pkts pass the fast test and
-// their total length, counting their clients (countClients); it stops at
+// their total length, counting their clients (as countClient); it stops at
 // the first frame that needs the full filters. A frame for a member's own
 // MAC gets the team MAC as its destination, as acceptFromWire does.
 func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
@@ -99,7 +99,8 @@ func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 		h := (*[frame.EthHeaderLen]byte)(e)
 		st := binary.LittleEndian.Uint64(h[6:14]) // source MAC, EtherType
 		src, dst := st<<16, binary.LittleEndian.Uint64(h[0:8])<<16
-		if typ := uint16(st >> 48); typ != typeIPv4Swapped && typ != typeIPv6Swapped ||
+		typ := uint16(st >> 48)
+		if typ != typeIPv4Swapped && typ != typeIPv6Swapped ||
 			src == team || f.mayBeMember(src) && f.isMember(src) {
 			return i, bytes
 		}
@@ -113,7 +114,7 @@ func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 		n := uint64(m.PktLen())
 		bytes += n
 		if slots != nil {
-			if k := clientKey(e); k != 0 {
+			if k := ipClientKey(e, typ == typeIPv6Swapped); k != 0 {
 				slots.count(f.clients, k, n)
 			}
 		}

@@ -3,6 +3,8 @@ package dataplane
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"github.com/teamgw/teamgw/dataplane/frame"
 )
 
 // Inbound client counters: BASP's Inbound Flow Head Hash Table (seed 004,
@@ -92,26 +94,34 @@ func ClientSlotCounters(c []uint64, team, slot int) (packets, bytes uint64) {
 // countClient counts the frame e of n bytes in the slot of its source
 // address, if that address is a client's: an untagged IPv4 or IPv6 frame.
 func countClient(s *RxSlots, c *[NRxSlots * 2]uint64, e []byte, n uint64) {
-	if k := clientKey(e); k != 0 {
+	if len(e) < frame.EthHeaderLen {
+		return
+	}
+	var k uint64
+	switch binary.BigEndian.Uint16(e[12:14]) {
+	case frame.TypeIPv4:
+		k = ipClientKey(e, false)
+	case frame.TypeIPv6:
+		k = ipClientKey(e, true)
+	}
+	if k != 0 {
 		s.count(c, k, n)
 	}
 }
 
-// clientKey is the key (RxKey) of the source address of e, an untagged
-// IPv4 or IPv6 frame; 0 for any other frame.
-func clientKey(e []byte) uint64 {
-	if len(e) < 34 {
+// ipClientKey is the key (RxKey) of the source address of e, an untagged
+// IPv6 (ipv6) or IPv4 frame; 0 when e is too short to hold it.
+func ipClientKey(e []byte, ipv6 bool) uint64 {
+	if !ipv6 {
+		if len(e) < 34 {
+			return 0
+		}
+		return rxKey4(e[26:30])
+	}
+	if len(e) < 38 {
 		return 0
 	}
-	switch binary.BigEndian.Uint16(e[12:14]) {
-	case 0x0800:
-		return rxKey4(e[26:30])
-	case 0x86dd:
-		if len(e) >= 38 {
-			return rxKey6(binary.BigEndian.Uint64(e[22:30]), binary.BigEndian.Uint64(e[30:38]))
-		}
-	}
-	return 0
+	return rxKey6(binary.BigEndian.Uint64(e[22:30]), binary.BigEndian.Uint64(e[30:38]))
 }
 
 // count counts a frame of n bytes in the slot holding key k, if any (c
