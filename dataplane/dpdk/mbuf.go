@@ -81,9 +81,7 @@ func (m *Mbuf) Data() []byte {
 	base := *(*unsafe.Pointer)(m.ptr())
 	off := *m.u16(offDataOff)
 	n := *m.u16(offDataLen)
-	// Sliced from an array pointer rather than unsafe.Slice: a 16-bit
-	// length needs no overflow check.
-	return (*[1 << 16]byte)(unsafe.Add(base, off))[:n:n]
+	return unsafe.Slice((*byte)(unsafe.Add(base, off)), n)
 }
 
 // DataLen is the length of the first segment.
