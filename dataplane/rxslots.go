@@ -3,6 +3,8 @@ package dataplane
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"github.com/teamgw/teamgw/dataplane/frame"
 )
 
 // Inbound client counters: BASP's Inbound Flow Head Hash Table (seed 004,
@@ -41,15 +43,16 @@ func RxKey(a netip.Addr) uint64 {
 		return rxKey4(b[:])
 	}
 	b := a.As16()
-	return rxKey6(b[:])
+	return rxKey6(binary.BigEndian.Uint64(b[0:8]), binary.BigEndian.Uint64(b[8:16]))
 }
 
 // rxKey4 is the key of the IPv4 address in b[0:4].
 func rxKey4(b []byte) uint64 { return 1<<32 | uint64(binary.BigEndian.Uint32(b)) }
 
-// rxKey6 is the key of the IPv6 address in b[0:16].
-func rxKey6(b []byte) uint64 {
-	k := binary.BigEndian.Uint64(b[0:8])*0x9e3779b97f4a7c15 + binary.BigEndian.Uint64(b[8:16])
+// rxKey6 is the key of the IPv6 address whose big-endian halves are hi
+// and lo.
+func rxKey6(hi, lo uint64) uint64 {
+	k := hi*0x9e3779b97f4a7c15 + lo
 	k ^= k >> 29
 	k *= 0xbf58476d1ce4e5b9
 	k ^= k >> 32
@@ -91,21 +94,39 @@ func ClientSlotCounters(c []uint64, team, slot int) (packets, bytes uint64) {
 // countClient counts the frame e of n bytes in the slot of its source
 // address, if that address is a client's: an untagged IPv4 or IPv6 frame.
 func countClient(s *RxSlots, c *[NRxSlots * 2]uint64, e []byte, n uint64) {
-	if len(e) < 34 {
+	if len(e) < frame.EthHeaderLen {
 		return
 	}
 	var k uint64
 	switch binary.BigEndian.Uint16(e[12:14]) {
-	case 0x0800:
-		k = rxKey4(e[26:30])
-	case 0x86dd:
-		if len(e) < 38 {
-			return
-		}
-		k = rxKey6(e[22:38])
-	default:
-		return
+	case frame.TypeIPv4:
+		k = ipClientKey(e, false)
+	case frame.TypeIPv6:
+		k = ipClientKey(e, true)
 	}
+	if k != 0 {
+		s.count(c, k, n)
+	}
+}
+
+// ipClientKey is the key (RxKey) of the source address of e, an untagged
+// IPv6 (ipv6) or IPv4 frame; 0 when e is too short to hold it.
+func ipClientKey(e []byte, ipv6 bool) uint64 {
+	if !ipv6 {
+		if len(e) < 34 {
+			return 0
+		}
+		return rxKey4(e[26:30])
+	}
+	if len(e) < 38 {
+		return 0
+	}
+	return rxKey6(binary.BigEndian.Uint64(e[22:30]), binary.BigEndian.Uint64(e[30:38]))
+}
+
+// count counts a frame of n bytes in the slot holding key k, if any (c
+// are the team's counters).
+func (s *RxSlots) count(c *[NRxSlots * 2]uint64, k, n uint64) {
 	h := RxSlotOf(k)
 	if s.Key[h] != k {
 		h ^= 1
@@ -113,6 +134,7 @@ func countClient(s *RxSlots, c *[NRxSlots * 2]uint64, e []byte, n uint64) {
 			return
 		}
 	}
-	c[2*h]++
-	c[2*h+1] += n
+	i := 2 * h & (2*NRxSlots - 1) // h < NRxSlots: the mask only spares a bounds check
+	c[i]++
+	c[(i+1)&(2*NRxSlots-1)] += n
 }

@@ -679,66 +679,99 @@ func rewriteSource(data []byte, team frame.MAC, src *frame.MAC) {
 // multicast (BASP loop filter); unicast must be for the team MAC, or for
 // a member's own MAC, which is rewritten to the team MAC the kernel owns.
 // An SLB team's frames from its clients are counted per client
-// (countClient) for receive balancing.
+// (countClient) for receive balancing. Ordinary frames take the fast test
+// (rxFast), the rest wireFrame; both decide alike.
 func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *delta) {
-	active := ts.RxMask&(1<<mi) != 0
-	vlanTap := w.vlanTap[t]
-	hasVLANs := w.vlanID[t][1] != 0
-	slots := ts.RxSlots
-	clients := (*[NRxSlots * 2]uint64)(w.clients[clientIndex(t, 0):])
-	for _, m := range pkts {
-		n := uint64(m.PktLen())
-		d.rxBytes += n
-		e := frame.Ethernet(m.Data())
-		if (ts.SlowToControl && e.Valid() && e.Type() == frame.TypeSlow) || (ts.Probes && isProbeReply(ts, e)) {
-			if e.Type() == frame.TypeSlow && e.Src() != ts.PartnerMAC[mi] && !w.slowBudget(t, mi) {
-				d.drops[DropSlowFlood]++
-				w.io.Drop(m)
-				continue
-			}
-			m.SetPort(w.memberID[t][mi]) // not every PMD sets it
-			w.io.ToControl(m)
-			d.toControl++
-			continue
-		}
-		if r, ok := acceptFromWire(ts, mi, active, e); !ok {
-			d.drops[r]++
-			w.io.Drop(m)
-			continue
-		}
-		if slots != nil {
-			countClient(slots, clients, e, n)
-		}
-		// 802.1Q, when the team has VLANs: a VLAN's frames go,
-		// untagged, to its kernel port; priority-tagged (VLAN 0) ones
-		// to the team's own. A team without VLANs passes tagged frames
-		// through untouched (the kernel may have VLAN interfaces).
-		tap := uint8(0)
-		if hasVLANs && e.Type() == frame.TypeVLAN && len(e) >= frame.EthHeaderLen+4 {
-			if vid := binary.BigEndian.Uint16(e[14:16]) & 0x0fff; vid != 0 {
-				if tap = vlanTap[vid]; tap == 0 {
-					d.drops[DropUnknownVLAN]++
-					w.io.Drop(m)
-					continue
+	v := wireVector{t: t, ts: ts, mi: mi, active: ts.RxMask&(1<<mi) != 0, slots: ts.RxSlots}
+	v.clients = (*[NRxSlots * 2]uint64)(w.clients[clientIndex(t, 0):])
+	v.fast.load(ts, v.active)
+	v.fast.slots, v.fast.clients = v.slots, v.clients
+	// Frames for a TAP device all take wireFrame (its write is what
+	// costs); for a DPDK port, runs of frames the fast test takes are
+	// delivered together (wireDeliver), the others one by one.
+	tq := w.tapQ[t][0]
+	if w.kernelQ[t][0] != nil {
+		tq = nil
+	}
+	for i := 0; i < len(pkts); i++ {
+		if tq != nil {
+			run := pkts[i:]
+			if k, bytes := v.fast.run(run); k > 0 {
+				w.wireDeliver(&v, tq, run[:k], bytes, d)
+				if i += k; i == len(pkts) {
+					break
 				}
 			}
-			untag(m)
 		}
-		if kq := w.kernelQ[t][tap]; kq != nil {
-			w.toKernel(kq, m, d)
-			continue
-		}
-		if !w.tapQ[t][tap].Push(m) {
-			d.drops[DropTxFull]++
-			w.io.Drop(m)
-			continue
-		}
-		d.txPkts[TapIndex]++
-		d.txBytes[TapIndex] += uint64(m.PktLen())
+		w.wireFrame(&v, pkts[i], d)
 	}
 	if w.kio != nil {
 		w.flushGRO(d)
 	}
+}
+
+// wireVector is what the receive filters use of a vector from one member.
+type wireVector struct {
+	t, mi   int
+	ts      *TeamState
+	active  bool
+	slots   *RxSlots
+	clients *[NRxSlots * 2]uint64
+	fast    rxFast
+}
+
+// wireFrame passes one frame from the wire through every receive filter: slow protocols and probe replies to control, then
+// acceptFromWire, client counting, 802.1Q and the kernel-facing port.
+func (w *Worker) wireFrame(v *wireVector, m *dpdk.Mbuf, d *delta) {
+	t, ts, mi := v.t, v.ts, v.mi
+	n := uint64(m.PktLen())
+	d.rxBytes += n
+	e := frame.Ethernet(m.Data())
+	if (ts.SlowToControl && e.Valid() && e.Type() == frame.TypeSlow) || (ts.Probes && isProbeReply(ts, e)) {
+		if e.Type() == frame.TypeSlow && e.Src() != ts.PartnerMAC[mi] && !w.slowBudget(t, mi) {
+			d.drops[DropSlowFlood]++
+			w.io.Drop(m)
+			return
+		}
+		m.SetPort(w.memberID[t][mi]) // not every PMD sets it
+		w.io.ToControl(m)
+		d.toControl++
+		return
+	}
+	if r, ok := acceptFromWire(ts, mi, v.active, e); !ok {
+		d.drops[r]++
+		w.io.Drop(m)
+		return
+	}
+	if v.slots != nil {
+		countClient(v.slots, v.clients, e, n)
+	}
+	// 802.1Q, when the team has VLANs: a VLAN's frames go, untagged,
+	// to its kernel port; priority-tagged (VLAN 0) ones to the team's
+	// own. A team without VLANs passes tagged frames through untouched
+	// (the kernel may have VLAN interfaces).
+	tap := uint8(0)
+	if w.vlanID[t][1] != 0 && e.Type() == frame.TypeVLAN && len(e) >= frame.EthHeaderLen+4 {
+		if vid := binary.BigEndian.Uint16(e[14:16]) & 0x0fff; vid != 0 {
+			if tap = w.vlanTap[t][vid]; tap == 0 {
+				d.drops[DropUnknownVLAN]++
+				w.io.Drop(m)
+				return
+			}
+		}
+		untag(m)
+	}
+	if kq := w.kernelQ[t][tap]; kq != nil {
+		w.toKernel(kq, m, d)
+		return
+	}
+	if !w.tapQ[t][tap].Push(m) {
+		d.drops[DropTxFull]++
+		w.io.Drop(m)
+		return
+	}
+	d.txPkts[TapIndex]++
+	d.txBytes[TapIndex] += uint64(m.PktLen())
 }
 
 // SlowBudget is how many slow-protocols frames from sources other than

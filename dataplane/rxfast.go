@@ -1,0 +1,137 @@
+package dataplane
+
+import (
+	"encoding/binary"
+
+	"github.com/teamgw/teamgw/dataplane/dpdk"
+	"github.com/teamgw/teamgw/dataplane/frame"
+)
+
+// The receive path's fast test. Most frames from the wire are unicast IPv4
+// or IPv6 for the team (or, in SLB, for a member's own MAC) from a host
+// that is not us. For such a frame every receive filter has a known
+// answer — not slow protocols, not an echo-probe reply, not ARP (so no
+// ARP guard), not 802.1Q, not multicast — except the loop filter (is the
+// source one of our MACs?) and the destination test. rxFast decides both
+// from two 8-byte loads of the header and a few compares against MACs
+// read out of the snapshot once per vector (fromWire's loop); every other
+// frame takes the full filters (wireFrame: acceptFromWire and the rest),
+// so the answer is the same either way.
+//
+// A MAC is compared as the top 48 bits of a word (macKey): a little-endian
+// load of the 8 bytes that end with it, shifted left by 16, so one shift
+// isolates the source MAC of the word at offset 6 (whose top 16 bits are
+// the EtherType) and the destination of the word at offset 0.
+
+// EtherTypes as the high 16 bits of a little-endian word read at offset 6
+// of a frame (the source MAC, then the type): byte-swapped.
+const (
+	typeIPv4Swapped = frame.TypeIPv4>>8 | frame.TypeIPv4&0xff<<8
+	typeIPv6Swapped = frame.TypeIPv6>>8 | frame.TypeIPv6&0xff<<8
+)
+
+// macKey is mac as the fast path compares it.
+func macKey(mac frame.MAC) uint64 {
+	return uint64(binary.LittleEndian.Uint32(mac[0:4]))<<16 | uint64(binary.LittleEndian.Uint16(mac[4:6]))<<48
+}
+
+// rxFast is one vector's view of a team for the fast test.
+type rxFast struct {
+	// team is the team MAC, or noMAC when the fast path is off for
+	// the vector: the member is inactive or one of our MACs is a group
+	// address, and every frame takes the full filters.
+	team uint64
+	// members are the members' own MACs (WireMAC, those set), noMAC in
+	// the other entries. memberBits has bit b set when a member's MAC
+	// ends in the byte b: a MAC whose bit is clear is no member's, found
+	// with one test instead of eight compares.
+	members    [MaxMembers]uint64
+	memberBits [4]uint64
+	// slots and clients count SLB clients' frames (countClient); slots
+	// is nil when the team does not.
+	slots   *RxSlots
+	clients *[NRxSlots * 2]uint64
+}
+
+// noMAC equals no macKey (its low 16 bits are zero).
+const noMAC = 1
+
+// mayBeMember reports whether the MAC with key k may be a member's: the
+// bit of its last byte is set in memberBits.
+func (f *rxFast) mayBeMember(k uint64) bool { return f.memberBits[k>>62]&(1<<(k>>56&63)) != 0 }
+
+// load reads team ts for a vector from a member that is active or not.
+func (f *rxFast) load(ts *TeamState, active bool) {
+	f.team = macKey(ts.MAC)
+	on := active && !ts.MAC.IsMulticast()
+	f.memberBits = [4]uint64{}
+	for i := range f.members {
+		f.members[i] = noMAC
+		if wm := ts.WireMAC[i]; i < int(ts.Members) && wm != (frame.MAC{}) {
+			f.members[i] = macKey(wm)
+			f.memberBits[f.members[i]>>62] |= 1 << (f.members[i] >> 56 & 63)
+			on = on && !wm.IsMulticast()
+		}
+	}
+	if !on {
+		f.team, f.members, f.memberBits = noMAC, [MaxMembers]uint64{noMAC, noMAC, noMAC, noMAC, noMAC, noMAC, noMAC, noMAC}, [4]uint64{}
+	}
+}
+
+// isMember reports whether the MAC with key k is one of the members' own
+// MACs (test mayBeMember first: it is cheaper).
+func (f *rxFast) isMember(k uint64) bool {
+	m := &f.members
+	return m[0] == k || m[1] == k || m[2] == k || m[3] == k || m[4] == k || m[5] == k || m[6] == k || m[7] == k
+}
+
+// run returns how many frames at the head of pkts pass the fast test and
+// their total length, counting their clients (as countClient); it stops at
+// the first frame that needs the full filters. A frame for a member's own
+// MAC gets the team MAC as its destination, as acceptFromWire does.
+func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
+	team, slots := f.team, f.slots
+	for i, m := range pkts {
+		e := m.Data()
+		if len(e) < frame.EthHeaderLen {
+			return i, bytes
+		}
+		h := (*[frame.EthHeaderLen]byte)(e)
+		st := binary.LittleEndian.Uint64(h[6:14]) // source MAC, EtherType
+		src, dst := st<<16, binary.LittleEndian.Uint64(h[0:8])<<16
+		typ := uint16(st >> 48)
+		if typ != typeIPv4Swapped && typ != typeIPv6Swapped ||
+			src == team || f.mayBeMember(src) && f.isMember(src) {
+			return i, bytes
+		}
+		if dst != team {
+			if !f.mayBeMember(dst) || !f.isMember(dst) {
+				return i, bytes
+			}
+			binary.LittleEndian.PutUint32(h[0:4], uint32(team>>16))
+			binary.LittleEndian.PutUint16(h[4:6], uint16(team>>48))
+		}
+		n := uint64(m.PktLen())
+		bytes += n
+		if slots != nil {
+			if k := ipClientKey(e, typ == typeIPv6Swapped); k != 0 {
+				slots.count(f.clients, k, n)
+			}
+		}
+	}
+	return len(pkts), bytes
+}
+
+// wireDeliver sends a run of frames rxFast.run took (of bytes in all) to
+// the kernel-facing DPDK port tq, as wireFrame does one by one.
+func (w *Worker) wireDeliver(v *wireVector, tq *dpdk.TxQueue, run []*dpdk.Mbuf, bytes uint64, d *delta) {
+	d.rxBytes += bytes
+	sent := tq.PushRun(run)
+	for _, m := range run[sent:] {
+		bytes -= uint64(m.PktLen())
+		d.drops[DropTxFull]++
+		w.io.Drop(m)
+	}
+	d.txPkts[TapIndex] += uint64(sent)
+	d.txBytes[TapIndex] += bytes
+}
