@@ -123,7 +123,10 @@ const (
 	maxExtHeaders = 8
 )
 
-var be = binary.BigEndian
+var (
+	be = binary.BigEndian
+	le = binary.LittleEndian
+)
 
 // Frame classifies one Ethernet frame in place (no allocation, no copy).
 //
@@ -137,19 +140,39 @@ var be = binary.BigEndian
 // For ClassMalformed, VLAN and Tags() describe the tags read before the
 // problem was found, and L3 is only set if the tag stack was complete.
 func Frame(b []byte) Result {
-	// Fast path for the bulk of a server's traffic: untagged IPv4 without
-	// options or fragmentation, TCP or UDP, ports inside the datagram.
-	// It is small enough for the compiler to inline Frame into the
-	// caller's loop; everything else, and every doubt, takes frame.
-	if len(b) >= ethHeaderLen+ipv4MinHeaderLen+portsLen {
-		h := b[ethHeaderLen : ethHeaderLen+ipv4MinHeaderLen+portsLen]
-		if be.Uint16(b[12:14]) == etherTypeIPv4 && h[0] == 0x45 && (h[9] == protoTCP || h[9] == protoUDP) &&
-			be.Uint16(h[6:8])&0x3fff == 0 && be.Uint16(h[2:4]) >= ipv4MinHeaderLen+portsLen {
-			return Result{Class: ClassL4, Hash: hashV4L4(be.Uint64(h[12:20]), h[9], be.Uint32(h[20:24])), L3: ethHeaderLen}
-		}
+	if IsFastL4(b) {
+		return Result{Class: ClassL4, Hash: FastL4Hash(b), L3: ethHeaderLen}
 	}
 	return frame(b)
 }
+
+// fastLen is the part of a frame the fast path reads: Ethernet, an IPv4
+// header without options and the ports.
+const fastLen = ethHeaderLen + ipv4MinHeaderLen + portsLen
+
+// IsFastL4 reports whether b takes Frame's fast path, the bulk of a
+// server's traffic: an untagged IPv4 frame without options or
+// fragmentation carrying TCP or UDP with its ports inside the datagram.
+// Such a frame is ClassL4 with L3 14 and the hash FastL4Hash; any other
+// is classified by Rest. IsFastL4 and FastL4Hash are small enough to be
+// inlined into a caller's loop, where the one length check covers every
+// read: the EtherType and the version and header length are one load
+// (bytes 12-14: 0x0800, 0x45).
+func IsFastL4(b []byte) bool {
+	return len(b) >= fastLen && le.Uint32(b[12:16])&0xffffff == 0x450008 &&
+		(b[23] == protoTCP || b[23] == protoUDP) && be.Uint16(b[20:22])&0x3fff == 0 &&
+		be.Uint16(b[16:18]) >= ipv4MinHeaderLen+portsLen
+}
+
+// FastL4Hash is the flow hash of a frame IsFastL4 takes.
+func FastL4Hash(b []byte) uint32 {
+	p := (*[fastLen]byte)(b)
+	return hashV4L4(be.Uint64(p[26:34]), p[23], be.Uint32(p[34:38]))
+}
+
+// Rest classifies b exactly as Frame does, for a caller that already
+// found that IsFastL4 does not take it.
+func Rest(b []byte) Result { return frame(b) }
 
 // frame is Frame's general path.
 func frame(b []byte) Result {
