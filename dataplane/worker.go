@@ -558,6 +558,9 @@ type delta struct {
 	classes [classMask + 1]uint64
 	// toControl counts frames handed to the control plane.
 	toControl uint64
+	// slow counts the frames from the kernel that kernelMember
+	// classified (the others are ClassL4, counted once per vector).
+	slow uint64
 	// coalesced and coalescedSegs count the TCP super-frames written to
 	// the kernel and the segments in them.
 	coalesced, coalescedSegs uint64
@@ -572,51 +575,94 @@ const classMask = 7
 // In SLB a frame leaves with its member's own source MAC. Frames from a
 // VLAN's kernel port (vid != 0) are classified untagged (the hash is the
 // same as for the tagged frame) and get their 802.1Q tag last.
+//
+// The loop is the outbound hot path: the common frame (classify.IsFastL4)
+// is hashed, looked up and counted inline; every other one goes through
+// kernelMember. The bytes received are summed once per vector from those
+// sent and those dropped, and the class of the inline frames is counted
+// once per vector.
 func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf, d *delta) {
 	buckets := (*[NBuckets * 2]uint64)(w.buckets[bucketIndex(t, 0):])
 	queues := &w.memberQ[t]
 	table := &ts.Table
-	path, rewrite := ts.Path, ts.Rewrite
+	rewrite := ts.Rewrite
 	for _, m := range pkts {
 		data := m.Data()
 		n := uint64(m.PktLen())
-		d.rxBytes += n
-		r := classify.Frame(data)
-		d.classes[r.Class&classMask]++
-		mi := path
-		if r.Class == classify.ClassARP && ts.Clients != nil {
-			mi = steerARP(ts, data, mi)
-		}
-		if r.Class <= classify.ClassL3 {
-			b := bucketOf(r.Hash)
+		var mi int8
+		if classify.IsFastL4(data) {
+			b := bucketOf(classify.FastL4Hash(data))
 			mi = table[b]
 			buckets[2*int(b)]++
 			buckets[2*int(b)+1] += n
-			if r.Class == classify.ClassL3 && ts.Clients6 != nil {
-				mi = steerND(ts, data, mi)
-			}
+		} else {
+			mi = kernelMember(ts, data, n, buckets, d)
 		}
 		if uint8(mi) >= MaxMembers {
-			d.drops[DropNoMember]++
-			w.io.Drop(m)
+			w.dropKernel(m, DropNoMember, d)
 			continue
 		}
 		if rewrite&(1<<mi) != 0 {
-			rewriteSource(data, ts.MAC, &ts.SourceMAC[mi])
+			rewriteSource(data, &ts.MAC, &ts.SourceMAC[mi])
 		}
-		if vid != 0 && !tagFrame(m, vid) {
-			d.drops[DropMalformed]++
-			w.io.Drop(m)
+		if vid != 0 {
+			if !tagFrame(m, vid) {
+				w.dropKernel(m, DropMalformed, d)
+				continue
+			}
+		}
+		q := queues[mi]
+		if q.Full() {
+			w.dropKernel(m, DropTxFull, d)
 			continue
 		}
-		if !queues[mi].Push(m) {
-			d.drops[DropTxFull]++
-			w.io.Drop(m)
-			continue
-		}
+		q.Put(m)
 		d.txPkts[mi]++
 		d.txBytes[mi] += n
 	}
+	// Every frame was sent on a member or dropped.
+	for _, b := range d.txBytes[:MaxMembers] {
+		d.rxBytes += b
+	}
+	d.classes[classify.ClassL4] += uint64(len(pkts)) - d.slow
+}
+
+// dropKernel drops a frame from the kernel for reason r, counting its
+// bytes as received (fromKernel sums the bytes received from those sent
+// and those dropped).
+func (w *Worker) dropKernel(m *dpdk.Mbuf, r DropReason, d *delta) {
+	d.drops[r]++
+	d.rxBytes += uint64(m.PktLen())
+	w.io.Drop(m)
+}
+
+// kernelMember classifies a frame from the kernel that classify.IsFastL4
+// did not take and returns its member: the bucket's for IP (counting the
+// bucket), the path member for the rest, and in SLB the client's member
+// for ARP and ND to a client (steerARP, steerND). n is the frame's length.
+// It stays out of line so that the hot loop keeps its registers.
+//
+//go:noinline
+func kernelMember(ts *TeamState, data []byte, n uint64, buckets *[NBuckets * 2]uint64, d *delta) int8 {
+	r := classify.Rest(data)
+	d.classes[r.Class&classMask]++
+	d.slow++
+	mi := ts.Path
+	switch r.Class {
+	case classify.ClassL4, classify.ClassL3:
+		b := bucketOf(r.Hash)
+		mi = ts.Table[b]
+		buckets[2*int(b)]++
+		buckets[2*int(b)+1] += n
+		if r.Class == classify.ClassL3 && ts.Clients6 != nil {
+			mi = steerND(ts, data, mi)
+		}
+	case classify.ClassARP:
+		if ts.Clients != nil {
+			mi = steerARP(ts, data, mi)
+		}
+	}
+	return mi
 }
 
 // tagFrame inserts an 802.1Q tag for vid after the MAC addresses.
@@ -666,12 +712,22 @@ func steerARP(ts *TeamState, data []byte, def int8) int8 {
 }
 
 // rewriteSource gives a frame from the kernel (source = team MAC) the
-// source MAC of the member it leaves on.
-func rewriteSource(data []byte, team frame.MAC, src *frame.MAC) {
-	if len(data) >= frame.EthHeaderLen && frame.MAC(data[6:12]) == team {
-		copy(data[6:12], src[:])
+// source MAC of the member it leaves on. The MACs are compared and
+// written as 4+2 bytes.
+func rewriteSource(data []byte, team, src *frame.MAC) {
+	if len(data) < frame.EthHeaderLen {
+		return
+	}
+	h := (*[frame.EthHeaderLen]byte)(data)
+	if le.Uint32(h[6:10]) == le.Uint32(team[0:4]) && le.Uint16(h[10:12]) == le.Uint16(team[4:6]) {
+		le.PutUint32(h[6:10], le.Uint32(src[0:4]))
+		le.PutUint16(h[10:12], le.Uint16(src[4:6]))
 	}
 }
+
+// le reads and writes MAC addresses as little-endian words: any byte
+// order compares and copies bytes alike, and this is the machine's.
+var le = binary.LittleEndian
 
 // fromWire passes frames from member mi to the kernel after the receive
 // filters: the member must be active; our own frames reflected by the
