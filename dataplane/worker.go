@@ -89,16 +89,20 @@ type source struct {
 
 // Worker is one pinned, EAL-registered poll loop.
 type Worker struct {
-	cfg      WorkerConfig
-	io       *dpdk.IO
-	sources  [dpdk.MaxQueues]source
-	tapQ     [MaxTeams][1 + MaxVLANs]*dpdk.TxQueue // kernel-facing TX queues (DPDK ports)
-	kernelQ  [MaxTeams][1 + MaxVLANs]*tap.Queue    // kernel-facing TAP queues
-	kio      *kernelIO                             // nil when no team has a TAP
-	slow     [MaxTeams][MaxMembers]slowWindow      // slow-protocols budget per member
-	vlanID   [MaxTeams][1 + MaxVLANs]uint16        // VLAN of each kernel-facing port
-	vlanTap  [MaxTeams]*[4096]uint8                // VLAN ID -> kernel-facing port, 0 = none
-	memberQ  [MaxTeams][MaxMembers]*dpdk.TxQueue
+	cfg     WorkerConfig
+	io      *dpdk.IO
+	sources [dpdk.MaxQueues]source
+	tapQ    [MaxTeams][1 + MaxVLANs]*dpdk.TxQueue // kernel-facing TX queues (DPDK ports)
+	kernelQ [MaxTeams][1 + MaxVLANs]*tap.Queue    // kernel-facing TAP queues
+	kio     *kernelIO                             // nil when no team has a TAP
+	slow    [MaxTeams][MaxMembers]slowWindow      // slow-protocols budget per member
+	vlanID  [MaxTeams][1 + MaxVLANs]uint16        // VLAN of each kernel-facing port
+	vlanTap [MaxTeams]*[4096]uint8                // VLAN ID -> kernel-facing port, 0 = none
+	memberQ [MaxTeams][MaxMembers]*dpdk.TxQueue
+	// dst and others are fromKernel's scratch space: the member chosen
+	// for each frame of a vector, and the frames chooseFast left over.
+	dst      [dpdk.Vector]int8
+	others   [dpdk.Vector]uint8
 	memberID [MaxTeams][MaxMembers]uint16 // member port ids
 	member   [MaxTeams][MaxMembers]*dpdk.Port
 	// next is a new port set waiting for the worker (SetPorts).
@@ -558,9 +562,6 @@ type delta struct {
 	classes [classMask + 1]uint64
 	// toControl counts frames handed to the control plane.
 	toControl uint64
-	// slow counts the frames from the kernel that kernelMember
-	// classified (the others are ClassL4, counted once per vector).
-	slow uint64
 	// coalesced and coalescedSegs count the TCP super-frames written to
 	// the kernel and the segments in them.
 	coalesced, coalescedSegs uint64
@@ -576,55 +577,120 @@ const classMask = 7
 // VLAN's kernel port (vid != 0) are classified untagged (the hash is the
 // same as for the tagged frame) and get their 802.1Q tag last.
 //
-// The loop is the outbound hot path: the common frame (classify.IsFastL4)
-// is hashed, looked up and counted inline; every other one goes through
-// kernelMember. The bytes received are summed once per vector from those
-// sent and those dropped, and the class of the inline frames is counted
-// once per vector.
+// This is the outbound hot path, in passes over the vector (at most
+// dpdk.Vector frames at a time) so that the two loops every frame goes
+// through make no call: a call anywhere in a loop makes Go spill the
+// loop's values on every iteration. chooseFast picks the member of the
+// common frames (classify.IsFastL4) and lists the others, kernelMember
+// picks theirs, tagging (VLANs only) marks the frames that cannot take
+// their tag, and sendChosen queues or drops every frame in order.
 func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf, d *delta) {
-	buckets := (*[NBuckets * 2]uint64)(w.buckets[bucketIndex(t, 0):])
-	queues := &w.memberQ[t]
-	table := &ts.Table
-	rewrite := ts.Rewrite
-	for _, m := range pkts {
-		data := m.Data()
-		n := uint64(m.PktLen())
-		var mi int8
-		if classify.IsFastL4(data) {
-			b := bucketOf(classify.FastL4Hash(data))
-			mi = table[b]
-			buckets[2*int(b)]++
-			buckets[2*int(b)+1] += n
-		} else {
-			mi = kernelMember(ts, data, n, buckets, d)
-		}
-		if uint8(mi) >= MaxMembers {
-			w.dropKernel(m, DropNoMember, d)
-			continue
-		}
-		if rewrite&(1<<mi) != 0 {
-			rewriteSource(data, &ts.MAC, &ts.SourceMAC[mi])
+	// Team t's packet and byte counter pairs, by bucket.
+	buckets := (*[NBuckets][2]uint64)(unsafe.Pointer((*[NBuckets * 2]uint64)(w.buckets[bucketIndex(t, 0):])))
+	for len(pkts) > 0 {
+		vec := pkts[:min(len(pkts), dpdk.Vector)]
+		pkts = pkts[len(vec):]
+		dst := w.dst[:len(vec)]
+		others := chooseFast(ts, vec, dst, buckets, &w.others)
+		d.classes[classify.ClassL4] += uint64(len(vec) - len(others))
+		for _, i := range others {
+			dst[i] = kernelMember(ts, vec[i].Data(), uint64(vec[i].PktLen()), buckets, d)
 		}
 		if vid != 0 {
-			if !tagFrame(m, vid) {
-				w.dropKernel(m, DropMalformed, d)
-				continue
+			for i, m := range vec {
+				if uint8(dst[i]) < MaxMembers && !tagFrame(m, vid) {
+					dst[i] = untaggable
+				}
 			}
 		}
-		q := queues[mi]
-		if q.Full() {
-			w.dropKernel(m, DropTxFull, d)
-			continue
-		}
-		q.Put(m)
-		d.txPkts[mi]++
-		d.txBytes[mi] += n
+		w.sendChosen(ts, &w.memberQ[t], vec, dst, d)
 	}
 	// Every frame was sent on a member or dropped.
 	for _, b := range d.txBytes[:MaxMembers] {
 		d.rxBytes += b
 	}
-	d.classes[classify.ClassL4] += uint64(len(pkts)) - d.slow
+}
+
+// Member choices (int8) that name no member: a frame chooseFast leaves to
+// kernelMember, and a frame for a VLAN that could not take its tag. A
+// negative member from the snapshot means none is usable (DropNoMember).
+const (
+	notChosen  = -128
+	untaggable = -127
+)
+
+// chooseFast sets dst[i] to the member of each common frame pkts[i]
+// (classify.IsFastL4), counting its bucket, and returns, in others, the
+// indexes of the other frames.
+func chooseFast(ts *TeamState, pkts []*dpdk.Mbuf, dst []int8, buckets *[NBuckets][2]uint64, others *[dpdk.Vector]uint8) []uint8 {
+	table := &ts.Table
+	dst = dst[:len(pkts)]
+	n := 0
+	for i, m := range pkts {
+		data := m.Data()
+		if !classify.IsFastL4(data) {
+			dst[i] = notChosen
+			others[n&(dpdk.Vector-1)] = uint8(i)
+			n++
+			continue
+		}
+		b := bucketOf(classify.FastL4Hash(data))
+		dst[i] = table[b]
+		buckets[b][0]++
+		buckets[b][1] += uint64(m.PktLen())
+	}
+	return others[:min(n, dpdk.Vector)]
+}
+
+// sendChosen queues each frame of pkts on the member dst names, with the
+// member's source MAC in SLB, or drops it: dst names no member, the frame
+// could not take its VLAN tag or the member's queue is full.
+func (w *Worker) sendChosen(ts *TeamState, queues *[MaxMembers]*dpdk.TxQueue, pkts []*dpdk.Mbuf, dst []int8, d *delta) {
+	for i := 0; i < len(pkts); i++ {
+		if i = sendRun(ts, *queues, pkts, dst, i, d); i == len(pkts) {
+			break
+		}
+		r := DropTxFull
+		switch {
+		case dst[i] == untaggable:
+			r = DropMalformed
+		case uint8(dst[i]) >= MaxMembers:
+			r = DropNoMember
+		}
+		w.dropKernel(pkts[i], r, d)
+	}
+}
+
+// sendRun queues the frames of pkts from index i on, each on the member
+// dst names (with the member's source MAC in SLB), up to the first that
+// must be dropped; it returns that frame's index or len(pkts). Drops are
+// left to the caller so that this loop, which every frame goes through,
+// has few enough values to keep them in registers. The queues come by
+// value, so that indexing them needs no nil check.
+//
+//go:noinline
+func sendRun(ts *TeamState, queues [MaxMembers]*dpdk.TxQueue, pkts []*dpdk.Mbuf, dst []int8, i int, d *delta) int {
+	rewrite := uint32(ts.Rewrite)
+	dst = dst[:len(pkts)]
+	for ; i < len(pkts); i++ {
+		m := pkts[i]
+		mi := uint8(dst[i])
+		if mi >= MaxMembers {
+			break
+		}
+		q := queues[mi]
+		if q.Full() {
+			break
+		}
+		q.Put(m)
+		n := uint64(m.PktLen())
+		d.txPkts[mi]++
+		d.txBytes[mi] += n
+		if rewrite&(1<<(mi&31)) != 0 { // one BT instruction
+			rewriteSource(m.Data(), &ts.MAC, &ts.SourceMAC[mi])
+		}
+	}
+	return i
 }
 
 // dropKernel drops a frame from the kernel for reason r, counting its
@@ -643,17 +709,16 @@ func (w *Worker) dropKernel(m *dpdk.Mbuf, r DropReason, d *delta) {
 // It stays out of line so that the hot loop keeps its registers.
 //
 //go:noinline
-func kernelMember(ts *TeamState, data []byte, n uint64, buckets *[NBuckets * 2]uint64, d *delta) int8 {
+func kernelMember(ts *TeamState, data []byte, n uint64, buckets *[NBuckets][2]uint64, d *delta) int8 {
 	r := classify.Rest(data)
 	d.classes[r.Class&classMask]++
-	d.slow++
 	mi := ts.Path
 	switch r.Class {
 	case classify.ClassL4, classify.ClassL3:
 		b := bucketOf(r.Hash)
 		mi = ts.Table[b]
-		buckets[2*int(b)]++
-		buckets[2*int(b)+1] += n
+		buckets[b][0]++
+		buckets[b][1] += n
 		if r.Class == classify.ClassL3 && ts.Clients6 != nil {
 			mi = steerND(ts, data, mi)
 		}

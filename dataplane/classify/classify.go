@@ -157,10 +157,11 @@ const fastLen = ethHeaderLen + ipv4MinHeaderLen + portsLen
 // is classified by Rest. IsFastL4 and FastL4Hash are small enough to be
 // inlined into a caller's loop, where the one length check covers every
 // read: the EtherType and the version and header length are one load
-// (bytes 12-14: 0x0800, 0x45).
+// (bytes 12-14: 0x0800, 0x45), and the flags and fragment offset are
+// tested without swapping their bytes.
 func IsFastL4(b []byte) bool {
 	return len(b) >= fastLen && le.Uint32(b[12:16])&0xffffff == 0x450008 &&
-		(b[23] == protoTCP || b[23] == protoUDP) && be.Uint16(b[20:22])&0x3fff == 0 &&
+		(b[23] == protoTCP || b[23] == protoUDP) && le.Uint16(b[20:22])&0xff3f == 0 &&
 		be.Uint16(b[16:18]) >= ipv4MinHeaderLen+portsLen
 }
 
