@@ -175,8 +175,23 @@ func FastL4Hash(b []byte) uint32 {
 // found that IsFastL4 does not take it.
 func Rest(b []byte) Result { return frame(b) }
 
-// frame is Frame's general path.
+// frame is Frame's general path. It starts with the second most common
+// frame: untagged IPv6 TCP or UDP without extension headers, whose
+// ports lie inside the payload length (which ipv6Class would find too,
+// with a loop and a call).
 func frame(b []byte) Result {
+	if len(b) >= ethHeaderLen+ipv6HeaderLen+portsLen && be.Uint16(b[12:14]) == etherTypeIPv6 && b[14]>>4 == 6 &&
+		(b[20] == protoTCP || b[20] == protoUDP) {
+		if plen := be.Uint16(b[18:20]); plen == 0 || plen >= portsLen {
+			a := addr6{be.Uint64(b[22:30]), be.Uint64(b[30:38]), be.Uint64(b[38:46]), be.Uint64(b[46:54])}
+			return Result{Class: ClassL4, Hash: hashV6L4(&a, b[20], be.Uint32(b[54:58])), L3: ethHeaderLen}
+		}
+	}
+	return general(b)
+}
+
+// general classifies any frame, walking its tags and headers.
+func general(b []byte) Result {
 	if len(b) < ethHeaderLen {
 		return Result{Class: ClassMalformed}
 	}
