@@ -168,7 +168,7 @@ func IsFastL4(b []byte) bool {
 // FastL4Hash is the flow hash of a frame IsFastL4 takes.
 func FastL4Hash(b []byte) uint32 {
 	p := (*[fastLen]byte)(b)
-	return hashV4L4(be.Uint64(p[26:34]), p[23], be.Uint32(p[34:38]))
+	return mixV4L4(le.Uint64(p[22:30])&0xffffffff_0000ff00, le.Uint64(p[30:38]))
 }
 
 // Rest classifies b exactly as Frame does, for a caller that already

@@ -50,9 +50,20 @@ func hashV4L3(addrs uint64) uint32 {
 	return finish(absorb(seedV4L3, addrs))
 }
 
-// hashV4L4 hashes an IPv4 flow; ports is source port<<16 | destination port.
+// hashV4L4 hashes an IPv4 flow; addrs is source<<32 | destination and
+// ports source port<<16 | destination port, as read big-endian.
 func hashV4L4(addrs uint64, proto byte, ports uint32) uint32 {
-	return mum(addrs^seedV4L4, (uint64(ports)<<8|uint64(proto))^finishM2)
+	src, dst := bits.ReverseBytes32(uint32(addrs>>32)), bits.ReverseBytes32(uint32(addrs))
+	return mixV4L4(uint64(src)<<32|uint64(proto)<<8, uint64(dst)|uint64(bits.ReverseBytes32(ports))<<32)
+}
+
+// mixV4L4 is hashV4L4 on the flow as two words in the byte order of an
+// untagged frame without IP options read little-endian, where the fast
+// path (FastL4Hash) takes them with two loads: bytes 22-29 with only the
+// protocol (bits 8-15) and the source address (bits 32-63) kept, and
+// bytes 30-37, the destination address and the ports.
+func mixV4L4(srcProto, dstPorts uint64) uint32 {
+	return mum(srcProto^seedV4L4, dstPorts^finishM2)
 }
 
 // mum is the IPv4 fast path's mixer: one 64x64->128-bit multiply of the
