@@ -621,7 +621,10 @@ const (
 
 // chooseFast sets dst[i] to the member of each common frame pkts[i]
 // (classify.IsFastL4), counting its bucket, and returns, in others, the
-// indexes of the other frames.
+// indexes of the other frames. Like sendRun it is kept out of line (PGO
+// would inline it), so that its loop has the registers to itself.
+//
+//go:noinline
 func chooseFast(ts *TeamState, pkts []*dpdk.Mbuf, dst []int8, buckets *[NBuckets][2]uint64, others *[dpdk.Vector]uint8) []uint8 {
 	table := &ts.Table
 	dst = dst[:len(pkts)]
