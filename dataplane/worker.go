@@ -631,13 +631,18 @@ func chooseFast(ts *TeamState, pkts []*dpdk.Mbuf, dst []int8, buckets *[NBuckets
 	n := 0
 	for i, m := range pkts {
 		data := m.Data()
-		if !classify.IsFastL4(data) {
+		var b uint8
+		switch {
+		case classify.IsFastL4(data):
+			b = bucketOf(classify.FastL4Hash(data))
+		case classify.IsFastV6L4(data):
+			b = bucketOf(classify.FastV6L4Hash(data))
+		default:
 			dst[i] = notChosen
 			others[n&(dpdk.Vector-1)] = uint8(i)
 			n++
 			continue
 		}
-		b := bucketOf(classify.FastL4Hash(data))
 		dst[i] = table[b]
 		buckets[b][0]++
 		buckets[b][1] += uint64(m.PktLen())

@@ -176,18 +176,33 @@ func FastL4Hash(b []byte) uint32 {
 func Rest(b []byte) Result { return frame(b) }
 
 // frame is Frame's general path. It starts with the second most common
-// frame: untagged IPv6 TCP or UDP without extension headers, whose
-// ports lie inside the payload length (which ipv6Class would find too,
-// with a loop and a call).
+// frame, IsFastV6L4's.
 func frame(b []byte) Result {
-	if len(b) >= ethHeaderLen+ipv6HeaderLen+portsLen && be.Uint16(b[12:14]) == etherTypeIPv6 && b[14]>>4 == 6 &&
-		(b[20] == protoTCP || b[20] == protoUDP) {
-		if plen := be.Uint16(b[18:20]); plen == 0 || plen >= portsLen {
-			a := addr6{be.Uint64(b[22:30]), be.Uint64(b[30:38]), be.Uint64(b[38:46]), be.Uint64(b[46:54])}
-			return Result{Class: ClassL4, Hash: hashV6L4(&a, b[20], be.Uint32(b[54:58])), L3: ethHeaderLen}
-		}
+	if IsFastV6L4(b) {
+		return Result{Class: ClassL4, Hash: FastV6L4Hash(b), L3: ethHeaderLen}
 	}
 	return general(b)
+}
+
+// fastV6Len is the part of a frame the IPv6 fast path reads: Ethernet,
+// the IPv6 header and the ports.
+const fastV6Len = ethHeaderLen + ipv6HeaderLen + portsLen
+
+// IsFastV6L4 reports whether b is an untagged IPv6 frame carrying TCP or
+// UDP without extension headers, its ports inside the payload length
+// (which ipv6Class would find too, with a loop and a call). Such a frame
+// is ClassL4 with L3 14 and the hash FastV6L4Hash. Like IsFastL4 it is
+// small enough to be inlined.
+func IsFastV6L4(b []byte) bool {
+	return len(b) >= fastV6Len && be.Uint16(b[12:14]) == etherTypeIPv6 && b[14]>>4 == 6 &&
+		(b[20] == protoTCP || b[20] == protoUDP) && be.Uint16(b[18:20])-1 >= portsLen-1 // payload length 0 or >= 4
+}
+
+// FastV6L4Hash is the flow hash of a frame IsFastV6L4 takes.
+func FastV6L4Hash(b []byte) uint32 {
+	p := (*[fastV6Len]byte)(b)
+	a := addr6{be.Uint64(p[22:30]), be.Uint64(p[30:38]), be.Uint64(p[38:46]), be.Uint64(p[46:54])}
+	return hashV6L4(&a, p[20], be.Uint32(p[54:58]))
 }
 
 // general classifies any frame, walking its tags and headers.
