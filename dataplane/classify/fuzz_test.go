@@ -67,7 +67,7 @@ func FuzzFrame(f *testing.F) {
 }
 
 // TestFastPathsAgree checks that Frame's fast paths (IsFastL4, then
-// untagged IPv6 TCP and UDP in frame) classify exactly as the general
+// IsFastV6L4 in frame) classify exactly as the general
 // path does, over every frame of the table cut at every length and with
 // each header byte set to values that matter to them.
 func TestFastPathsAgree(t *testing.T) {
@@ -80,6 +80,11 @@ func TestFastPathsAgree(t *testing.T) {
 		if IsFastL4(b) {
 			if r := general(b); r.Class != ClassL4 || r.Hash != FastL4Hash(b) || r.L3 != ethHeaderLen {
 				t.Fatalf("%s: IsFastL4 with hash %#x, the general path %+v", name, FastL4Hash(b), r)
+			}
+		}
+		if IsFastV6L4(b) {
+			if r := general(b); r.Class != ClassL4 || r.Hash != FastV6L4Hash(b) || r.L3 != ethHeaderLen {
+				t.Fatalf("%s: IsFastV6L4 with hash %#x, the general path %+v", name, FastV6L4Hash(b), r)
 			}
 		}
 	}
