@@ -581,7 +581,7 @@ const classMask = 7
 // dpdk.Vector frames at a time) so that the two loops every frame goes
 // through make no call: a call anywhere in a loop makes Go spill the
 // loop's values on every iteration. chooseFast picks the member of the
-// common frames (classify.IsFastL4) and lists the others, kernelMember
+// common frames (untagged IP) and lists the others, kernelMember
 // picks theirs, tagging (VLANs only) marks the frames that cannot take
 // their tag, and sendChosen queues or drops every frame in order.
 func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf, d *delta) {
@@ -591,8 +591,9 @@ func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf,
 		vec := pkts[:min(len(pkts), dpdk.Vector)]
 		pkts = pkts[len(vec):]
 		dst := w.dst[:len(vec)]
-		others := chooseFast(ts, vec, dst, buckets, &w.others)
-		d.classes[classify.ClassL4] += uint64(len(vec) - len(others))
+		l3 := d.classes[classify.ClassL3]
+		others := chooseFast(ts, vec, dst, buckets, &w.others, &d.classes)
+		d.classes[classify.ClassL4] += uint64(len(vec)-len(others)) - (d.classes[classify.ClassL3] - l3)
 		for _, i := range others {
 			dst[i] = kernelMember(ts, vec[i].Data(), uint64(vec[i].PktLen()), buckets, d)
 		}
@@ -620,12 +621,15 @@ const (
 )
 
 // chooseFast sets dst[i] to the member of each common frame pkts[i]
-// (classify.IsFastL4), counting its bucket, and returns, in others, the
-// indexes of the other frames. Like sendRun it is kept out of line (PGO
+// (classify.IsFastL4, IsFastV6L4, IsFastV4L3: untagged IP without
+// options or extension headers), counting its bucket and, for ClassL3,
+// its class in classes, and returns, in others, the indexes of the other
+// frames. (An IPv4 ClassL3 frame is no neighbor discovery: kernelMember
+// would not steer it either.) Like sendRun it is kept out of line (PGO
 // would inline it), so that its loop has the registers to itself.
 //
 //go:noinline
-func chooseFast(ts *TeamState, pkts []*dpdk.Mbuf, dst []int8, buckets *[NBuckets][2]uint64, others *[dpdk.Vector]uint8) []uint8 {
+func chooseFast(ts *TeamState, pkts []*dpdk.Mbuf, dst []int8, buckets *[NBuckets][2]uint64, others *[dpdk.Vector]uint8, classes *[classMask + 1]uint64) []uint8 {
 	table := &ts.Table
 	dst = dst[:len(pkts)]
 	n := 0
@@ -637,6 +641,9 @@ func chooseFast(ts *TeamState, pkts []*dpdk.Mbuf, dst []int8, buckets *[NBuckets
 			b = bucketOf(classify.FastL4Hash(data))
 		case classify.IsFastV6L4(data):
 			b = bucketOf(classify.FastV6L4Hash(data))
+		case classify.IsFastV4L3(data):
+			b = bucketOf(classify.FastV4L3Hash(data))
+			classes[classify.ClassL3]++
 		default:
 			dst[i] = notChosen
 			others[n&(dpdk.Vector-1)] = uint8(i)
@@ -680,7 +687,7 @@ func (w *Worker) sendChosen(ts *TeamState, queues *[MaxMembers]*dpdk.TxQueue, pk
 func sendRun(ts *TeamState, queues [MaxMembers]*dpdk.TxQueue, pkts []*dpdk.Mbuf, dst []int8, i int, d *delta) int {
 	rewrite := uint32(ts.Rewrite)
 	dst = dst[:len(pkts)]
-	for ; i < len(pkts); i++ {
+	for ; uint(i) < uint(len(pkts)); i++ { // unsigned: no bounds checks below
 		m := pkts[i]
 		mi := uint8(dst[i])
 		if mi >= MaxMembers {

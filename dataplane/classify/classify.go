@@ -171,6 +171,21 @@ func FastL4Hash(b []byte) uint32 {
 	return mixV4L4(le.Uint64(p[22:30])&0xffffffff_0000ff00, le.Uint64(p[30:38]))
 }
 
+// IsFastV4L3 reports whether b is an untagged IPv4 frame without options
+// that Frame balances on its addresses alone (ClassL3, L3 14, hash
+// FastV4L3Hash): a fragment, or a datagram of a protocol without ports
+// (ICMP, ...). Like IsFastL4 it is small enough to be inlined.
+func IsFastV4L3(b []byte) bool {
+	return len(b) >= ethHeaderLen+ipv4MinHeaderLen && le.Uint32(b[12:16])&0xffffff == 0x450008 &&
+		be.Uint16(b[16:18]) >= ipv4MinHeaderLen && (le.Uint16(b[20:22])&0xff3f != 0 || !isL4(b[23]))
+}
+
+// FastV4L3Hash is the flow hash of a frame IsFastV4L3 takes.
+func FastV4L3Hash(b []byte) uint32 {
+	p := (*[ethHeaderLen + ipv4MinHeaderLen]byte)(b)
+	return hashV4L3(be.Uint64(p[26:34]))
+}
+
 // Rest classifies b exactly as Frame does, for a caller that already
 // found that IsFastL4 does not take it.
 func Rest(b []byte) Result { return frame(b) }

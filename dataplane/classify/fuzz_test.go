@@ -82,6 +82,11 @@ func TestFastPathsAgree(t *testing.T) {
 				t.Fatalf("%s: IsFastL4 with hash %#x, the general path %+v", name, FastL4Hash(b), r)
 			}
 		}
+		if IsFastV4L3(b) {
+			if r := general(b); r.Class != ClassL3 || r.Hash != FastV4L3Hash(b) || r.L3 != ethHeaderLen {
+				t.Fatalf("%s: IsFastV4L3 with hash %#x, the general path %+v", name, FastV4L3Hash(b), r)
+			}
+		}
 		if IsFastV6L4(b) {
 			if r := general(b); r.Class != ClassL4 || r.Hash != FastV6L4Hash(b) || r.L3 != ethHeaderLen {
 				t.Fatalf("%s: IsFastV6L4 with hash %#x, the general path %+v", name, FastV6L4Hash(b), r)
