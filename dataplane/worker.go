@@ -577,16 +577,22 @@ const classMask = 7
 // VLAN's kernel port (vid != 0) are classified untagged (the hash is the
 // same as for the tagged frame) and get their 802.1Q tag last.
 //
-// This is the outbound hot path, in passes over the vector (at most
-// dpdk.Vector frames at a time) so that the two loops every frame goes
-// through make no call: a call anywhere in a loop makes Go spill the
-// loop's values on every iteration. chooseFast picks the member of the
-// common frames (untagged IP) and lists the others, kernelMember
-// picks theirs, tagging (VLANs only) marks the frames that cannot take
-// their tag, and sendChosen queues or drops every frame in order.
+// This is the outbound hot path, written so that the loops every frame
+// goes through make no call into the general classifier: a call in a
+// loop makes Go spill the loop's values on every iteration. sendFast
+// sends the leading run of common frames (untagged IP without options or
+// extension headers, for a member with room; for most traffic the whole
+// vector) in one pass. The rest goes in passes, at most dpdk.Vector
+// frames at a time: chooseFast picks the member of the common frames and
+// lists the others, kernelMember picks theirs, tagging (VLANs only) marks
+// the frames that cannot take their tag, and sendChosen queues or drops
+// every frame in order. Frame order is kept throughout.
 func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf, d *delta) {
 	// Team t's packet and byte counter pairs, by bucket.
 	buckets := (*[NBuckets][2]uint64)(unsafe.Pointer((*[NBuckets * 2]uint64)(w.buckets[bucketIndex(t, 0):])))
+	if vid == 0 {
+		pkts = pkts[sendFast(ts, w.memberQ[t], buckets, pkts, d):]
+	}
 	for len(pkts) > 0 {
 		vec := pkts[:min(len(pkts), dpdk.Vector)]
 		pkts = pkts[len(vec):]
@@ -619,6 +625,65 @@ const (
 	notChosen  = -128
 	untaggable = -127
 )
+
+// sendFast sends the frames of pkts from the first on, in one pass,
+// while they are ones chooseFast would take for a member with room, and
+// returns how many it sent, counting their classes and buckets. The
+// frames are queued before the counters are written, so that the
+// compiler knows the queue's length is the one Full tested. Like the
+// other loops of fromKernel it is kept out of line, so that PGO does
+// not merge it into a function whose loops make calls.
+//
+//go:noinline
+func sendFast(ts *TeamState, queues [MaxMembers]*dpdk.TxQueue, buckets *[NBuckets][2]uint64, pkts []*dpdk.Mbuf, d *delta) int {
+	table := &ts.Table
+	rewrite := uint32(ts.Rewrite)
+	l3 := d.classes[classify.ClassL3]
+	i := 0
+	for ; i < len(pkts); i++ {
+		m := pkts[i]
+		data := m.Data()
+		// As in chooseFast: the classifier's checks inline, one by one
+		// (a helper holding them would be too big to inline).
+		var b uint8
+		switch {
+		case classify.IsFastL4(data):
+			b = bucketOf(classify.FastL4Hash(data))
+		case classify.IsFastV6L4(data):
+			b = bucketOf(classify.FastV6L4Hash(data))
+		case classify.IsFastV4L3(data):
+			b = bucketOf(classify.FastV4L3Hash(data))
+			d.classes[classify.ClassL3]++
+		default:
+			return sentFast(d, i, l3)
+		}
+		mi := uint8(table[b])
+		if mi >= MaxMembers || queues[mi].Full() {
+			// chooseFast takes the frame again and counts its class.
+			if classify.IsFastV4L3(data) {
+				d.classes[classify.ClassL3]--
+			}
+			break
+		}
+		queues[mi].Put(m)
+		n := uint64(m.PktLen())
+		buckets[b][0]++
+		buckets[b][1] += n
+		d.txPkts[mi]++
+		d.txBytes[mi] += n
+		if rewrite&(1<<(mi&31)) != 0 { // one BT instruction
+			rewriteSource(data, &ts.MAC, &ts.SourceMAC[mi])
+		}
+	}
+	return sentFast(d, i, l3)
+}
+
+// sentFast counts the frames sendFast sent, n, as ClassL4 but for those
+// counted as ClassL3 since that counter stood at l3, and returns n.
+func sentFast(d *delta, n int, l3 uint64) int {
+	d.classes[classify.ClassL4] += uint64(n) - (d.classes[classify.ClassL3] - l3)
+	return n
+}
 
 // chooseFast sets dst[i] to the member of each common frame pkts[i]
 // (classify.IsFastL4, IsFastV6L4, IsFastV4L3: untagged IP without

@@ -216,8 +216,8 @@ func IsFastV6L4(b []byte) bool {
 // FastV6L4Hash is the flow hash of a frame IsFastV6L4 takes.
 func FastV6L4Hash(b []byte) uint32 {
 	p := (*[fastV6Len]byte)(b)
-	a := addr6{be.Uint64(p[22:30]), be.Uint64(p[30:38]), be.Uint64(p[38:46]), be.Uint64(p[46:54])}
-	return hashV6L4(&a, p[20], be.Uint32(p[54:58]))
+	return mixV6L4(le.Uint64(p[22:30]), le.Uint64(p[30:38]), le.Uint64(p[38:46]), le.Uint64(p[46:54]),
+		uint64(le.Uint32(p[54:58]))<<8|uint64(p[20]))
 }
 
 // general classifies any frame, walking its tags and headers.

@@ -90,16 +90,26 @@ func hashV6L3(a *addr6) uint32 {
 }
 
 // hashV6L4 hashes an IPv6 flow; ports is source port<<16 | destination
-// port. The mixer of the IPv4 fast path, grown to eight words: the halves
-// of the addresses are folded pairwise by two 64x64->128-bit multiplies,
-// and their sum with the ports and protocol by a third (mum), where
-// absorb+finish took seven dependent multiplies and twice the
-// instructions. (Its weak spot, as mum's: a source or destination
-// address half equal to its seed multiplies to zero, so all flows that
-// differ only in the other half of that pair share a bucket.)
+// port, the address halves and ports as read big-endian.
 func hashV6L4(a *addr6, proto byte, ports uint32) uint32 {
-	x := mum64(a.s0^seedV6L4, a.d0^seedV6L4b) ^ mum64(a.s1^seedV6L4c, a.d1^seedV6L4d)
-	return mum(x^seedV4L4, (uint64(ports)<<8|uint64(proto))^finishM2)
+	r := bits.ReverseBytes64
+	return mixV6L4(r(a.s0), r(a.s1), r(a.d0), r(a.d1), uint64(bits.ReverseBytes32(ports))<<8|uint64(proto))
+}
+
+// mixV6L4 is hashV6L4 on the flow as the fast path (FastV6L4Hash) reads
+// it from the frame, little-endian: the four address halves, and the
+// ports (bits 8-39) with the protocol (bits 0-7). The mixer of the IPv4
+// fast path grown to eight words: the address halves are folded
+// pairwise by two 64x64->128-bit multiplies, and their sum with the
+// ports and protocol by a third (mum), where absorb+finish took seven
+// dependent multiplies and twice the instructions. (Its weak spot, as
+// mum's: an address half equal to its seed multiplies to zero, so all
+// flows that differ only in the other half of that pair share a bucket.)
+func mixV6L4(s0, s1, d0, d1, portsProto uint64) uint32 {
+	h1, l1 := bits.Mul64(s0^seedV6L4, d0^seedV6L4b)
+	h2, l2 := bits.Mul64(s1^seedV6L4c, d1^seedV6L4d)
+	h, l := bits.Mul64(h1^l1^h2^l2^seedV4L4, portsProto^finishM2)
+	return uint32((h^l)>>32) ^ uint32(h^l)
 }
 
 // mum64 is mum without the final fold to 32 bits.
