@@ -9,6 +9,7 @@ import (
 	"github.com/teamgw/teamgw/dataplane/classify"
 	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/frame"
+	"github.com/teamgw/teamgw/perf/traffic"
 )
 
 var memberMAC1 = frame.MAC{0x02, 0, 0, 0, 0, 0x21}
@@ -233,6 +234,113 @@ func TestVectorSizeBuckets(t *testing.T) {
 		b := vectorSizeBucket(n)
 		if n > VectorSizeBounds[b] || (b > 0 && n <= VectorSizeBounds[b-1]) {
 			t.Fatalf("a vector of %d lands in bucket %d (bounds %v)", n, b, VectorSizeBounds)
+		}
+	}
+}
+
+// TestWorkerCountsOutboundTraffic checks every counter the outbound path
+// keeps against the frames sent: packets and bytes received from the TAP
+// and sent per member, classes, bucket counters and a no_member drop,
+// over a mix of frames the inline fast path takes (TCP and UDP over
+// IPv4) and frames it leaves to the general classifier (ICMP, IPv6, ARP,
+// non-IP, runts).
+func TestWorkerCountsOutboundTraffic(t *testing.T) {
+	r := newRig(t, 2, func(r *rig, _ *WorkerConfig) { r.noStart = true })
+	r.publishState(slbState(ModeSLB))
+	frames := traffic.Mix(96, 7, teamMAC, clientMAC)
+	arp := ethFrame(frame.Broadcast, teamMAC, 1)
+	arp[12], arp[13] = 0x08, 0x06
+	other := ethFrame(clientMAC, teamMAC, 2)
+	other[12], other[13] = 0x88, 0xcc // LLDP
+	frames = append(frames, arp, other, []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10})
+	var (
+		wantBytes, bucketPkts, bucketBytes uint64
+		classes                            [classify.NumClasses]uint64
+	)
+	for _, f := range frames {
+		r.tap.send(f)
+		wantBytes += uint64(len(f))
+		c := classify.Frame(f).Class
+		classes[c]++
+		if c <= classify.ClassL3 {
+			bucketPkts++
+			bucketBytes += uint64(len(f))
+		}
+	}
+	for range 4 {
+		r.w.Poll()
+	}
+	var sent [2][][]byte
+	for mi, m := range r.members {
+		sent[mi] = m.drain()
+	}
+	c := &r.w.Counters().Teams[0]
+	tap := &c.Ports[TapIndex]
+	if got := tap.RxPackets.Load(); got != uint64(len(frames)) {
+		t.Errorf("tap rx packets %d, want %d", got, len(frames))
+	}
+	if got := tap.RxBytes.Load(); got != wantBytes {
+		t.Errorf("tap rx bytes %d, want %d", got, wantBytes)
+	}
+	var txBytes uint64
+	for mi := range sent {
+		var b uint64
+		for _, f := range sent[mi] {
+			b += uint64(len(f))
+		}
+		p := &c.Ports[mi]
+		if p.TxPackets.Load() != uint64(len(sent[mi])) || p.TxBytes.Load() != b {
+			t.Errorf("member %d counted %d packets, %d bytes; sent %d, %d", mi, p.TxPackets.Load(), p.TxBytes.Load(), len(sent[mi]), b)
+		}
+		txBytes += b
+	}
+	if len(sent[0])+len(sent[1]) != len(frames) || txBytes != wantBytes {
+		t.Errorf("members sent %d frames, %d bytes; want %d, %d", len(sent[0])+len(sent[1]), txBytes, len(frames), wantBytes)
+	}
+	for k, n := range classes {
+		if got := c.Classes[k].Load(); got != n {
+			t.Errorf("class %v counted %d, want %d", classify.Class(k), got, n)
+		}
+	}
+	packets, bytes := make([]uint64, NBuckets), make([]uint64, NBuckets)
+	AddBuckets(r.w.BucketCounters(), 0, packets, bytes)
+	var bp, bb uint64
+	for b := range packets {
+		bp += packets[b]
+		bb += bytes[b]
+	}
+	if bp != bucketPkts || bb != bucketBytes {
+		t.Errorf("buckets counted %d packets, %d bytes; want %d, %d", bp, bb, bucketPkts, bucketBytes)
+	}
+
+	// Without a member, frames are dropped and still counted as
+	// received, each class once. An ICMP frame goes first: the first
+	// frame the outbound path cannot send is classified twice.
+	r.publish(-1)
+	for i, f := range frames {
+		if classify.Frame(f).Class == classify.ClassL3 {
+			frames[0], frames[i] = frames[i], frames[0]
+			break
+		}
+	}
+	if classify.Frame(frames[0]).Class != classify.ClassL3 {
+		t.Fatal("no ICMP frame in the mix")
+	}
+	for _, f := range frames {
+		r.tap.send(f)
+	}
+	for range 4 {
+		r.w.Poll()
+	}
+	if got := c.Drops[DropNoMember].Load(); got != uint64(len(frames)) {
+		t.Errorf("no_member drops %d, want %d", got, len(frames))
+	}
+	if got := tap.RxBytes.Load(); got != 2*wantBytes {
+		t.Errorf("tap rx bytes %d after the drops, want %d", got, 2*wantBytes)
+	}
+	for k, n := range classes {
+		if got := c.Classes[k].Load(); got != 2*n {
+			t.Errorf("class %v counted %d after the drops, want %d", classify.Class(k), got, 2*n)
 		}
 	}
 }

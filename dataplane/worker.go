@@ -89,16 +89,20 @@ type source struct {
 
 // Worker is one pinned, EAL-registered poll loop.
 type Worker struct {
-	cfg      WorkerConfig
-	io       *dpdk.IO
-	sources  [dpdk.MaxQueues]source
-	tapQ     [MaxTeams][1 + MaxVLANs]*dpdk.TxQueue // kernel-facing TX queues (DPDK ports)
-	kernelQ  [MaxTeams][1 + MaxVLANs]*tap.Queue    // kernel-facing TAP queues
-	kio      *kernelIO                             // nil when no team has a TAP
-	slow     [MaxTeams][MaxMembers]slowWindow      // slow-protocols budget per member
-	vlanID   [MaxTeams][1 + MaxVLANs]uint16        // VLAN of each kernel-facing port
-	vlanTap  [MaxTeams]*[4096]uint8                // VLAN ID -> kernel-facing port, 0 = none
-	memberQ  [MaxTeams][MaxMembers]*dpdk.TxQueue
+	cfg     WorkerConfig
+	io      *dpdk.IO
+	sources [dpdk.MaxQueues]source
+	tapQ    [MaxTeams][1 + MaxVLANs]*dpdk.TxQueue // kernel-facing TX queues (DPDK ports)
+	kernelQ [MaxTeams][1 + MaxVLANs]*tap.Queue    // kernel-facing TAP queues
+	kio     *kernelIO                             // nil when no team has a TAP
+	slow    [MaxTeams][MaxMembers]slowWindow      // slow-protocols budget per member
+	vlanID  [MaxTeams][1 + MaxVLANs]uint16        // VLAN of each kernel-facing port
+	vlanTap [MaxTeams]*[4096]uint8                // VLAN ID -> kernel-facing port, 0 = none
+	memberQ [MaxTeams][MaxMembers]*dpdk.TxQueue
+	// dst and others are fromKernel's scratch space: the member chosen
+	// for each frame of a vector, and the frames chooseFast left over.
+	dst      [dpdk.Vector]int8
+	others   [dpdk.Vector]uint8
 	memberID [MaxTeams][MaxMembers]uint16 // member port ids
 	member   [MaxTeams][MaxMembers]*dpdk.Port
 	// next is a new port set waiting for the worker (SetPorts).
@@ -572,51 +576,238 @@ const classMask = 7
 // In SLB a frame leaves with its member's own source MAC. Frames from a
 // VLAN's kernel port (vid != 0) are classified untagged (the hash is the
 // same as for the tagged frame) and get their 802.1Q tag last.
+//
+// This is the outbound hot path, written so that the loops every frame
+// goes through make no call into the general classifier: a call in a
+// loop makes Go spill the loop's values on every iteration. sendFast
+// sends the leading run of common frames (untagged IP without options or
+// extension headers, for a member with room; for most traffic the whole
+// vector) in one pass. The rest goes in passes, at most dpdk.Vector
+// frames at a time: chooseFast picks the member of the common frames and
+// lists the others, kernelMember picks theirs, tagging (VLANs only) marks
+// the frames that cannot take their tag, and sendChosen queues or drops
+// every frame in order. Frame order is kept throughout.
 func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf, d *delta) {
-	buckets := (*[NBuckets * 2]uint64)(w.buckets[bucketIndex(t, 0):])
-	queues := &w.memberQ[t]
-	table := &ts.Table
-	path, rewrite := ts.Path, ts.Rewrite
-	for _, m := range pkts {
-		data := m.Data()
-		n := uint64(m.PktLen())
-		d.rxBytes += n
-		r := classify.Frame(data)
-		d.classes[r.Class&classMask]++
-		mi := path
-		if r.Class == classify.ClassARP && ts.Clients != nil {
-			mi = steerARP(ts, data, mi)
+	// Team t's packet and byte counter pairs, by bucket.
+	buckets := (*[NBuckets][2]uint64)(unsafe.Pointer((*[NBuckets * 2]uint64)(w.buckets[bucketIndex(t, 0):])))
+	if vid == 0 {
+		pkts = pkts[sendFast(ts, w.memberQ[t], buckets, pkts, d):]
+	}
+	for len(pkts) > 0 {
+		vec := pkts[:min(len(pkts), dpdk.Vector)]
+		pkts = pkts[len(vec):]
+		dst := w.dst[:len(vec)]
+		l3 := d.classes[classify.ClassL3]
+		others := chooseFast(ts, vec, dst, buckets, &w.others, &d.classes)
+		d.classes[classify.ClassL4] += uint64(len(vec)-len(others)) - (d.classes[classify.ClassL3] - l3)
+		for _, i := range others {
+			dst[i] = kernelMember(ts, vec[i].Data(), uint64(vec[i].PktLen()), buckets, d)
 		}
-		if r.Class <= classify.ClassL3 {
-			b := bucketOf(r.Hash)
-			mi = table[b]
-			buckets[2*int(b)]++
-			buckets[2*int(b)+1] += n
-			if r.Class == classify.ClassL3 && ts.Clients6 != nil {
-				mi = steerND(ts, data, mi)
+		if vid != 0 {
+			for i, m := range vec {
+				if uint8(dst[i]) < MaxMembers && !tagFrame(m, vid) {
+					dst[i] = untaggable
+				}
 			}
 		}
-		if uint8(mi) >= MaxMembers {
-			d.drops[DropNoMember]++
-			w.io.Drop(m)
-			continue
+		w.sendChosen(ts, &w.memberQ[t], vec, dst, d)
+	}
+	// Every frame was sent on a member or dropped.
+	for _, b := range d.txBytes[:MaxMembers] {
+		d.rxBytes += b
+	}
+}
+
+// Member choices (int8) that name no member: a frame chooseFast leaves to
+// kernelMember, and a frame for a VLAN that could not take its tag. A
+// negative member from the snapshot means none is usable (DropNoMember).
+const (
+	notChosen  = -128
+	untaggable = -127
+)
+
+// sendFast sends the frames of pkts from the first on, in one pass,
+// while they are ones chooseFast would take for a member with room, and
+// returns how many it sent, counting their classes and buckets. The
+// frames are queued before the counters are written, so that the
+// compiler knows the queue's length is the one Full tested. Like the
+// other loops of fromKernel it is kept out of line, so that PGO does
+// not merge it into a function whose loops make calls.
+//
+//go:noinline
+func sendFast(ts *TeamState, queues [MaxMembers]*dpdk.TxQueue, buckets *[NBuckets][2]uint64, pkts []*dpdk.Mbuf, d *delta) int {
+	table := &ts.Table
+	rewrite := uint32(ts.Rewrite)
+	l3 := d.classes[classify.ClassL3]
+	i := 0
+	for ; i < len(pkts); i++ {
+		m := pkts[i]
+		data := m.Data()
+		// As in chooseFast: the classifier's checks inline, one by one
+		// (a helper holding them would be too big to inline).
+		var b uint8
+		switch {
+		case classify.IsFastL4(data):
+			b = bucketOf(classify.FastL4Hash(data))
+		case classify.IsFastV6L4(data):
+			b = bucketOf(classify.FastV6L4Hash(data))
+		case classify.IsFastV4L3(data):
+			b = bucketOf(classify.FastV4L3Hash(data))
+			d.classes[classify.ClassL3]++
+		default:
+			return sentFast(d, i, l3)
 		}
-		if rewrite&(1<<mi) != 0 {
-			rewriteSource(data, ts.MAC, &ts.SourceMAC[mi])
+		mi := uint8(table[b])
+		if mi >= MaxMembers || queues[mi].Full() {
+			// chooseFast takes the frame again and counts its class.
+			if classify.IsFastV4L3(data) {
+				d.classes[classify.ClassL3]--
+			}
+			break
 		}
-		if vid != 0 && !tagFrame(m, vid) {
-			d.drops[DropMalformed]++
-			w.io.Drop(m)
-			continue
-		}
-		if !queues[mi].Push(m) {
-			d.drops[DropTxFull]++
-			w.io.Drop(m)
-			continue
-		}
+		queues[mi].Put(m)
+		n := uint64(m.PktLen())
+		buckets[b][0]++
+		buckets[b][1] += n
 		d.txPkts[mi]++
 		d.txBytes[mi] += n
+		if rewrite&(1<<(mi&31)) != 0 { // one BT instruction
+			rewriteSource(data, &ts.MAC, &ts.SourceMAC[mi])
+		}
 	}
+	return sentFast(d, i, l3)
+}
+
+// sentFast counts the frames sendFast sent, n, as ClassL4 but for those
+// counted as ClassL3 since that counter stood at l3, and returns n.
+func sentFast(d *delta, n int, l3 uint64) int {
+	d.classes[classify.ClassL4] += uint64(n) - (d.classes[classify.ClassL3] - l3)
+	return n
+}
+
+// chooseFast sets dst[i] to the member of each common frame pkts[i]
+// (classify.IsFastL4, IsFastV6L4, IsFastV4L3: untagged IP without
+// options or extension headers), counting its bucket and, for ClassL3,
+// its class in classes, and returns, in others, the indexes of the other
+// frames. (An IPv4 ClassL3 frame is no neighbor discovery: kernelMember
+// would not steer it either.) Like sendRun it is kept out of line (PGO
+// would inline it), so that its loop has the registers to itself.
+//
+//go:noinline
+func chooseFast(ts *TeamState, pkts []*dpdk.Mbuf, dst []int8, buckets *[NBuckets][2]uint64, others *[dpdk.Vector]uint8, classes *[classMask + 1]uint64) []uint8 {
+	table := &ts.Table
+	dst = dst[:len(pkts)]
+	n := 0
+	for i, m := range pkts {
+		data := m.Data()
+		var b uint8
+		switch {
+		case classify.IsFastL4(data):
+			b = bucketOf(classify.FastL4Hash(data))
+		case classify.IsFastV6L4(data):
+			b = bucketOf(classify.FastV6L4Hash(data))
+		case classify.IsFastV4L3(data):
+			b = bucketOf(classify.FastV4L3Hash(data))
+			classes[classify.ClassL3]++
+		default:
+			dst[i] = notChosen
+			others[n&(dpdk.Vector-1)] = uint8(i)
+			n++
+			continue
+		}
+		dst[i] = table[b]
+		buckets[b][0]++
+		buckets[b][1] += uint64(m.PktLen())
+	}
+	return others[:min(n, dpdk.Vector)]
+}
+
+// sendChosen queues each frame of pkts on the member dst names, with the
+// member's source MAC in SLB, or drops it: dst names no member, the frame
+// could not take its VLAN tag or the member's queue is full.
+func (w *Worker) sendChosen(ts *TeamState, queues *[MaxMembers]*dpdk.TxQueue, pkts []*dpdk.Mbuf, dst []int8, d *delta) {
+	for i := 0; i < len(pkts); i++ {
+		if i = sendRun(ts, *queues, pkts, dst, i, d); i == len(pkts) {
+			break
+		}
+		r := DropTxFull
+		switch {
+		case dst[i] == untaggable:
+			r = DropMalformed
+		case uint8(dst[i]) >= MaxMembers:
+			r = DropNoMember
+		}
+		w.dropKernel(pkts[i], r, d)
+	}
+}
+
+// sendRun queues the frames of pkts from index i on, each on the member
+// dst names (with the member's source MAC in SLB), up to the first that
+// must be dropped; it returns that frame's index or len(pkts). Drops are
+// left to the caller so that this loop, which every frame goes through,
+// has few enough values to keep them in registers. The queues come by
+// value, so that indexing them needs no nil check.
+//
+//go:noinline
+func sendRun(ts *TeamState, queues [MaxMembers]*dpdk.TxQueue, pkts []*dpdk.Mbuf, dst []int8, i int, d *delta) int {
+	rewrite := uint32(ts.Rewrite)
+	dst = dst[:len(pkts)]
+	for ; uint(i) < uint(len(pkts)); i++ { // unsigned: no bounds checks below
+		m := pkts[i]
+		mi := uint8(dst[i])
+		if mi >= MaxMembers {
+			break
+		}
+		q := queues[mi]
+		if q.Full() {
+			break
+		}
+		q.Put(m)
+		n := uint64(m.PktLen())
+		d.txPkts[mi]++
+		d.txBytes[mi] += n
+		if rewrite&(1<<(mi&31)) != 0 { // one BT instruction
+			rewriteSource(m.Data(), &ts.MAC, &ts.SourceMAC[mi])
+		}
+	}
+	return i
+}
+
+// dropKernel drops a frame from the kernel for reason r, counting its
+// bytes as received (fromKernel sums the bytes received from those sent
+// and those dropped).
+func (w *Worker) dropKernel(m *dpdk.Mbuf, r DropReason, d *delta) {
+	d.drops[r]++
+	d.rxBytes += uint64(m.PktLen())
+	w.io.Drop(m)
+}
+
+// kernelMember classifies a frame from the kernel that classify.IsFastL4
+// did not take and returns its member: the bucket's for IP (counting the
+// bucket), the path member for the rest, and in SLB the client's member
+// for ARP and ND to a client (steerARP, steerND). n is the frame's length.
+// It stays out of line so that the hot loop keeps its registers.
+//
+//go:noinline
+func kernelMember(ts *TeamState, data []byte, n uint64, buckets *[NBuckets][2]uint64, d *delta) int8 {
+	r := classify.Rest(data)
+	d.classes[r.Class&classMask]++
+	mi := ts.Path
+	switch r.Class {
+	case classify.ClassL4, classify.ClassL3:
+		b := bucketOf(r.Hash)
+		mi = ts.Table[b]
+		buckets[b][0]++
+		buckets[b][1] += n
+		if r.Class == classify.ClassL3 && ts.Clients6 != nil {
+			mi = steerND(ts, data, mi)
+		}
+	case classify.ClassARP:
+		if ts.Clients != nil {
+			mi = steerARP(ts, data, mi)
+		}
+	}
+	return mi
 }
 
 // tagFrame inserts an 802.1Q tag for vid after the MAC addresses.
@@ -666,12 +857,22 @@ func steerARP(ts *TeamState, data []byte, def int8) int8 {
 }
 
 // rewriteSource gives a frame from the kernel (source = team MAC) the
-// source MAC of the member it leaves on.
-func rewriteSource(data []byte, team frame.MAC, src *frame.MAC) {
-	if len(data) >= frame.EthHeaderLen && frame.MAC(data[6:12]) == team {
-		copy(data[6:12], src[:])
+// source MAC of the member it leaves on. The MACs are compared and
+// written as 4+2 bytes.
+func rewriteSource(data []byte, team, src *frame.MAC) {
+	if len(data) < frame.EthHeaderLen {
+		return
+	}
+	h := (*[frame.EthHeaderLen]byte)(data)
+	if le.Uint32(h[6:10]) == le.Uint32(team[0:4]) && le.Uint16(h[10:12]) == le.Uint16(team[4:6]) {
+		le.PutUint32(h[6:10], le.Uint32(src[0:4]))
+		le.PutUint16(h[10:12], le.Uint16(src[4:6]))
 	}
 }
+
+// le reads and writes MAC addresses as little-endian words: any byte
+// order compares and copies bytes alike, and this is the machine's.
+var le = binary.LittleEndian
 
 // fromWire passes frames from member mi to the kernel after the receive
 // filters: the member must be active; our own frames reflected by the

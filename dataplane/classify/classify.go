@@ -123,7 +123,10 @@ const (
 	maxExtHeaders = 8
 )
 
-var be = binary.BigEndian
+var (
+	be = binary.BigEndian
+	le = binary.LittleEndian
+)
 
 // Frame classifies one Ethernet frame in place (no allocation, no copy).
 //
@@ -137,22 +140,88 @@ var be = binary.BigEndian
 // For ClassMalformed, VLAN and Tags() describe the tags read before the
 // problem was found, and L3 is only set if the tag stack was complete.
 func Frame(b []byte) Result {
-	// Fast path for the bulk of a server's traffic: untagged IPv4 without
-	// options or fragmentation, TCP or UDP, ports inside the datagram.
-	// It is small enough for the compiler to inline Frame into the
-	// caller's loop; everything else, and every doubt, takes frame.
-	if len(b) >= ethHeaderLen+ipv4MinHeaderLen+portsLen {
-		h := b[ethHeaderLen : ethHeaderLen+ipv4MinHeaderLen+portsLen]
-		if be.Uint16(b[12:14]) == etherTypeIPv4 && h[0] == 0x45 && (h[9] == protoTCP || h[9] == protoUDP) &&
-			be.Uint16(h[6:8])&0x3fff == 0 && be.Uint16(h[2:4]) >= ipv4MinHeaderLen+portsLen {
-			return Result{Class: ClassL4, Hash: hashV4L4(be.Uint64(h[12:20]), h[9], be.Uint32(h[20:24])), L3: ethHeaderLen}
-		}
+	if IsFastL4(b) {
+		return Result{Class: ClassL4, Hash: FastL4Hash(b), L3: ethHeaderLen}
 	}
 	return frame(b)
 }
 
-// frame is Frame's general path.
+// fastLen is the part of a frame the fast path reads: Ethernet, an IPv4
+// header without options and the ports.
+const fastLen = ethHeaderLen + ipv4MinHeaderLen + portsLen
+
+// IsFastL4 reports whether b takes Frame's fast path, the bulk of a
+// server's traffic: an untagged IPv4 frame without options or
+// fragmentation carrying TCP or UDP with its ports inside the datagram.
+// Such a frame is ClassL4 with L3 14 and the hash FastL4Hash; any other
+// is classified by Rest. IsFastL4 and FastL4Hash are small enough to be
+// inlined into a caller's loop, where the one length check covers every
+// read: the EtherType and the version and header length are one load
+// (bytes 12-14: 0x0800, 0x45), and the flags and fragment offset are
+// tested without swapping their bytes.
+func IsFastL4(b []byte) bool {
+	return len(b) >= fastLen && le.Uint32(b[12:16])&0xffffff == 0x450008 &&
+		(b[23] == protoTCP || b[23] == protoUDP) && le.Uint16(b[20:22])&0xff3f == 0 &&
+		be.Uint16(b[16:18]) >= ipv4MinHeaderLen+portsLen
+}
+
+// FastL4Hash is the flow hash of a frame IsFastL4 takes.
+func FastL4Hash(b []byte) uint32 {
+	p := (*[fastLen]byte)(b)
+	return mixV4L4(le.Uint64(p[22:30])&0xffffffff_0000ff00, le.Uint64(p[30:38]))
+}
+
+// IsFastV4L3 reports whether b is an untagged IPv4 frame without options
+// that Frame balances on its addresses alone (ClassL3, L3 14, hash
+// FastV4L3Hash): a fragment, or a datagram of a protocol without ports
+// (ICMP, ...). Like IsFastL4 it is small enough to be inlined.
+func IsFastV4L3(b []byte) bool {
+	return len(b) >= ethHeaderLen+ipv4MinHeaderLen && le.Uint32(b[12:16])&0xffffff == 0x450008 &&
+		be.Uint16(b[16:18]) >= ipv4MinHeaderLen && (le.Uint16(b[20:22])&0xff3f != 0 || !isL4(b[23]))
+}
+
+// FastV4L3Hash is the flow hash of a frame IsFastV4L3 takes.
+func FastV4L3Hash(b []byte) uint32 {
+	p := (*[ethHeaderLen + ipv4MinHeaderLen]byte)(b)
+	return hashV4L3(be.Uint64(p[26:34]))
+}
+
+// Rest classifies b exactly as Frame does, for a caller that already
+// found that IsFastL4 does not take it.
+func Rest(b []byte) Result { return frame(b) }
+
+// frame is Frame's general path. It starts with the second most common
+// frame, IsFastV6L4's.
 func frame(b []byte) Result {
+	if IsFastV6L4(b) {
+		return Result{Class: ClassL4, Hash: FastV6L4Hash(b), L3: ethHeaderLen}
+	}
+	return general(b)
+}
+
+// fastV6Len is the part of a frame the IPv6 fast path reads: Ethernet,
+// the IPv6 header and the ports.
+const fastV6Len = ethHeaderLen + ipv6HeaderLen + portsLen
+
+// IsFastV6L4 reports whether b is an untagged IPv6 frame carrying TCP or
+// UDP without extension headers, its ports inside the payload length
+// (which ipv6Class would find too, with a loop and a call). Such a frame
+// is ClassL4 with L3 14 and the hash FastV6L4Hash. Like IsFastL4 it is
+// small enough to be inlined.
+func IsFastV6L4(b []byte) bool {
+	return len(b) >= fastV6Len && be.Uint16(b[12:14]) == etherTypeIPv6 && b[14]>>4 == 6 &&
+		(b[20] == protoTCP || b[20] == protoUDP) && be.Uint16(b[18:20])-1 >= portsLen-1 // payload length 0 or >= 4
+}
+
+// FastV6L4Hash is the flow hash of a frame IsFastV6L4 takes.
+func FastV6L4Hash(b []byte) uint32 {
+	p := (*[fastV6Len]byte)(b)
+	return mixV6L4(le.Uint64(p[22:30]), le.Uint64(p[30:38]), le.Uint64(p[38:46]), le.Uint64(p[46:54]),
+		uint64(le.Uint32(p[54:58]))<<8|uint64(p[20]))
+}
+
+// general classifies any frame, walking its tags and headers.
+func general(b []byte) Result {
 	if len(b) < ethHeaderLen {
 		return Result{Class: ClassMalformed}
 	}

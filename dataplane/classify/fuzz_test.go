@@ -49,6 +49,9 @@ func FuzzFrame(f *testing.F) {
 		if again := Frame(b); again != r {
 			t.Fatalf("Frame not deterministic: %+v then %+v", r, again)
 		}
+		if g := general(b); g != r {
+			t.Fatalf("Frame = %+v, the general path %+v", r, g)
+		}
 		if r.Tags() == 0 {
 			tagged := make([]byte, 0, len(b)+vlanTagLen)
 			tagged = append(tagged, b[:12]...)
@@ -61,4 +64,45 @@ func FuzzFrame(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFastPathsAgree checks that Frame's fast paths (IsFastL4, then
+// IsFastV6L4 in frame) classify exactly as the general
+// path does, over every frame of the table cut at every length and with
+// each header byte set to values that matter to them.
+func TestFastPathsAgree(t *testing.T) {
+	values := []byte{0, 1, 3, 4, 5, 6, 0x08, 0x11, 0x18, 0x20, 0x3f, 0x40, 0x45, 0x46, 0x60, 0x84, 0x86, 0xdd, 0xff}
+	check := func(name string, b []byte) {
+		t.Helper()
+		if got, want := Frame(b), general(b); got != want {
+			t.Fatalf("%s: Frame = %+v, the general path %+v (% x)", name, got, want, b)
+		}
+		if IsFastL4(b) {
+			if r := general(b); r.Class != ClassL4 || r.Hash != FastL4Hash(b) || r.L3 != ethHeaderLen {
+				t.Fatalf("%s: IsFastL4 with hash %#x, the general path %+v", name, FastL4Hash(b), r)
+			}
+		}
+		if IsFastV4L3(b) {
+			if r := general(b); r.Class != ClassL3 || r.Hash != FastV4L3Hash(b) || r.L3 != ethHeaderLen {
+				t.Fatalf("%s: IsFastV4L3 with hash %#x, the general path %+v", name, FastV4L3Hash(b), r)
+			}
+		}
+		if IsFastV6L4(b) {
+			if r := general(b); r.Class != ClassL4 || r.Hash != FastV6L4Hash(b) || r.L3 != ethHeaderLen {
+				t.Fatalf("%s: IsFastV6L4 with hash %#x, the general path %+v", name, FastV6L4Hash(b), r)
+			}
+		}
+	}
+	for _, tc := range frameCases() {
+		for n := range len(tc.frame) + 1 {
+			check(tc.name, tc.frame[:n])
+		}
+		for i := 12; i < min(len(tc.frame), 62); i++ {
+			for _, v := range values {
+				b := append([]byte(nil), tc.frame...)
+				b[i] = v
+				check(tc.name, b)
+			}
+		}
+	}
 }

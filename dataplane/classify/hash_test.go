@@ -245,6 +245,24 @@ func TestHashAvalanche(t *testing.T) {
 		return hashV4L3(addrs ^ 1<<flip)
 	})
 	var a6 addr6
+	check("ipv6 l4", 256+8+32, func(flip int) uint32 {
+		if flip < 0 {
+			a6 = addr6{rng.Uint64(), rng.Uint64(), rng.Uint64(), rng.Uint64()}
+			proto, ports = byte(rng.Uint32()), rng.Uint32()
+		}
+		b, p, q := a6, proto, ports
+		w := [4]*uint64{&b.s0, &b.s1, &b.d0, &b.d1}
+		switch {
+		case flip < 0:
+		case flip < 256:
+			*w[flip/64] ^= 1 << (flip % 64)
+		case flip < 264:
+			p ^= 1 << (flip - 256)
+		default:
+			q ^= 1 << (flip - 264)
+		}
+		return hashV6L4(&b, p, q)
+	})
 	check("ipv6 l3", 256, func(flip int) uint32 {
 		if flip < 0 {
 			a6 = addr6{rng.Uint64(), rng.Uint64(), rng.Uint64(), rng.Uint64()}

@@ -78,12 +78,14 @@ func (m *Mbuf) u16(off uintptr) *uint16 { return (*uint16)(unsafe.Add(m.ptr(), o
 func (m *Mbuf) u32(off uintptr) *uint32 { return (*uint32)(unsafe.Add(m.ptr(), off)) }
 
 // Data is the first segment's packet bytes, in place (no copy). The slice
-// is valid until the mbuf is transmitted or freed.
+// is valid until the mbuf is transmitted or freed. It is cut from a
+// pointer to a 64 KiB array, which a 16-bit length always fits, rather
+// than made by unsafe.Slice, which checks the length on every frame.
 func (m *Mbuf) Data() []byte {
 	base := *(*unsafe.Pointer)(m.ptr())
 	off := *m.u16(offDataOff)
 	n := *m.u16(offDataLen)
-	return unsafe.Slice((*byte)(unsafe.Add(base, off)), n)
+	return (*[1 << 16]byte)(unsafe.Add(base, off))[:n:n]
 }
 
 // DataLen is the length of the first segment.
