@@ -50,7 +50,14 @@ func (c EALConfig) Args() []string {
 	if core < 0 {
 		core = 0
 	}
-	args := []string{"-l", strconv.Itoa(core), "--in-memory", "--no-telemetry"}
+	// --in-memory keeps the EAL's runtime files off the disk; DPDK 22.11
+	// refuses it with --no-huge (which implies --legacy-mem), where
+	// --no-shconf does the same job.
+	mem := "--in-memory"
+	if !c.Hugepages {
+		mem = "--no-shconf"
+	}
+	args := []string{"-l", strconv.Itoa(core), mem, "--no-telemetry"}
 	if c.FilePrefix != "" {
 		args = append(args, "--file-prefix", c.FilePrefix)
 	}
