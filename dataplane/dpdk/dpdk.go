@@ -34,6 +34,13 @@ const (
 	SideCap = C.TG_SIDE_CAP
 )
 
+// TxQueue.Slots promises a 256-entry buffer: these fail to compile if
+// TG_TXQ_CAP says otherwise.
+var (
+	_ [TxQueueCap - 256]struct{}
+	_ [256 - TxQueueCap]struct{}
+)
+
 // Error is a failed DPDK call: Op is the operation, Port the device (may be
 // empty) and Err the errno DPDK returned.
 type Error struct {
