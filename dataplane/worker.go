@@ -532,9 +532,11 @@ func (w *Worker) forward(s *Snapshot, src source, pkts []*dpdk.Mbuf) {
 			c.Ports[i].TxBytes.Add(d.txBytes[i])
 		}
 	}
-	for r, n := range d.drops {
-		if n != 0 {
-			c.Drops[r].Add(n)
+	if d.drops != ([NumDropReasons]uint64{}) { // one comparison when nothing was dropped
+		for r, n := range d.drops {
+			if n != 0 {
+				c.Drops[r].Add(n)
+			}
 		}
 	}
 	for k, n := range d.classes[:classify.NumClasses] {
@@ -718,9 +720,16 @@ type fastQueues struct {
 // after a step, which empties them), so that a vector of frames fits
 // every queue and a uint8 count cannot wrap.
 func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, ts *TeamState, buckets *[NBuckets][2]uint64) bool {
-	*q = fastQueues{table: ts.Table, buckets: buckets}
+	// Field by field: a composite literal would be built on the stack
+	// and copied.
+	q.table = ts.Table
+	q.buckets = buckets
+	q.bytes = [MaxMembers]uint64{}
+	q.l3 = 0
 	for k, tq := range queues {
 		if tq == nil {
+			// No member in this slot: the table never names it.
+			q.buf[k], q.n[k], q.n0[k] = nil, 0, 0
 			continue
 		}
 		buf, n := tq.Slots()
@@ -729,6 +738,7 @@ func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, ts *TeamState, buck
 		}
 		q.buf[k], q.n[k], q.n0[k] = buf, uint8(n), uint8(n)
 	}
+	q.fix = [MaxMembers]uint64{}
 	if ts.Rewrite != 0 {
 		q.loadRewrite(ts)
 	}
