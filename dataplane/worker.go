@@ -674,10 +674,10 @@ func sendFast(pkts []*dpdk.Mbuf, q *fastQueues) int {
 			return i
 		}
 		m := pkts[i]
+		n := uint64(m.PktLen())
 		k := q.n[mi]
 		q.buf[mi][k] = dpdk.MbufAddr(m)
 		q.n[mi] = k + 1
-		n := uint64(m.PktLen())
 		buckets[b][0]++
 		buckets[b][1] += n
 		q.bytes[mi] += n
@@ -685,7 +685,7 @@ func sendFast(pkts []*dpdk.Mbuf, q *fastQueues) int {
 			// The source MAC and the EtherType as one word (every frame
 			// taken is longer than 14 bytes): the source is rewritten
 			// when it is the team MAC.
-			h := (*[frame.EthHeaderLen]byte)(m.Data())
+			h := (*[frame.EthHeaderLen]byte)(data)
 			if w := le.Uint64(h[6:14]); (w^q.team)<<16 == 0 {
 				le.PutUint64(h[6:14], w^fix)
 			}
