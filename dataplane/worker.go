@@ -651,7 +651,8 @@ func sendFast(pkts []*dpdk.Mbuf, q *fastQueues) int {
 	buckets := q.buckets
 	_, _ = q.table[0], buckets[0]
 	for i := 0; i < sent; i++ {
-		data := pkts[i].Data()
+		m := pkts[i]
+		data := m.Data()
 		// As in chooseFast: the classifier's checks inline, one by one
 		// (a helper holding them would be too big to inline).
 		var b uint8
@@ -673,7 +674,6 @@ func sendFast(pkts []*dpdk.Mbuf, q *fastQueues) int {
 			}
 			return i
 		}
-		m := pkts[i]
 		n := uint64(m.PktLen())
 		k := q.n[mi]
 		q.buf[mi][k] = dpdk.MbufAddr(m)
