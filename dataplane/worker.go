@@ -595,6 +595,9 @@ func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf,
 	buckets := (*[NBuckets][2]uint64)(unsafe.Pointer((*[NBuckets * 2]uint64)(w.buckets[bucketIndex(t, 0):])))
 	if q := &w.fast; vid == 0 && q.load(&w.memberQ[t], ts, buckets) {
 		n := sendFast(pkts, q)
+		if ts.Rewrite != 0 {
+			q.rewrite(&w.memberQ[t])
+		}
 		q.store(&w.memberQ[t], d)
 		d.classes[classify.ClassL3] += q.l3
 		d.classes[classify.ClassL4] += uint64(n) - q.l3
@@ -633,10 +636,11 @@ const (
 	untaggable = -127
 )
 
-// sendFast sends the frames of pkts from the first on, in one pass,
+// sendFast queues the frames of pkts from the first on, in one pass,
 // while they are ones chooseFast would take for a member, and returns how
-// many it sent, counting their buckets, and in q their classes and each
-// member's bytes. It fills the members' buffers through q (see
+// many it queued, counting their buckets, and in q their classes and each
+// member's bytes; fastQueues.rewrite then gives those of SLB members
+// their source MAC. It fills the members' buffers through q (see
 // fastQueues), without testing for room: it takes at most dpdk.Vector
 // frames, which fastQueues.load made sure fit. Like the other loops of
 // fromKernel it is kept out of line, so that PGO does not merge it into a
@@ -681,17 +685,29 @@ func sendFast(pkts []*dpdk.Mbuf, q *fastQueues) int {
 		buckets[b][0]++
 		buckets[b][1] += n
 		q.bytes[mi] += n
-		if fix := q.fix[mi]; fix != 0 {
-			// The source MAC and the EtherType as one word (every frame
-			// taken is longer than 14 bytes): the source is rewritten
-			// when it is the team MAC.
-			h := (*[frame.EthHeaderLen]byte)(data)
-			if w := le.Uint64(h[6:14]); (w^q.team)<<16 == 0 {
+	}
+	return sent
+}
+
+// rewrite gives the frames sendFast queued on each member that transmits
+// with its own MAC (SLB) that MAC as their source, where the source is
+// the team MAC. A pass of its own, over those frames only, so that
+// sendFast's loop, which every frame goes through, need not test for it.
+func (q *fastQueues) rewrite(queues *[MaxMembers]*dpdk.TxQueue) {
+	// The source MAC and the EtherType as one word (every frame sendFast
+	// takes is longer than 14 bytes), compared without the EtherType.
+	team := q.team << 16
+	for k, fix := range q.fix {
+		if fix == 0 || q.n[k] == q.n0[k] {
+			continue
+		}
+		for _, m := range queues[k].Queued()[q.n0[k]:q.n[k]] {
+			h := (*[frame.EthHeaderLen]byte)(m.Data())
+			if w := le.Uint64(h[6:14]); w<<16 == team {
 				le.PutUint64(h[6:14], w^fix)
 			}
 		}
 	}
-	return sent
 }
 
 // fastQueues is sendFast's view of a team's member queues: each member's

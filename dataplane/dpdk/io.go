@@ -198,6 +198,12 @@ func (q *TxQueue) Put(m *Mbuf) {
 // not write past entry 255 and hands its count back with SetLen.
 func (q *TxQueue) Slots() (buf *[TxQueueCap]uintptr, n int) { return q.pkts, q.n }
 
+// Queued is q's buffer (see Slots) as the mbufs it holds, for reading
+// them back: writes must go through Slots, whose entries are addresses,
+// since a store of a Go pointer type into C memory would take a GC write
+// barrier for nothing.
+func (q *TxQueue) Queued() *[TxQueueCap]*Mbuf { return (*[TxQueueCap]*Mbuf)(unsafe.Pointer(q.pkts)) }
+
 // SetLen records that the first n entries of q's buffer (see Slots) are
 // queued.
 func (q *TxQueue) SetLen(n int) { q.n = n }
