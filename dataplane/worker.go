@@ -715,6 +715,8 @@ func (q *fastQueues) rewrite(queues *[MaxMembers]*dpdk.TxQueue) {
 // bytes it queued, and, in SLB, what turns the team MAC into the member's
 // source MAC.
 type fastQueues struct {
+	// ts is the team state table, fix and team were taken from.
+	ts *TeamState
 	// table and buckets are the team's bucket table (a copy, so that the
 	// loop has one pointer less to keep) and bucket counters.
 	table   [NBuckets]int8
@@ -737,8 +739,17 @@ type fastQueues struct {
 // every queue and a uint8 count cannot wrap.
 func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, ts *TeamState, buckets *[NBuckets][2]uint64) bool {
 	// Field by field: a composite literal would be built on the stack
-	// and copied.
-	q.table = ts.Table
+	// and copied. What comes from ts is taken again only when the
+	// snapshot changed: a published TeamState never changes, and q.ts
+	// keeps it alive, so that no new one can take its address.
+	if q.ts != ts {
+		q.ts = ts
+		q.table = ts.Table
+		q.fix = [MaxMembers]uint64{}
+		if ts.Rewrite != 0 {
+			q.loadRewrite(ts)
+		}
+	}
 	q.buckets = buckets
 	q.bytes = [MaxMembers]uint64{}
 	q.l3 = 0
@@ -753,10 +764,6 @@ func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, ts *TeamState, buck
 			return false
 		}
 		q.buf[k], q.n[k], q.n0[k] = buf, uint8(n), uint8(n)
-	}
-	q.fix = [MaxMembers]uint64{}
-	if ts.Rewrite != 0 {
-		q.loadRewrite(ts)
 	}
 	return true
 }
