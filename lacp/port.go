@@ -110,7 +110,10 @@ type Port struct {
 
 	actor   PortInfo // Actor_Oper_* variables
 	partner PortInfo // Partner_Oper_* variables
-	rxPDU   *LACPDU  // the LACPDU being recorded on entry to CURRENT
+	// shownActor and shownPartner are actor and partner as the machines
+	// last left them (noteChange).
+	shownActor, shownPartner PortInfo
+	rxPDU                    *LACPDU // the LACPDU being recorded on entry to CURRENT
 
 	rx       ReceiveState
 	periodic PeriodicState
