@@ -312,6 +312,7 @@ func (p *Port) setReceiveState(next ReceiveState) {
 		p.moved = false
 	case ReceivePortDisabled:
 		p.partner.State &^= StateSynchronization
+		p.seenInSync = false
 	case ReceiveExpired:
 		p.partner.State &^= StateSynchronization
 		p.partner.State |= StateTimeout
@@ -369,6 +370,7 @@ func (p *Port) recordPDU(pdu *LACPDU) {
 	} else {
 		p.partner.State &^= StateSynchronization
 	}
+	p.seenInSync = viewOK && pdu.Partner.State.Has(StateSynchronization) && p.actor.State.Has(StateSynchronization)
 }
 
 // recordDefault is the function of 802.1AX-2008 clause 5.4.9: the partner's
@@ -377,6 +379,7 @@ func (p *Port) recordPDU(pdu *LACPDU) {
 func (p *Port) recordDefault() {
 	p.partner = partnerAdmin
 	p.actor.State |= StateDefaulted
+	p.seenInSync = false
 }
 
 // updateSelected is update_Selected (802.1AX-2008 clause 5.4.9): the port
@@ -531,6 +534,7 @@ func (p *Port) setMuxState(next MuxState) {
 	switch next {
 	case MuxDetached:
 		p.actor.State &^= StateSynchronization | StateCollecting | StateDistributing
+		p.seenInSync = false
 		p.ntt = true
 	case MuxWaiting:
 		p.waitWhile = p.now.Add(AggregateWaitTime)

@@ -815,3 +815,51 @@ func TestTransmitOnlyPeriodicWhileNothingChanges(t *testing.T) {
 		}
 	}
 }
+
+func TestInSyncAtPartnerOnceItsViewShowsTheActorInSync(t *testing.T) {
+	p, a := attachedPort(t)
+	// The partner's LACPDU crossed ours: its view of the actor is not in
+	// sync yet, although the partner itself is.
+	stale := from(p, peer(7, peerActive|StateSynchronization))
+	stale.Partner.State &^= StateSynchronization
+	p.Receive(stale, at(2150*ms))
+	a.Update(at(2150 * ms))
+	if !p.Distributing() || p.InSyncAtPartner() {
+		t.Fatalf("distributing %v, in sync at partner %v after a stale view", p.Distributing(), p.InSyncAtPartner())
+	}
+	p.Receive(from(p, peer(7, peerActive|StateSynchronization)), at(2200*ms))
+	a.Update(at(2200 * ms))
+	if !p.InSyncAtPartner() {
+		t.Error("partner's view shows the actor in sync, InSyncAtPartner false")
+	}
+}
+
+func TestInSyncAtPartnerClearedWhenMuxDetaches(t *testing.T) {
+	p, a := distributingPort(t)
+	if !p.InSyncAtPartner() {
+		t.Fatal("setup: not in sync at partner")
+	}
+	p.SetDetached(true, at(2300*ms))
+	a.Update(at(2300 * ms))
+	if p.MuxState() != MuxDetached || p.InSyncAtPartner() {
+		t.Errorf("mux %v, in sync at partner %v", p.MuxState(), p.InSyncAtPartner())
+	}
+}
+
+func TestInSyncAtPartnerClearedOnLinkDown(t *testing.T) {
+	p, a := distributingPort(t)
+	p.SetLink(false, at(2300*ms))
+	a.Update(at(2300 * ms))
+	if p.InSyncAtPartner() {
+		t.Error("in sync at partner with the link down")
+	}
+}
+
+func TestInSyncAtPartnerClearedWhenDefaulted(t *testing.T) {
+	p, a := distributingPort(t)
+	p.Tick(at(2200*ms + 2*ShortTimeoutTime)) // CURRENT, EXPIRED, DEFAULTED
+	a.Update(at(2200*ms + 2*ShortTimeoutTime))
+	if p.ReceiveState() != ReceiveDefaulted || p.InSyncAtPartner() {
+		t.Errorf("rx %v, in sync at partner %v", p.ReceiveState(), p.InSyncAtPartner())
+	}
+}

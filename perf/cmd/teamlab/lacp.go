@@ -87,6 +87,7 @@ func lacpBench(args []string) error {
 		err = waitDistributing(g, 2, 30*time.Second)
 		r.Converge, r.FromReady = time.Since(start), time.Since(ready)
 		if *capture != "" {
+			time.Sleep(300 * time.Millisecond) // the partner's answer to the last change
 			for _, stop := range stops {
 				stop()
 			}
