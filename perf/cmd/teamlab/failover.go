@@ -43,6 +43,10 @@ type failoverRun struct {
 	FallbackGap    time.Duration `json:"fallback_max_gap_ns"`
 	FallbackOut    time.Duration `json:"fallback_window_to_team_ns"`
 	FallbackBack   time.Duration `json:"fallback_window_from_team_ns"`
+	// Inside is teamgw's own share: from its control plane seeing the
+	// link loss to the new forwarding snapshot published
+	// (teamgw_failover_duration_seconds).
+	Inside time.Duration `json:"teamgw_failover_ns"`
 	// Repoint (SLB) is from the cut to the first frame of the last of the
 	// cut member's clients to arrive on a surviving member addressed to
 	// it: the clients re-pointed by directed ARP. Zero when not measured.
@@ -315,6 +319,12 @@ func failoverOne(c common, name string, cuts, quiet int, interval time.Duration,
 		}); err != nil {
 			return ft, err
 		}
+		if s2, err := g.Status(); err == nil {
+			h0, h1 := s1.Teams[0].FailoverSeconds, s2.Teams[0].FailoverSeconds
+			if h1.Count > h0.Count {
+				r.Inside = time.Duration((h1.Sum - h0.Sum) / float64(h1.Count-h0.Count) * 1e9)
+			}
+		}
 		if len(sniffers) > 0 && len(clients) > 0 {
 			deadline := time.Now().Add(3 * time.Second)
 			for time.Now().Before(deadline) && r.Repointed < len(clients) {
@@ -360,8 +370,8 @@ func failoverOne(c common, name string, cuts, quiet int, interval time.Duration,
 		ft.Runs = append(ft.Runs, r)
 		fo, gap, fb = append(fo, r.FailoverWindow), append(gap, r.FailoverGap), append(fb, r.FallbackWindow)
 		rd := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
-		line := fmt.Sprintf("%s cut %2d (%s): failover window %v (to team %v, from team %v; %d streams hit, longest gap %v), fallback window %v (to team %v, from team %v)",
-			name, i+1, r.Member, rd(r.FailoverWindow), rd(r.FailoverOut), rd(r.FailoverBack), r.FailoverHit, rd(r.FailoverGap),
+		line := fmt.Sprintf("%s cut %2d (%s): failover window %v (to team %v, from team %v; %d streams hit, longest gap %v; teamgw inside %v), fallback window %v (to team %v, from team %v)",
+			name, i+1, r.Member, rd(r.FailoverWindow), rd(r.FailoverOut), rd(r.FailoverBack), r.FailoverHit, rd(r.FailoverGap), r.Inside.Round(time.Microsecond),
 			rd(r.FallbackWindow), rd(r.FallbackOut), rd(r.FallbackBack))
 		if r.Repointed > 0 {
 			rp = append(rp, r.Repoint)
