@@ -63,6 +63,11 @@ type failoverType struct {
 	Gap      Summary  `json:"failover_max_gap"`
 	Fallback Summary  `json:"fallback_window"`
 	Repoint  *Summary `json:"repoint,omitempty"`
+	// ToTeam and FromTeam split Failover by direction; Inside is
+	// teamgw's own share.
+	ToTeam   Summary `json:"failover_window_to_team"`
+	FromTeam Summary `json:"failover_window_from_team"`
+	Inside   Summary `json:"teamgw_failover"`
 	// Quiet and QuietGap are the loss window and longest gap of the
 	// same streams over as long without any cut: the machine's noise
 	// floor, which the failover figures include.
@@ -163,13 +168,18 @@ func failover(args []string) error {
 %s, %d cuts per team type. Two members (net_af_packet), two clients, %d
 UDP echo streams (%d per client) of one datagram every %v through the team.
 A cut sets the switch port of a member down (ip link set s<i> down): the
-member's veth loses its carrier. Loss window = datagrams lost x interval,
-for the stream that lost most; longest gap = the longest time between two
-echoes of any stream (it includes the machine's scheduling noise). The
+member's veth loses its carrier. Loss window = the longest run of
+consecutive datagrams lost by any stream, in send time, also split by the
+direction they were lost in; longest gap = the longest time between two
+echoes of any stream (it includes the machine's scheduling noise); inside
+teamgw = link loss seen by teamgw's control plane to the new forwarding
+snapshot (teamgw_failover_duration_seconds). The
 member cut is the one receiving most of the streams (slb: a member other
 than the path member, with a client; slb-standby: the primary). Fallback:
 the link restored until the member carries traffic again (slb, trunk:
-200 ms hold-down; lacp: the 2 s aggregate wait) and 300 ms more.
+200 ms hold-down; lacp: the 2 s aggregate wait and the partner's
+acknowledgement) and 300 ms more. No cut: the same streams for as long
+without a cut, the noise floor.
 Re-pointing (slb): from the cut until the cut member's client's first
 datagram arrives on the surviving member addressed to it (directed ARP).
 p99 of 20 cuts is the worst. Reproduce: bin/teamlab failover -cuts %d
@@ -183,7 +193,10 @@ p99 of 20 cuts is the worst. Reproduce: bin/teamlab failover -cuts %d
 			fmt.Fprintf(&md, "| %s | %s | %s | %s | %s | %s | %s |\n", t.Type, t.Switch, measure, d(s.P50), d(s.P99), d(s.Max), d(s.Min))
 		}
 		row("failover loss window", t.Failover)
+		row("  of it: client -> team", t.ToTeam)
+		row("  of it: team -> client", t.FromTeam)
 		row("failover: longest gap", t.Gap)
+		row("failover inside teamgw", t.Inside)
 		row("fallback loss window", t.Fallback)
 		if t.Repoint != nil {
 			row("client re-pointing", *t.Repoint)
@@ -286,7 +299,7 @@ func failoverOne(c common, name string, cuts, quiet int, interval time.Duration,
 			sniffers = append(sniffers, sn)
 		}
 	}
-	var fo, gap, fb, rp []time.Duration
+	var fo, gap, fb, rp, to, from, inside []time.Duration
 	for i := range cuts {
 		var r failoverRun
 		ss, err := start()
@@ -369,6 +382,7 @@ func failoverOne(c common, name string, cuts, quiet int, interval time.Duration,
 		r.FallbackOut, r.FallbackBack = lo.out, lo.back
 		ft.Runs = append(ft.Runs, r)
 		fo, gap, fb = append(fo, r.FailoverWindow), append(gap, r.FailoverGap), append(fb, r.FallbackWindow)
+		to, from, inside = append(to, r.FailoverOut), append(from, r.FailoverBack), append(inside, r.Inside)
 		rd := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
 		line := fmt.Sprintf("%s cut %2d (%s): failover window %v (to team %v, from team %v; %d streams hit, longest gap %v; teamgw inside %v), fallback window %v (to team %v, from team %v)",
 			name, i+1, r.Member, rd(r.FailoverWindow), rd(r.FailoverOut), rd(r.FailoverBack), r.FailoverHit, rd(r.FailoverGap), r.Inside.Round(time.Microsecond),
@@ -395,6 +409,7 @@ func failoverOne(c common, name string, cuts, quiet int, interval time.Duration,
 	}
 	ft.Quiet, ft.QuietGap = summarize(qw), summarize(qg)
 	ft.Failover, ft.Gap, ft.Fallback = summarize(fo), summarize(gap), summarize(fb)
+	ft.ToTeam, ft.FromTeam, ft.Inside = summarize(to), summarize(from), summarize(inside)
 	if len(rp) > 0 {
 		s := summarize(rp)
 		ft.Repoint = &s

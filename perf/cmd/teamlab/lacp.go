@@ -156,14 +156,16 @@ func lacpBench(args []string) error {
 %s, %d runs. teamgw lacp team (fast rate) of two net_af_packet members
 against an Open vSwitch bond (userspace datapath, lacp=active,
 balance-tcp). Every aggregate forming includes the 802.1AX aggregate
-wait of 2 s, and Open vSwitch answers a new partner with its next
-periodic LACPDU (up to 1 s later at the fast rate). Convergence after
-start: teamgw started until both members are Collecting and
-Distributing; of it, teamgw ready (EAL, ports, control socket answering)
-and from ready. After link up: both members' links cut until the
-aggregate is gone, then restored together, until both distribute.
-Rejoin: one cut member's link restored until it distributes again.
-Reproduce: bin/teamlab lacp -runs %d.
+wait of 2 s; teamgw sends its first LACPDU at link up and Open vSwitch
+answers at once, so the wait starts then. Convergence after start:
+teamgw started until both members are Collecting and Distributing; of
+it, teamgw ready (EAL, ports, control socket answering) and from ready.
+After link up: both members' links cut until the aggregate is gone, then
+restored together, until both distribute. Rejoin: one cut member's link
+restored until it carries traffic again: the aggregate wait, then Open
+vSwitch's acknowledgement of the link in sync (its next periodic
+LACPDU, up to 1 s). Reproduce: bin/teamlab lacp -runs %d (-capture DIR
+prints the LACPDUs each way).
 
 | measure | median | worst | best |
 | --- | --- | --- | --- |
