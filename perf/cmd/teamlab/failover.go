@@ -51,6 +51,9 @@ type failoverRun struct {
 	// cut member's clients to arrive on a surviving member addressed to
 	// it: the clients re-pointed by directed ARP. Zero when not measured.
 	Repoint time.Duration `json:"repoint_ns,omitempty"`
+	// RestoredAt is when the link was restored (to find it in a
+	// capture).
+	RestoredAt time.Time `json:"restored_at"`
 	// Repointed counts the clients Repoint covers.
 	Repointed int `json:"repointed,omitempty"`
 }
@@ -131,6 +134,7 @@ func failover(args []string) error {
 	quiet := fs.Int("quiet", 5, "runs of the streams without a cut, per team type (the noise floor)")
 	out := fs.String("out", "perf/results", "directory for the JSON and Markdown report (\"\" = none)")
 	logFile := fs.String("log", "", "`file` for teamgw's and Open vSwitch's logs (\"\" = none)")
+	capture := fs.String("capture", "", "`directory` for tshark captures of the slow protocols on the switch ports, per team type (\"\" = none)")
 	fs.Parse(args)
 
 	var log io.Writer = io.Discard
@@ -154,7 +158,7 @@ func failover(args []string) error {
 			return fmt.Errorf("unknown team type %q", name)
 		}
 		fmt.Printf("== %s\n", name)
-		ft, err := failoverOne(c, name, *cuts, *quiet, *interval, *flows, log)
+		ft, err := failoverOne(c, name, *cuts, *quiet, *interval, *flows, log, *capture)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -174,11 +178,11 @@ direction they were lost in; longest gap = the longest time between two
 echoes of any stream (it includes the machine's scheduling noise); inside
 teamgw = link loss seen by teamgw's control plane to the new forwarding
 snapshot (teamgw_failover_duration_seconds). The
-member cut is the one receiving most of the streams (slb: a member other
+member cut is the one receiving and sending most of the streams (slb: a member other
 than the path member, with a client; slb-standby: the primary). Fallback:
 the link restored until the member carries traffic again (slb, trunk:
 200 ms hold-down; lacp: the 2 s aggregate wait and the partner's
-acknowledgement) and 300 ms more. No cut: the same streams for as long
+acknowledgement) and 200 ms more. No cut: the same streams for as long
 without a cut, the noise floor.
 Re-pointing (slb): from the cut until the cut member's client's first
 datagram arrives on the surviving member addressed to it (directed ARP).
@@ -221,7 +225,7 @@ p99 of 20 cuts is the worst. Reproduce: bin/teamlab failover -cuts %d
 }
 
 // failoverOne measures one team type in a lab of its own.
-func failoverOne(c common, name string, cuts, quiet int, interval time.Duration, flows int, log io.Writer) (failoverType, error) {
+func failoverOne(c common, name string, cuts, quiet int, interval time.Duration, flows int, log io.Writer, capture string) (failoverType, error) {
 	tt := teamTypes[name]
 	ft := failoverType{Type: name, Switch: tt.swName}
 	l, cleanup, err := newLab(2, 2)
@@ -234,6 +238,16 @@ func failoverOne(c common, name string, cuts, quiet int, interval time.Duration,
 	if tt.bond != nil {
 		if _, err := l.StartOVS(ctx, *tt.bond, log); err != nil {
 			return ft, err
+		}
+	}
+	if capture != "" && tt.bond != nil {
+		if err := os.MkdirAll(capture, 0o777); err != nil {
+			return ft, err
+		}
+		for i := range l.Spec.Members {
+			if _, err := l.Capture(l.Switch, fmt.Sprintf("s%d", i), "ether proto 0x8809", filepath.Join(capture, fmt.Sprintf("%s-s%d.pcap", name, i))); err != nil {
+				return ft, err
+			}
 		}
 	}
 	g, err := l.StartTeamgwWait(ctx, c.teamgw, c.dir, l.Config(tt.cfg), log, func(*control.Status) bool { return true })
@@ -266,8 +280,13 @@ func failoverOne(c common, name string, cuts, quiet int, interval time.Duration,
 		hit                    int
 	}
 	stop := func(ss []*lab.Stream) (l loss) {
+		// Stop them all at once, then collect: each waits up to 200 ms
+		// for its echoes in flight (a round trip is well under 1 ms).
 		for _, s := range ss {
-			r := s.Stop()
+			go s.StopWithin(200 * time.Millisecond)
+		}
+		for _, s := range ss {
+			r := s.StopWithin(200 * time.Millisecond)
 			l.worst, l.window, l.gap = max(l.worst, r.Lost), max(l.window, r.LossWindow), max(l.gap, r.MaxGap)
 			l.out, l.back = max(l.out, r.LossWindowOut), max(l.back, r.LossWindowBack)
 			if r.Lost > 0 {
@@ -306,12 +325,12 @@ func failoverOne(c common, name string, cuts, quiet int, interval time.Duration,
 		if err != nil {
 			return ft, err
 		}
-		time.Sleep(150 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 		s0, err := g.Status()
 		if err != nil {
 			return ft, err
 		}
-		time.Sleep(150 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 		s1, err := g.Status()
 		if err != nil {
 			return ft, err
@@ -359,7 +378,7 @@ func failoverOne(c common, name string, cuts, quiet int, interval time.Duration,
 				return ft, fmt.Errorf("cut %d: %d of the cut member's %d clients re-pointed within 3 s", i+1, r.Repointed, len(clients))
 			}
 		}
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 		lo := stop(ss)
 		r.FailoverLost, r.FailoverWindow, r.FailoverGap, r.FailoverHit = lo.worst, lo.window, lo.gap, lo.hit
 		r.FailoverOut, r.FailoverBack = lo.out, lo.back
@@ -368,6 +387,7 @@ func failoverOne(c common, name string, cuts, quiet int, interval time.Duration,
 			return ft, err
 		}
 		time.Sleep(100 * time.Millisecond)
+		r.RestoredAt = time.Now()
 		if err := l.RestoreMember(k); err != nil {
 			return ft, err
 		}
@@ -376,7 +396,7 @@ func failoverOne(c common, name string, cuts, quiet int, interval time.Duration,
 		}); err != nil {
 			return ft, err
 		}
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 		lo = stop(ss)
 		r.FallbackLost, r.FallbackWindow, r.FallbackGap = lo.worst, lo.window, lo.gap
 		r.FallbackOut, r.FallbackBack = lo.out, lo.back
@@ -384,9 +404,9 @@ func failoverOne(c common, name string, cuts, quiet int, interval time.Duration,
 		fo, gap, fb = append(fo, r.FailoverWindow), append(gap, r.FailoverGap), append(fb, r.FallbackWindow)
 		to, from, inside = append(to, r.FailoverOut), append(from, r.FailoverBack), append(inside, r.Inside)
 		rd := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
-		line := fmt.Sprintf("%s cut %2d (%s): failover window %v (to team %v, from team %v; %d streams hit, longest gap %v; teamgw inside %v), fallback window %v (to team %v, from team %v)",
+		line := fmt.Sprintf("%s cut %2d (%s): failover window %v (to team %v, from team %v; %d streams hit, longest gap %v; teamgw inside %v), fallback window %v (to team %v, from team %v; longest gap %v; restored at %s)",
 			name, i+1, r.Member, rd(r.FailoverWindow), rd(r.FailoverOut), rd(r.FailoverBack), r.FailoverHit, rd(r.FailoverGap), r.Inside.Round(time.Microsecond),
-			rd(r.FallbackWindow), rd(r.FallbackOut), rd(r.FallbackBack))
+			rd(r.FallbackWindow), rd(r.FallbackOut), rd(r.FallbackBack), rd(r.FallbackGap), r.RestoredAt.UTC().Format("15:04:05.000"))
 		if r.Repointed > 0 {
 			rp = append(rp, r.Repoint)
 			line += fmt.Sprintf(", %d client(s) re-pointed after %v", r.Repointed, r.Repoint.Round(10*time.Microsecond))
@@ -399,7 +419,7 @@ func failoverOne(c common, name string, cuts, quiet int, interval time.Duration,
 		if err != nil {
 			return ft, err
 		}
-		time.Sleep(700 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond)
 		lo := stop(ss)
 		ft.QuietRuns = append(ft.QuietRuns, quietRun{lo.window, lo.gap})
 		qw, qg = append(qw, lo.window), append(qg, lo.gap)
