@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"image/color"
 	"math"
 	"slices"
@@ -96,7 +97,7 @@ func (ratioTicks) Ticks(lo, hi float64) []plot.Tick {
 }
 
 // palette gives each known contender the same colour in every figure.
-var palette = []string{"null", "bond-l34", "bond-rr", "slb", "trunk", "lacp", "testpmd-null", "testpmd-bond-l34", "testpmd-io", "io", "slb-standby"}
+var palette = []string{"null", "bond-l34", "bond-rr", "slb", "trunk", "lacp", "testpmd-null", "testpmd-bond-l34", "testpmd-io", "io"}
 
 // colorOf is name's colour, or the i-th default colour after the
 // palette's for an unknown name.
@@ -216,9 +217,11 @@ type boxSeries struct {
 }
 
 // groupedBoxes draws, in each category, one box plot per series side by
-// side, with every point over it, and dashed horizontal lines at marks
-// (a target, say) named in the legend.
-func groupedBoxes(title, ylabel string, cats []string, ss []boxSeries, marks map[string]float64) (*plot.Plot, error) {
+// side (each series in its own colour), with every point over it, and
+// dashed horizontal lines at marks (a target, say) named in the legend.
+// Values above ceiling (if > 0) are drawn at it, so that one outlier does
+// not flatten the rest; the y label says so.
+func groupedBoxes(title, ylabel string, cats []string, ss []boxSeries, marks map[string]float64, ceiling float64) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = title
 	p.Y.Label.Text = ylabel
@@ -230,12 +233,22 @@ func groupedBoxes(title, ylabel string, cats []string, ss []boxSeries, marks map
 	step := 0.8 / float64(max(len(ss), 1))
 	w := vg.Points(math.Max(6, math.Min(30, 300/float64(len(cats)*max(len(ss), 1)))))
 	top := 0.0
+	clipped := 0
 	for i, s := range ss {
-		c := colorOf(s.name, i)
+		c := plotutil.Color(i)
 		drawn := false
 		for j, sample := range s.samples {
 			if len(sample) == 0 || j >= len(cats) {
 				continue
+			}
+			if ceiling > 0 {
+				sample = slices.Clone(sample)
+				for k, v := range sample {
+					if v > ceiling {
+						sample[k] = ceiling
+						clipped++
+					}
+				}
 			}
 			x := float64(j) + step*(float64(i)-float64(len(ss)-1)/2)
 			b, err := plotter.NewBoxPlot(w, x, plotter.Values(sample))
@@ -281,6 +294,9 @@ func groupedBoxes(title, ylabel string, cats []string, ss []boxSeries, marks map
 	}
 	if top > 0 {
 		p.Y.Max = top * 1.3
+	}
+	if clipped > 0 {
+		p.Y.Label.Text = fmt.Sprintf("%s (%d values above %g drawn at %g)", ylabel, clipped, ceiling, ceiling)
 	}
 	return p, nil
 }

@@ -182,7 +182,7 @@ func drawFailover(dir, file string) ([]string, error) {
 		return nil, fmt.Errorf("no team type in the report")
 	}
 	p, err := groupedBoxes(fmt.Sprintf("Failover timing, %d cuts per team type (netns lab, %s)", rep.Cuts, stamp(rep.When)), "ms",
-		cats, ss, map[string]float64{"target p99 < 50 ms": 50, "goal < 10 ms": 10})
+		cats, ss, map[string]float64{"target p99 < 50 ms": 50, "goal < 10 ms": 10}, 100)
 	if err != nil {
 		return nil, err
 	}
