@@ -14,6 +14,7 @@ import (
 	"github.com/teamgw/teamgw/configs"
 	"github.com/teamgw/teamgw/control/linkwatch"
 	"github.com/teamgw/teamgw/dataplane"
+	"github.com/teamgw/teamgw/dataplane/afpacket"
 	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/frame"
 	"github.com/teamgw/teamgw/dataplane/tap"
@@ -97,6 +98,10 @@ type member struct {
 	port  *dpdk.Port
 	mac   frame.MAC
 	iface *memberIface
+	// tx are a kernel-backed member's transmit-only packet sockets, one
+	// per worker: TCP super-frames from the TAP leave on them whole, for
+	// the member's kernel to segment where its device needs it (issue 9).
+	tx afpacket.Senders
 	// wasPromisc: the kernel interface was promiscuous before teamgw
 	// opened it, so teamgw leaves it so.
 	wasPromisc bool
@@ -384,9 +389,21 @@ func (d *Daemon) startMember(mc configs.Member, mtu int) (_ *member, err error) 
 		}
 		m.iface = mi
 		m.onClose(mi.restore)
+		tx, err := afpacket.OpenSenders(mc.Args()["iface"], int(q), memberTxOptions)
+		if err != nil {
+			return nil, err
+		}
+		m.tx = tx
+		m.onClose(func() { tx.Close() })
 	}
 	return m, nil
 }
+
+// memberTxOptions are those of a kernel-backed member's packet sockets:
+// through the interface's queueing discipline (so that nothing the PMD
+// left queued there is overtaken), with room for a few 64 KB super-frames
+// in flight per worker.
+var memberTxOptions = afpacket.Options{SendBuffer: 4 << 20}
 
 // startTap creates the team's kernel-facing interfaces: the team's own
 // and one per VLAN, each a TAP with one queue per worker. The kernel sees
