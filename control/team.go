@@ -389,7 +389,11 @@ func (d *Daemon) startMember(mc configs.Member, mtu int) (_ *member, err error) 
 		}
 		m.iface = mi
 		m.onClose(mi.restore)
-		tx, err := afpacket.OpenSenders(mc.Args()["iface"], int(q), memberTxOptions)
+		o, err := memberTxOptions(mc)
+		if err != nil {
+			return nil, err
+		}
+		tx, err := afpacket.OpenSenders(mc.Args()["iface"], int(q), o)
 		if err != nil {
 			return nil, err
 		}
@@ -399,11 +403,23 @@ func (d *Daemon) startMember(mc configs.Member, mtu int) (_ *member, err error) 
 	return m, nil
 }
 
-// memberTxOptions are those of a kernel-backed member's packet sockets:
-// through the interface's queueing discipline (so that nothing the PMD
-// left queued there is overtaken), with room for a few 64 KB super-frames
-// in flight per worker.
-var memberTxOptions = afpacket.Options{SendBuffer: 4 << 20}
+// memberTxOptions are those of a kernel-backed member's packet sockets,
+// with room for a few 64 KB super-frames in flight per worker. They go
+// past the interface's queueing discipline when the PMD's own sockets do
+// (its qdisc_bypass devarg, on unless set to 0), so that a super-frame and
+// the PMD's frames of its flow take the same way to the driver — straight
+// to the TX queue of the sending CPU — and neither overtakes the other;
+// but not when the interface does not segment TCP itself, as the kernel
+// drops GSO skbs sent that way to such a device (afpacket.OffersTSO):
+// through the qdisc its GSO cuts them in software.
+func memberTxOptions(mc configs.Member) (afpacket.Options, error) {
+	iface := mc.Args()["iface"]
+	tso, err := afpacket.OffersTSO(iface)
+	if err != nil {
+		return afpacket.Options{}, fmt.Errorf("kernel interface %q: %w", iface, err)
+	}
+	return afpacket.Options{QdiscBypass: tso && mc.Args()["qdisc_bypass"] != "0", SendBuffer: 4 << 20}, nil
+}
 
 // startTap creates the team's kernel-facing interfaces: the team's own
 // and one per VLAN, each a TAP with one queue per worker. The kernel sees

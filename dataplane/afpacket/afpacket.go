@@ -25,14 +25,45 @@ import (
 // Options of a Sender.
 type Options struct {
 	// QdiscBypass sends straight to the device driver (PACKET_QDISC_BYPASS),
-	// past the interface's queueing discipline and the PMD's frames
-	// waiting in it: use it only where the interface has no queue (a veth
-	// has none).
+	// past the interface's queueing discipline, as DPDK's net_af_packet
+	// does by default. The kernel then drops GSO skbs for a device that
+	// does not segment TCP itself (see OffersTSO).
 	QdiscBypass bool
 	// SendBuffer, if non-zero, is the socket's send buffer in bytes
 	// (SO_SNDBUFFORCE): a 64 KB super-frame's skb takes about 70 KB of it
 	// until the kernel is done with it.
 	SendBuffer int
+}
+
+// OffersTSO reports whether interface iface segments TCP itself (any of
+// its TSO features on: the legacy ETHTOOL_GTSO query, which the kernel
+// answers from NETIF_F_ALL_TSO). A GSO skb sent past the queueing
+// discipline (QdiscBypass) to a device without it is dropped, not
+// segmented: the kernel's direct transmit refuses an skb its checks would
+// have to cut (__dev_direct_xmit), and the write fails with ENOBUFS.
+func OffersTSO(iface string) (bool, error) {
+	if len(iface) == 0 || len(iface) >= unix.IFNAMSIZ {
+		return false, fmt.Errorf("afpacket: bad interface name %q", iface)
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false, fmt.Errorf("afpacket: %w", err)
+	}
+	defer unix.Close(fd)
+	const ethtoolGTSO = 0x1e // linux/ethtool.h
+	v := struct{ cmd, data uint32 }{cmd: ethtoolGTSO}
+	var req struct {
+		name [unix.IFNAMSIZ]byte
+		data uintptr
+		_    [16]byte
+	}
+	copy(req.name[:], iface)
+	req.data = uintptr(unsafe.Pointer(&v))
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&req)))
+	if e != 0 {
+		return false, fmt.Errorf("afpacket: %s: ETHTOOL_GTSO: %w", iface, e)
+	}
+	return v.data != 0, nil
 }
 
 // Sender is one transmit-only packet socket on one interface.

@@ -263,15 +263,13 @@ func write(t *testing.T, s *Sender, frame []byte, l4 int, gso uint8, mss uint16,
 }
 
 type frameCase struct {
-	name      string
-	v6        bool
-	tags      []uint16 // in the frame
-	vid       uint16   // inserted by write
-	gso       uint8
-	mss       uint16
-	payload   int
-	hdrLen    int // of want: through the TCP header
-	tagsTotal int
+	name    string
+	v6      bool
+	tags    []uint16 // in the frame
+	vid     uint16   // inserted by write
+	gso     uint8
+	mss     uint16
+	payload int
 }
 
 var frameCases = []frameCase{
@@ -287,33 +285,40 @@ var frameCases = []frameCase{
 // size: one skb for the whole super-frame, tagged or not.
 func TestSuperFrameCrossesWhole(t *testing.T) {
 	vethPair(t, "wa", "wb")
-	r := listen(t, "wb")
-	s, err := Open("wa", Options{})
-	if err != nil {
-		t.Fatal(err)
+	if tso, err := OffersTSO("wa"); err != nil || !tso {
+		t.Fatalf("OffersTSO on a veth = %v, %v", tso, err)
 	}
-	defer s.Close()
-	for _, c := range frameCases {
-		t.Run(c.name, func(t *testing.T) {
-			f, l4 := superFrame(c.v6, c.tags, c.payload)
-			want := write(t, s, f, l4, c.gso, c.mss, c.vid)
-			h, got, ok := r.next(t)
-			if !ok {
-				t.Fatal("nothing arrived")
-			}
-			if len(got) != len(want) {
-				t.Fatalf("a %d-byte frame arrived, %d sent: the super-frame did not cross whole", len(got), len(want))
-			}
-			if !bytes.Equal(got, want) {
-				t.Error("the frame that arrived differs from the one sent")
-			}
-			if h.GSOType != c.gso || h.GSOSize != c.mss {
-				t.Errorf("arrived with GSO type %d size %d, want %d %d", h.GSOType, h.GSOSize, c.gso, c.mss)
-			}
-			if !r.none(t) {
-				t.Error("more than one frame arrived")
-			}
-		})
+	r := listen(t, "wb")
+	for _, bypass := range []bool{false, true} {
+		s, err := Open("wa", Options{QdiscBypass: bypass})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		for _, c := range frameCases {
+			t.Run(fmt.Sprintf("%s, qdisc bypass %v", c.name, bypass), func(t *testing.T) { whole(t, r, s, c) })
+		}
+	}
+}
+
+func whole(t *testing.T, r *receiver, s *Sender, c frameCase) {
+	f, l4 := superFrame(c.v6, c.tags, c.payload)
+	want := write(t, s, f, l4, c.gso, c.mss, c.vid)
+	h, got, ok := r.next(t)
+	if !ok {
+		t.Fatal("nothing arrived")
+	}
+	if len(got) != len(want) {
+		t.Fatalf("a %d-byte frame arrived, %d sent: the super-frame did not cross whole", len(got), len(want))
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("the frame that arrived differs from the one sent")
+	}
+	if h.GSOType != c.gso || h.GSOSize != c.mss {
+		t.Errorf("arrived with GSO type %d size %d, want %d %d", h.GSOType, h.GSOSize, c.gso, c.mss)
+	}
+	if !r.none(t) {
+		t.Error("more than one frame arrived")
 	}
 }
 
@@ -325,6 +330,9 @@ func TestSuperFrameCrossesWhole(t *testing.T) {
 func TestSuperFrameSegmentedWhereDeviceCannot(t *testing.T) {
 	vethPair(t, "wc", "wd")
 	run(t, "ethtool", "-K", "wc", "tx", "off", "tso", "off", "gso", "off")
+	if tso, err := OffersTSO("wc"); err != nil || tso {
+		t.Fatalf("OffersTSO with TSO off = %v, %v", tso, err)
+	}
 	r := listen(t, "wd")
 	s, err := Open("wc", Options{})
 	if err != nil {
@@ -332,55 +340,71 @@ func TestSuperFrameSegmentedWhereDeviceCannot(t *testing.T) {
 	}
 	defer s.Close()
 	for _, c := range frameCases {
-		t.Run(c.name, func(t *testing.T) {
-			f, l4 := superFrame(c.v6, c.tags, c.payload)
-			want := write(t, s, f, l4, c.gso, c.mss, c.vid)
-			tag := len(want) - len(f)
-			l4 += tag
-			hdr := l4 + 32
-			var payload []byte
-			seq := binary.BigEndian.Uint32(f[l4-tag+4:])
-			for i := 0; len(payload) < c.payload; i++ {
-				_, got, ok := r.next(t)
-				if !ok {
-					t.Fatalf("segment %d missing: %d of %d payload bytes arrived", i, len(payload), c.payload)
-				}
-				if len(got) > 14+len(c.tags)*4+tag+1500 {
-					t.Fatalf("segment %d is %d bytes, over the MTU", i, len(got))
-				}
-				l3 := l4 - 20
-				if c.v6 {
-					l3 = l4 - 40
-				}
-				if !bytes.Equal(got[:l3], want[:l3]) || !bytes.Equal(got[l4-8:l4+4], want[l4-8:l4+4]) {
-					t.Fatalf("segment %d: Ethernet header, tags, addresses or ports differ", i)
-				}
-				if s := binary.BigEndian.Uint32(got[l4+4:]); s != seq+uint32(len(payload)) {
-					t.Fatalf("segment %d: sequence %d, want %d", i, s, seq+uint32(len(payload)))
-				}
-				if n := len(got) - hdr; n != min(int(c.mss), c.payload-len(payload)) {
-					t.Fatalf("segment %d carries %d bytes, want %d", i, n, min(int(c.mss), c.payload-len(payload)))
-				}
-				var pseudo []byte
-				if c.v6 {
-					n := len(got) - l4
-					pseudo = append(append(pseudo, got[l3+8:l3+40]...), 0, 0, byte(n>>8), byte(n), 0, 0, 0, unix.IPPROTO_TCP)
-				} else {
-					if sum(got[l3:l4], 0) != 0xffff {
-						t.Fatalf("segment %d: bad IPv4 header checksum", i)
-					}
-					n := len(got) - l4
-					pseudo = append(append(pseudo, got[l3+12:l3+20]...), 0, unix.IPPROTO_TCP, byte(n>>8), byte(n))
-				}
-				if sum(got[l4:], uint32(sum(pseudo, 0))) != 0xffff {
-					t.Fatalf("segment %d: bad TCP checksum", i)
-				}
-				payload = append(payload, got[hdr:]...)
+		t.Run(c.name, func(t *testing.T) { segmented(t, r, s, c) })
+	}
+	// Past the qdisc, the kernel drops what it would have to cut.
+	b, err := Open("wc", Options{QdiscBypass: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	f, l4 := superFrame(false, nil, 5000)
+	h := vnet.Header{Flags: vnet.FlagNeedsCsum, GSOType: vnet.GSOTCPv4, GSOSize: 1448, CsumStart: uint16(l4), CsumOffset: 16}
+	ph, _ := vnet.PacketGSO(h, f, 0)
+	hb := make([]byte, vnet.HeaderLen)
+	ph.Encode(hb)
+	if err := b.Write([]unix.Iovec{{Base: &hb[0], Len: vnet.HeaderLen}, {Base: &f[0], Len: uint64(len(f))}}, 0x0800); err != unix.ENOBUFS {
+		t.Errorf("a super-frame past the qdisc to a device without TSO: %v, want ENOBUFS", err)
+	}
+}
+
+func segmented(t *testing.T, r *receiver, s *Sender, c frameCase) {
+	f, l4 := superFrame(c.v6, c.tags, c.payload)
+	want := write(t, s, f, l4, c.gso, c.mss, c.vid)
+	tag := len(want) - len(f)
+	l4 += tag
+	hdr := l4 + 32
+	var payload []byte
+	seq := binary.BigEndian.Uint32(f[l4-tag+4:])
+	for i := 0; len(payload) < c.payload; i++ {
+		_, got, ok := r.next(t)
+		if !ok {
+			t.Fatalf("segment %d missing: %d of %d payload bytes arrived", i, len(payload), c.payload)
+		}
+		if len(got) > 14+len(c.tags)*4+tag+1500 {
+			t.Fatalf("segment %d is %d bytes, over the MTU", i, len(got))
+		}
+		l3 := l4 - 20
+		if c.v6 {
+			l3 = l4 - 40
+		}
+		if !bytes.Equal(got[:l3], want[:l3]) || !bytes.Equal(got[l4-8:l4+4], want[l4-8:l4+4]) {
+			t.Fatalf("segment %d: Ethernet header, tags, addresses or ports differ", i)
+		}
+		if s := binary.BigEndian.Uint32(got[l4+4:]); s != seq+uint32(len(payload)) {
+			t.Fatalf("segment %d: sequence %d, want %d", i, s, seq+uint32(len(payload)))
+		}
+		if n := len(got) - hdr; n != min(int(c.mss), c.payload-len(payload)) {
+			t.Fatalf("segment %d carries %d bytes, want %d", i, n, min(int(c.mss), c.payload-len(payload)))
+		}
+		var pseudo []byte
+		if c.v6 {
+			n := len(got) - l4
+			pseudo = append(append(pseudo, got[l3+8:l3+40]...), 0, 0, byte(n>>8), byte(n), 0, 0, 0, unix.IPPROTO_TCP)
+		} else {
+			if sum(got[l3:l4], 0) != 0xffff {
+				t.Fatalf("segment %d: bad IPv4 header checksum", i)
 			}
-			if !bytes.Equal(payload, want[hdr:]) {
-				t.Error("the segments' payloads differ from the super-frame's")
-			}
-		})
+			n := len(got) - l4
+			pseudo = append(append(pseudo, got[l3+12:l3+20]...), 0, unix.IPPROTO_TCP, byte(n>>8), byte(n))
+		}
+		if sum(got[l4:], uint32(sum(pseudo, 0))) != 0xffff {
+			t.Fatalf("segment %d: bad TCP checksum", i)
+		}
+		payload = append(payload, got[hdr:]...)
+	}
+	if !bytes.Equal(payload, want[hdr:]) {
+		t.Error("the segments' payloads differ from the super-frame's")
 	}
 }
 
