@@ -280,4 +280,3 @@ func checkKernelGSO(t *testing.T, g *lab.Teamgw, paths []string, macs map[string
 		}
 	}
 }
-
