@@ -59,6 +59,9 @@ type kernelIO struct {
 	spare   []*dpdk.Mbuf // allocated, not yet used
 	hdr     []byte       // the virtio-net header of frames written to the kernel
 	tag     []byte       // the 802.1Q tag sendWhole inserts
+	// gsoSkip counts, by team and member slot, the super-frames that go
+	// the PMD's way before sendWhole tries the member's socket again.
+	gsoSkip [MaxTeams][MaxMembers]uint8
 	iov     [1 + max(maxChain, groSegments)]unix.Iovec
 	gro     [groSlots]groFlow
 	groUsed int
@@ -146,14 +149,15 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 		}
 		mi, b, p := w.superMember(s, ks.src, f)
 		if tx := w.memberTx(ks.src, mi); tx != nil {
-			n, err := w.sendWhole(ks, s, tx, mi, b, h, f)
+			n, ok := w.sendWhole(ks, s, tx, mi, b, h, f)
 			total += n
-			if err == nil {
+			if ok {
 				offloaded++
 				continue
 			}
 			// The kernel refused it (send buffer or device full,
-			// interface down): the frame takes the PMD's path.
+			// interface down), or refused one shortly before: the
+			// frame takes the PMD's path.
 			fallback++
 		}
 		m := w.mbuf()

@@ -47,15 +47,28 @@ func (w *Worker) memberTx(src source, mi int8) *afpacket.Sender {
 	return tx[mi][w.cfg.ID]
 }
 
+// gsoBackoff is how many super-frames for a member go the PMD's way after
+// its kernel refused one: a refusal that repeats (the interface lost its
+// TSO while the socket bypasses the qdisc, a device queue stays full)
+// must not cost a 64 KB copy into a dropped skb per super-frame.
+const gsoBackoff = 64
+
 // sendWhole writes TCP super-frame f (read from the TAP with header h)
 // whole to member mi's packet socket tx, as fromKernel would send it: the
 // member's source MAC in SLB, the 802.1Q tag of src's VLAN. It returns the
-// frames it forwarded first (to keep their order) and the kernel's error,
-// after which the caller sends f the PMD's way; counters are written only
-// when the frame left.
-func (w *Worker) sendWhole(ks *kernelSource, s *Snapshot, tx *afpacket.Sender, mi int8, b uint8, h vnet.Header, f []byte) (int, error) {
+// frames it forwarded first (to keep their order) and whether f left;
+// when it did not (its headers do not suit the kernel's GSO, the kernel
+// refused it, or refused one less than gsoBackoff super-frames before),
+// the caller sends f the PMD's way. Counters are written only when the
+// frame left.
+func (w *Worker) sendWhole(ks *kernelSource, s *Snapshot, tx *afpacket.Sender, mi int8, b uint8, h vnet.Header, f []byte) (int, bool) {
 	k := w.kio
 	t := int(ks.src.team)
+	skip := &k.gsoSkip[t][mi]
+	if *skip > 0 {
+		*skip--
+		return 0, false
+	}
 	vid := w.vlanID[t][ks.src.tap]
 	tag := 0
 	if vid != 0 {
@@ -63,7 +76,7 @@ func (w *Worker) sendWhole(ks *kernelSource, s *Snapshot, tx *afpacket.Sender, m
 	}
 	ph, err := vnet.PacketGSO(h, f, tag)
 	if err != nil {
-		return 0, err
+		return 0, false
 	}
 	n := 0
 	if len(k.vec) > 0 {
@@ -91,8 +104,9 @@ func (w *Worker) sendWhole(ks *kernelSource, s *Snapshot, tx *afpacket.Sender, m
 	} else {
 		iov = append(iov, unix.Iovec{Base: unsafe.SliceData(f), Len: uint64(len(f))})
 	}
-	if err := tx.Write(iov, et); err != nil {
-		return n, err
+	if tx.Write(iov, et) != nil {
+		*skip = gsoBackoff
+		return n, false
 	}
 	c := &w.counters.Teams[t]
 	c.Ports[TapIndex].RxPackets.Add(1)
@@ -103,5 +117,5 @@ func (w *Worker) sendWhole(ks *kernelSource, s *Snapshot, tx *afpacket.Sender, m
 	bi := bucketIndex(t, int(b))
 	w.buckets[bi]++
 	w.buckets[bi+1] += uint64(len(f))
-	return n + 1, nil
+	return n + 1, true
 }

@@ -280,3 +280,45 @@ func checkKernelGSO(t *testing.T, g *lab.Teamgw, paths []string, macs map[string
 		}
 	}
 }
+
+// TestKernelPathKernelGSOFallback turns TSO off on the member's interface
+// after teamgw opened its packet sockets on it (past the qdisc, as DPDK's
+// net_af_packet sends), so the kernel drops every super-frame written
+// whole (ENOBUFS): each is counted as refused and goes the PMD's way, cut
+// into wire segments by teamgw, and every byte still arrives.
+func TestKernelPathKernelGSOFallback(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	l, err := lab.New(ctx, lab.Spec{Members: 1, Clients: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var logb bytes.Buffer
+	g, err := l.StartTeamgw(context.Background(), teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Mode: "slb"}), &syncWriter{w: &logb})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logb.String())
+	}
+	defer g.Stop()
+	if out, err := l.Exec(ctx, l.GW, "ethtool", "-K", "m0", "tso", "off"); err != nil {
+		t.Fatalf("ethtool: %v\n%s", err, out)
+	}
+	bulkEcho(t, l, 7)
+	s, err := g.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp := s.Teams[0].KernelPath
+	t.Logf("super-frames left whole %d, refused %d, segmented %d; drops %v", kp.Offloaded, kp.KernelGSOFallbacks, kp.SuperFrames, s.Teams[0].Drops)
+	if kp.KernelGSOFallbacks == 0 {
+		t.Error("no refused super-frame was counted")
+	}
+	if kp.SuperFrames < kp.KernelGSOFallbacks {
+		t.Errorf("%d super-frames refused but only %d segmented", kp.KernelGSOFallbacks, kp.SuperFrames)
+	}
+	for _, r := range []string{"bad_offload", "oversize", "kernel_write", "no_mbuf", "tx_full"} {
+		if n := s.Teams[0].Drops[r]; n != 0 {
+			t.Errorf("%d frames dropped as %s", n, r)
+		}
+	}
+}
