@@ -229,6 +229,18 @@ func TestKernelPathKernelGSO(t *testing.T) {
 		stop()
 	}
 	checkKernelGSO(t, g, paths, macs, 1514)
+	out, err := exec.Command(teamctlBin, "-socket", l.Socket(), "show").CombinedOutput()
+	if err != nil {
+		t.Fatalf("teamctl show: %v\n%s", err, out)
+	}
+	for _, want := range []string{"net_af_packet0 offloads: ", "net_af_packet1 offloads: ", "(kernel super-frames leave whole: GSO by the member interface's kernel)", "left to member TSO or GSO "} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("teamctl show lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "left to member TSO or GSO 0 ") {
+		t.Errorf("teamctl show counts no super-frame left whole:\n%s", out)
+	}
 }
 
 // checkKernelGSO checks after a bulk echo that the super-frames left whole

@@ -51,7 +51,7 @@ func kernelPath(args []string) error {
 	idle := fs.String("idle-sleep", "50us", "teamgw's eal.idle_sleep (\"0s\" = busy polling)")
 	workers := fs.Int("workers", 1, "teamgw worker lcores (and TAP queues)")
 	anchors := fs.Bool("anchors", true, "measure the no-team anchors first")
-	kindsFlag := fs.String("member-kinds", "af_packet,net_tap", "member ports: af_packet on the member veths (no offloads: teamgw segments), net_tap wired to the member veths (offers TSO: super-frames leave teamgw whole; the clients' MTU is then 1486, as net_tap counts the Ethernet header against its MTU)")
+	kindsFlag := fs.String("member-kinds", "af_packet,net_tap", "member ports: af_packet on the member veths (no offloads: teamgw writes TCP super-frames whole to its own packet sockets on the veths, for their kernel's GSO), net_tap wired to the member veths (offers TSO: super-frames leave teamgw whole; the clients' MTU is then 1486, as net_tap counts the Ethernet header against its MTU)")
 	fs.Parse(args)
 	members, err := intList(*membersFlag)
 	if err != nil {
@@ -381,8 +381,10 @@ The anchors are the server's kernel on the member veth itself, no teamgw:
 "no team" as veths behave (the kernel's 64 KB TSO segments cross the veth
 and the bridge whole, into the client), "no team, wire-sized" with TSO and
 GSO off on the veth, so that wire-sized frames cross, as on a real wire.
-Members are af_packet ports on the member veths (no offloads: teamgw cuts
-the kernel's super-frames itself) or, marked "net_tap TSO", DPDK net_tap
+Members are af_packet ports on the member veths (the PMD offers no
+offloads: teamgw writes the kernel's TCP super-frames whole, with a GSO
+virtio-net header, to packet sockets of its own on the veths, and the
+PMD carries the rest) or, marked "net_tap TSO", DPDK net_tap
 ports wired to the member veths, which offer TSO: super-frames leave
 teamgw whole and the PMD segments them, as a NIC would (the clients' MTU
 is 1486 in those runs: net_tap counts the Ethernet header against its
