@@ -149,16 +149,18 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 		}
 		mi, b, p := w.superMember(s, ks.src, f)
 		if tx := w.memberTx(ks.src, mi); tx != nil {
-			n, ok := w.sendWhole(ks, s, tx, mi, b, h, f)
+			n, r := w.sendWhole(ks, s, tx, mi, b, h, f)
 			total += n
-			if ok {
+			switch r {
+			case wholeSent:
 				offloaded++
 				continue
+			case wholeRefused:
+				// The kernel refused it (send buffer or device
+				// full, interface down), or refused one shortly
+				// before: the frame takes the PMD's path.
+				fallback++
 			}
-			// The kernel refused it (send buffer or device full,
-			// interface down), or refused one shortly before: the
-			// frame takes the PMD's path.
-			fallback++
 		}
 		m := w.mbuf()
 		if m == nil {

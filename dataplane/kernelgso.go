@@ -53,22 +53,30 @@ func (w *Worker) memberTx(src source, mi int8) *afpacket.Sender {
 // must not cost a 64 KB copy into a dropped skb per super-frame.
 const gsoBackoff = 64
 
+// wholeResult is what became of a super-frame sendWhole was given.
+type wholeResult uint8
+
+const (
+	// wholeSent: the super-frame left whole.
+	wholeSent wholeResult = iota
+	// wholeRefused: the member's kernel refused it, or one less than
+	// gsoBackoff super-frames before.
+	wholeRefused
+	// wholeUnsuited: not a TCP super-frame whose headers suit the
+	// kernel's GSO (vnet.PacketGSO): a UDP one, or one the segmenter
+	// will judge.
+	wholeUnsuited
+)
+
 // sendWhole writes TCP super-frame f (read from the TAP with header h)
 // whole to member mi's packet socket tx, as fromKernel would send it: the
 // member's source MAC in SLB, the 802.1Q tag of src's VLAN. It returns the
-// frames it forwarded first (to keep their order) and whether f left;
-// when it did not (its headers do not suit the kernel's GSO, the kernel
-// refused it, or refused one less than gsoBackoff super-frames before),
-// the caller sends f the PMD's way. Counters are written only when the
-// frame left.
-func (w *Worker) sendWhole(ks *kernelSource, s *Snapshot, tx *afpacket.Sender, mi int8, b uint8, h vnet.Header, f []byte) (int, bool) {
+// frames it forwarded first (to keep their order) and what became of f;
+// unless it was sent, the caller sends f the PMD's way. Counters are
+// written only when the frame left.
+func (w *Worker) sendWhole(ks *kernelSource, s *Snapshot, tx *afpacket.Sender, mi int8, b uint8, h vnet.Header, f []byte) (int, wholeResult) {
 	k := w.kio
 	t := int(ks.src.team)
-	skip := &k.gsoSkip[t][mi]
-	if *skip > 0 {
-		*skip--
-		return 0, false
-	}
 	vid := w.vlanID[t][ks.src.tap]
 	tag := 0
 	if vid != 0 {
@@ -76,7 +84,12 @@ func (w *Worker) sendWhole(ks *kernelSource, s *Snapshot, tx *afpacket.Sender, m
 	}
 	ph, err := vnet.PacketGSO(h, f, tag)
 	if err != nil {
-		return 0, false
+		return 0, wholeUnsuited
+	}
+	skip := &k.gsoSkip[t][mi]
+	if *skip > 0 {
+		*skip--
+		return 0, wholeRefused
 	}
 	n := 0
 	if len(k.vec) > 0 {
@@ -106,7 +119,7 @@ func (w *Worker) sendWhole(ks *kernelSource, s *Snapshot, tx *afpacket.Sender, m
 	}
 	if tx.Write(iov, et) != nil {
 		*skip = gsoBackoff
-		return n, false
+		return n, wholeRefused
 	}
 	c := &w.counters.Teams[t]
 	c.Ports[TapIndex].RxPackets.Add(1)
@@ -117,5 +130,5 @@ func (w *Worker) sendWhole(ks *kernelSource, s *Snapshot, tx *afpacket.Sender, m
 	bi := bucketIndex(t, int(b))
 	w.buckets[bi]++
 	w.buckets[bi+1] += uint64(len(f))
-	return n + 1, true
+	return n + 1, wholeSent
 }
