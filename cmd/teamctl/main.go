@@ -252,7 +252,7 @@ func printShow(w io.Writer, s *control.Status) {
 		fmt.Fprint(w, "  from the kernel:")
 		printCounts(w, t.Classes)
 		kp := t.KernelPath
-		fmt.Fprintf(w, "  kernel path: %d queues, offloads %s; super-frames segmented %d, left to member TSO or GSO %d (refused by the kernel %d), coalesced %d (of %d segments)\n",
+		fmt.Fprintf(w, "  kernel path: %d queues, offloads %s; super-frames segmented %d, left to member TSO or GSO %d (GSO fallbacks %d), coalesced %d (of %d segments)\n",
 			kp.Queues, kp.Offloads, kp.SuperFrames, kp.Offloaded, kp.KernelGSOFallbacks, kp.Coalesced, kp.CoalescedSegments)
 		if t.ClientsRefused != nil {
 			fmt.Fprintf(w, "  clients: %d  refused:", len(t.Clients))
