@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/teamgw/teamgw/dataplane/afpacket"
 	"github.com/teamgw/teamgw/dataplane/classify"
 	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/frame"
@@ -32,6 +33,11 @@ type TeamPorts struct {
 	// for the member (TeamState.Table, RxMask, ...). A nil entry is a free
 	// slot; a member keeps its slot while others come and go.
 	Members []*dpdk.Port
+	// MemberTx, by slot like Members, are the packet sockets of a
+	// kernel-backed member, one per worker by worker index, that TCP
+	// super-frames from the TAP leave on whole (kernelgso.go); nil for
+	// other members.
+	MemberTx []afpacket.Senders
 }
 
 // VLANPort is the kernel-facing port of one VLAN: frames from it leave
