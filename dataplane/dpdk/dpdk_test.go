@@ -23,7 +23,7 @@ func TestEALArgs(t *testing.T) {
 		{"virtual devices only", dpdk.EALConfig{MainCore: -1, Hugepages: true, MemoryMB: 512, FilePrefix: "p", LogLevel: "warning"},
 			[]string{"-l", "0", "--in-memory", "--no-telemetry", "--file-prefix", "p", "-m", "512", "--log-level", "warning", "--no-pci"}},
 		{"no hugepages", dpdk.EALConfig{MainCore: 1},
-			[]string{"-l", "1", "--in-memory", "--no-telemetry", "--no-huge", "--no-pci"}},
+			[]string{"-l", "1", "--no-telemetry", "--no-huge", "--no-pci"}},
 		{"pci allow list", dpdk.EALConfig{Hugepages: true, PCI: []string{"0000:03:00.0", "0000:03:00.1"}, Extra: []string{"--iova-mode", "va"}},
 			[]string{"-l", "0", "--in-memory", "--no-telemetry", "-a", "0000:03:00.0", "-a", "0000:03:00.1", "--iova-mode", "va"}},
 	}
