@@ -299,3 +299,74 @@ func TestLinkEventsLifecycle(t *testing.T) {
 		t.Error("channel still open after Close")
 	}
 }
+
+// TestStepFillsAVectorFromOneQueue: a queue holding more than a vector
+// gives full vectors, one holding less gives all it has in one vector,
+// whatever a single rte_eth_rx_burst call returns.
+func TestStepFillsAVectorFromOneQueue(t *testing.T) {
+	pool := dpdktest.Pool(t, 1023)
+	rx, err := dpdk.NewRing(dpdktest.Name("steprx"), 512, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Free()
+	tx, err := dpdk.NewRing(dpdktest.Name("steptx"), 512, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Free()
+	p, err := dpdk.PortFromRings(dpdktest.Name("net_ring_step"), rx, tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Remove()
+	if err := p.Configure(dpdk.PortConfig{RxQueues: 1, TxQueues: 1, Pool: pool}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	io, err := dpdk.NewIO(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer io.Free()
+	io.AddRx(p, 0)
+	const queued = dpdk.Vector + dpdk.Burst + 5
+	for range queued {
+		m := pool.Alloc()
+		if m == nil || !rx.Enqueue(m) {
+			t.Fatal("cannot queue a frame")
+		}
+	}
+	var sizes []int
+	for range 4 {
+		pkts, _ := io.Step()
+		sizes = append(sizes, len(pkts))
+		for _, m := range pkts {
+			io.Drop(m)
+		}
+	}
+	io.Flush()
+	if want := []int{dpdk.Vector, dpdk.Burst + 5, 0, 0}; !slices.Equal(sizes, want) {
+		t.Errorf("vectors of %v frames, want %v", sizes, want)
+	}
+	if n := pool.InUse(); n != 0 {
+		t.Errorf("%d mbufs in use, want 0", n)
+	}
+	// net_null always has frames: every vector is full.
+	in := dpdktest.NullPort(t, pool, 1, "")
+	io.Reset()
+	io.AddRx(in, 0)
+	for range 3 {
+		pkts, _ := io.Step()
+		if len(pkts) != dpdk.Vector {
+			t.Errorf("net_null vector of %d frames, want %d", len(pkts), dpdk.Vector)
+		}
+		for _, m := range pkts {
+			io.Drop(m)
+		}
+	}
+	io.Flush()
+}

@@ -105,6 +105,10 @@ void tg_io_flush(struct tg_io *io)
  * tg_io_step is the one cgo crossing of a worker iteration: it flushes what
  * the previous vector produced, then polls the RX queues round-robin and
  * returns the first non-empty vector (up to TG_VECTOR packets from one queue).
+ * Each rx_burst asks for all the room left in the vector: a PMD that hands
+ * out more than TG_BURST at a time (net_null, net_ring) fills it in one call;
+ * one that returns at most TG_BURST (many vector PMDs) is asked again while
+ * it returns full bursts, as before.
  */
 static inline void tg_feed_fill(struct tg_feed *f)
 {
@@ -140,9 +144,9 @@ uint16_t tg_io_step(struct tg_io *io)
 
 		io->next_rx = (uint16_t)(i + 1 == io->n_rx ? 0 : i + 1);
 		do {
-			got = rte_eth_rx_burst(q->port, q->queue, io->rx_pkts + nb, TG_BURST);
+			got = rte_eth_rx_burst(q->port, q->queue, io->rx_pkts + nb, TG_VECTOR - nb);
 			nb += got;
-		} while (got == TG_BURST && nb + TG_BURST <= TG_VECTOR);
+		} while (got >= TG_BURST && nb < TG_VECTOR);
 		if (nb) {
 			q->packets += nb;
 			io->last_rx = i;
