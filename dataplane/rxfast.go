@@ -22,6 +22,10 @@ import (
 // load of the 8 bytes that end with it, shifted left by 16, so one shift
 // isolates the source MAC of the word at offset 6 (whose top 16 bits are
 // the EtherType) and the destination of the word at offset 0.
+//
+// The source is tested against all of our MACs, team and members, with
+// one bit test before any compare: a frame from a host whose MAC ends in a
+// byte none of ours ends in (most hosts) costs no compare of its source.
 
 // EtherTypes as the high 16 bits of a little-endian word read at offset 6
 // of a frame (the source MAC, then the type): byte-swapped.
@@ -42,11 +46,11 @@ type rxFast struct {
 	// address, and every frame takes the full filters.
 	team uint64
 	// members are the members' own MACs (WireMAC, those set), noMAC in
-	// the other entries. memberBits has bit b set when a member's MAC
-	// ends in the byte b: a MAC whose bit is clear is no member's, found
-	// with one test instead of eight compares.
-	members    [MaxMembers]uint64
-	memberBits [4]uint64
+	// the other entries. ourBits has bit b set when the team MAC or a
+	// member's MAC ends in the byte b: a MAC whose bit is clear is none
+	// of ours, found with one test instead of nine compares.
+	members [MaxMembers]uint64
+	ourBits [4]uint64
 	// slots and clients count SLB clients' frames (countClient); slots
 	// is nil when the team does not.
 	slots   *RxSlots
@@ -56,30 +60,54 @@ type rxFast struct {
 // noMAC equals no macKey (its low 16 bits are zero).
 const noMAC = 1
 
-// mayBeMember reports whether the MAC with key k may be a member's: the
-// bit of its last byte is set in memberBits.
-func (f *rxFast) mayBeMember(k uint64) bool { return f.memberBits[k>>62]&(1<<(k>>56&63)) != 0 }
+// mayBeOurs reports whether the MAC with key k may be the team's or a
+// member's: the bit of its last byte is set in ourBits.
+func (f *rxFast) mayBeOurs(k uint64) bool { return f.ourBits[k>>62]&(1<<(k>>56&63)) != 0 }
+
+// mark sets the bit of the MAC with key k in ourBits.
+func (f *rxFast) mark(k uint64) { f.ourBits[k>>62] |= 1 << (k >> 56 & 63) }
 
 // load reads team ts for a vector from a member that is active or not.
 func (f *rxFast) load(ts *TeamState, active bool) {
 	f.team = macKey(ts.MAC)
 	on := active && !ts.MAC.IsMulticast()
-	f.memberBits = [4]uint64{}
+	f.ourBits = [4]uint64{}
+	f.mark(f.team)
 	for i := range f.members {
 		f.members[i] = noMAC
 		if wm := ts.WireMAC[i]; i < int(ts.Members) && wm != (frame.MAC{}) {
 			f.members[i] = macKey(wm)
-			f.memberBits[f.members[i]>>62] |= 1 << (f.members[i] >> 56 & 63)
+			f.mark(f.members[i])
 			on = on && !wm.IsMulticast()
 		}
 	}
 	if !on {
-		f.team, f.members, f.memberBits = noMAC, [MaxMembers]uint64{noMAC, noMAC, noMAC, noMAC, noMAC, noMAC, noMAC, noMAC}, [4]uint64{}
+		f.team, f.members, f.ourBits = noMAC, [MaxMembers]uint64{noMAC, noMAC, noMAC, noMAC, noMAC, noMAC, noMAC, noMAC}, [4]uint64{}
 	}
 }
 
+// rxView is a worker's fast-test view of one team: rxFast loaded from
+// the snapshot's TeamState ts for a member that is active or not. A
+// snapshot never changes once published, so the view holds while vectors
+// come with the same ts (most do: control publishes on changes only).
+type rxView struct {
+	ts     *TeamState
+	active bool
+	f      rxFast
+}
+
+// of returns the view of ts for a member that is active or not, loading
+// it again only when either differs from the last vector's.
+func (v *rxView) of(ts *TeamState, active bool) *rxFast {
+	if v.ts != ts || v.active != active {
+		v.f.load(ts, active)
+		v.ts, v.active = ts, active
+	}
+	return &v.f
+}
+
 // isMember reports whether the MAC with key k is one of the members' own
-// MACs (test mayBeMember first: it is cheaper).
+// MACs (test mayBeOurs first: it is cheaper).
 func (f *rxFast) isMember(k uint64) bool {
 	m := &f.members
 	return m[0] == k || m[1] == k || m[2] == k || m[3] == k || m[4] == k || m[5] == k || m[6] == k || m[7] == k
@@ -101,11 +129,11 @@ func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 		src, dst := st<<16, binary.LittleEndian.Uint64(h[0:8])<<16
 		typ := uint16(st >> 48)
 		if typ != typeIPv4Swapped && typ != typeIPv6Swapped ||
-			src == team || f.mayBeMember(src) && f.isMember(src) {
+			f.mayBeOurs(src) && (src == team || f.isMember(src)) {
 			return i, bytes
 		}
 		if dst != team {
-			if !f.mayBeMember(dst) || !f.isMember(dst) {
+			if !f.mayBeOurs(dst) || !f.isMember(dst) {
 				return i, bytes
 			}
 			binary.LittleEndian.PutUint32(h[0:4], uint32(team>>16))
