@@ -3,6 +3,7 @@ package dataplane
 import (
 	"encoding/binary"
 	"net/netip"
+	"unsafe"
 
 	"github.com/teamgw/teamgw/dataplane/frame"
 )
@@ -139,12 +140,12 @@ func (s *RxSlots) count(c *[NRxSlots * 2]uint64, k, n uint64) {
 	if s.Key[h] != k {
 		other = 1
 	}
-	h = (h ^ other) & (NRxSlots - 1) // the masks only spare bounds checks
+	h = (h ^ other) & (NRxSlots - 1) // the mask only spares a bounds check
 	hit := uint64(0)
 	if s.Key[h] == k {
 		hit = 1
 	}
-	i := 2 * h & (2*NRxSlots - 1)
-	c[i] += hit
-	c[(i+1)&(2*NRxSlots-1)] += n & -hit
+	slot := &(*[NRxSlots][2]uint64)(unsafe.Pointer(c))[h]
+	slot[0] += hit
+	slot[1] += n & -hit
 }
