@@ -114,10 +114,47 @@ func (f *rxFast) isMember(k uint64) bool {
 }
 
 // run returns how many frames at the head of pkts pass the fast test and
-// their total length, counting their clients (as countClient); it stops at
-// the first frame that needs the full filters. A frame for a member's own
-// MAC gets the team MAC as its destination, as acceptFromWire does.
+// their total length, counting their clients (as countClient) when the
+// team counts them; it stops at the first frame that needs the full
+// filters. A frame for a member's own MAC gets the team MAC as its
+// destination, as acceptFromWire does.
+//
+// Teams that count no clients (trunk, lacp) run a copy of the loop
+// without the counting: the same test, with fewer values live per frame.
+// runCounting is the loop with it; TestFastPathMatchesFiltersOverManyFrames
+// checks both against the full filters.
 func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
+	if f.slots != nil {
+		return f.runCounting(pkts)
+	}
+	team := f.team
+	for i, m := range pkts {
+		e := m.Data()
+		if len(e) < frame.EthHeaderLen {
+			return i, bytes
+		}
+		h := (*[frame.EthHeaderLen]byte)(e)
+		st := binary.LittleEndian.Uint64(h[6:14]) // source MAC, EtherType
+		src, dst := st<<16, binary.LittleEndian.Uint64(h[0:8])<<16
+		typ := uint16(st >> 48)
+		if typ != typeIPv4Swapped && typ != typeIPv6Swapped ||
+			f.mayBeOurs(src) && (src == team || f.isMember(src)) {
+			return i, bytes
+		}
+		if dst != team {
+			if !f.mayBeOurs(dst) || !f.isMember(dst) {
+				return i, bytes
+			}
+			binary.LittleEndian.PutUint32(h[0:4], uint32(team>>16))
+			binary.LittleEndian.PutUint16(h[4:6], uint16(team>>48))
+		}
+		bytes += uint64(m.PktLen())
+	}
+	return len(pkts), bytes
+}
+
+// runCounting is run for a team that counts its clients (f.slots set).
+func (f *rxFast) runCounting(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 	team, slots := f.team, f.slots
 	for i, m := range pkts {
 		e := m.Data()
@@ -141,10 +178,8 @@ func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 		}
 		n := uint64(m.PktLen())
 		bytes += n
-		if slots != nil {
-			if k := ipClientKey(e, typ == typeIPv6Swapped); k != 0 {
-				slots.count(f.clients, k, n)
-			}
+		if k := ipClientKey(e, typ == typeIPv6Swapped); k != 0 {
+			slots.count(f.clients, k, n)
 		}
 	}
 	return len(pkts), bytes
