@@ -187,10 +187,12 @@ func (f *rxFast) runCounting(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 }
 
 // wireDeliver sends a run of frames rxFast.run took (of bytes in all) to
-// the kernel-facing DPDK port tq, as wireFrame does one by one.
+// the kernel-facing DPDK port tq, as wireFrame does one by one. A run that
+// heads the vector (most often the whole vector) goes out from the vector
+// itself (PushVector), not copied into tq's buffer.
 func (w *Worker) wireDeliver(v *wireVector, tq *dpdk.TxQueue, run []*dpdk.Mbuf, bytes uint64, d *delta) {
 	d.rxBytes += bytes
-	sent := tq.PushRun(run)
+	sent := w.io.PushVector(tq, run)
 	for _, m := range run[sent:] {
 		bytes -= uint64(m.PktLen())
 		d.drops[DropTxFull]++

@@ -26,22 +26,35 @@ void tg_io_free(struct tg_io *io)
 	rte_free(io);
 }
 
-static inline void tg_txq_flush(struct tg_txq *q)
+static inline void tg_txq_send(struct tg_txq *q, struct rte_mbuf **pkts, uint16_t n)
 {
-	uint16_t n = q->n, done = 0;
+	uint16_t done = 0;
 
 	while (done < n) {
-		uint16_t sent = rte_eth_tx_burst(q->port, q->queue, q->pkts + done, n - done);
+		uint16_t sent = rte_eth_tx_burst(q->port, q->queue, pkts + done, n - done);
 		if (sent == 0)
 			break;
 		done += sent;
 	}
 	q->sent += done;
 	if (done < n) {
-		rte_pktmbuf_free_bulk(q->pkts + done, n - done);
+		rte_pktmbuf_free_bulk(pkts + done, n - done);
 		q->dropped += n - done;
 	}
-	q->n = 0;
+}
+
+/* tg_txq_flush sends the run of the received vector rx that Go queued on q
+ * without copying it (IO.PushVector), then q's own buffer. */
+static inline void tg_txq_flush(struct tg_txq *q, struct rte_mbuf **rx)
+{
+	if (q->rx_run) {
+		tg_txq_send(q, rx, q->rx_run);
+		q->rx_run = 0;
+	}
+	if (q->n) {
+		tg_txq_send(q, q->pkts, q->n);
+		q->n = 0;
+	}
 }
 
 /* tg_io_inject moves frames the control plane queued into the TX buffers of
@@ -97,8 +110,8 @@ void tg_io_flush(struct tg_io *io)
 	if (io->inject != NULL)
 		tg_io_inject(io);
 	for (j = 0; j < io->n_tx; j++)
-		if (io->tx[j].n)
-			tg_txq_flush(&io->tx[j]);
+		if (io->tx[j].n || io->tx[j].rx_run)
+			tg_txq_flush(&io->tx[j], io->rx_pkts);
 }
 
 /*
