@@ -24,8 +24,9 @@ import (
 // the EtherType) and the destination of the word at offset 0.
 //
 // The source is tested against all of our MACs, team and members, with
-// one bit test before any compare: a frame from a host whose MAC ends in a
-// byte none of ours ends in (most hosts) costs no compare of its source.
+// one table lookup before any compare: a frame from a host whose MAC ends
+// in a byte none of ours ends in (most hosts) costs no compare of its
+// source.
 
 // EtherTypes as the high 16 bits of a little-endian word read at offset 6
 // of a frame (the source MAC, then the type): byte-swapped.
@@ -46,11 +47,11 @@ type rxFast struct {
 	// address, and every frame takes the full filters.
 	team uint64
 	// members are the members' own MACs (WireMAC, those set), noMAC in
-	// the other entries. ourBits has bit b set when the team MAC or a
-	// member's MAC ends in the byte b: a MAC whose bit is clear is none
-	// of ours, found with one test instead of nine compares.
+	// the other entries. ours[b] is set when the team MAC or a member's
+	// MAC ends in the byte b: a MAC whose entry is clear is none of ours,
+	// found with one load instead of nine compares.
 	members [MaxMembers]uint64
-	ourBits [4]uint64
+	ours    [256]bool
 	// slots and clients count SLB clients' frames (countClient); slots
 	// is nil when the team does not.
 	slots   *RxSlots
@@ -61,17 +62,17 @@ type rxFast struct {
 const noMAC = 1
 
 // mayBeOurs reports whether the MAC with key k may be the team's or a
-// member's: the bit of its last byte is set in ourBits.
-func (f *rxFast) mayBeOurs(k uint64) bool { return f.ourBits[k>>62]&(1<<(k>>56&63)) != 0 }
+// member's: the entry of its last byte is set in ours.
+func (f *rxFast) mayBeOurs(k uint64) bool { return f.ours[k>>56] }
 
-// mark sets the bit of the MAC with key k in ourBits.
-func (f *rxFast) mark(k uint64) { f.ourBits[k>>62] |= 1 << (k >> 56 & 63) }
+// mark sets the entry of the MAC with key k in ours.
+func (f *rxFast) mark(k uint64) { f.ours[k>>56] = true }
 
 // load reads team ts for a vector from a member that is active or not.
 func (f *rxFast) load(ts *TeamState, active bool) {
 	f.team = macKey(ts.MAC)
 	on := active && !ts.MAC.IsMulticast()
-	f.ourBits = [4]uint64{}
+	f.ours = [256]bool{}
 	f.mark(f.team)
 	for i := range f.members {
 		f.members[i] = noMAC
@@ -82,7 +83,7 @@ func (f *rxFast) load(ts *TeamState, active bool) {
 		}
 	}
 	if !on {
-		f.team, f.members, f.ourBits = noMAC, [MaxMembers]uint64{noMAC, noMAC, noMAC, noMAC, noMAC, noMAC, noMAC, noMAC}, [4]uint64{}
+		f.team, f.members, f.ours = noMAC, [MaxMembers]uint64{noMAC, noMAC, noMAC, noMAC, noMAC, noMAC, noMAC, noMAC}, [256]bool{}
 	}
 }
 
