@@ -243,10 +243,14 @@ type MemberLACP struct {
 	Mux          string `json:"mux"`
 	Selected     bool   `json:"selected"`
 	Reason       string `json:"reason,omitempty"` // why not selected
-	PDUsRx       uint64 `json:"lacpdus_rx"`
-	PDUsTx       uint64 `json:"lacpdus_tx"`
-	Expired      uint64 `json:"expired"`
-	Defaulted    uint64 `json:"defaulted"`
+	// InSyncAtPartner: the partner's last LACPDU showed this port in
+	// sync (lacp.Port.InSyncAtPartner); a member that distributes
+	// without it carries no flows while others do.
+	InSyncAtPartner bool   `json:"in_sync_at_partner"`
+	PDUsRx          uint64 `json:"lacpdus_rx"`
+	PDUsTx          uint64 `json:"lacpdus_tx"`
+	Expired         uint64 `json:"expired"`
+	Defaulted       uint64 `json:"defaulted"`
 	// Marker Generator (planned removal, 802.1AX 5.5): markers sent,
 	// responses that answered them in time, markers given up, responses
 	// that matched no outstanding marker, whether one is out now, and the
@@ -455,7 +459,7 @@ func memberLACP(lt *lacpTeam, i int) *MemberLACP {
 		Actor: portInfo(p.Actor()), Partner: portInfo(p.Partner()),
 		ActorState: p.Actor().State.String(), PartnerState: p.Partner().State.String(),
 		Receive: p.ReceiveState().String(), Mux: p.MuxState().String(),
-		Selected: sel, Reason: reason,
+		Selected: sel, Reason: reason, InSyncAtPartner: p.InSyncAtPartner(),
 		PDUsRx: c.LACPDUsRx, PDUsTx: c.LACPDUsTx, Expired: c.Expired, Defaulted: c.Defaulted,
 		MarkersTx: mc.MarkersTx, MarkerResponses: mc.ResponsesRx, MarkerTimeouts: mc.Timeouts,
 		MarkerUnmatched: mc.Unmatched, MarkerPending: g.Pending(), LastMarkerRTT: g.LastRTT(),
