@@ -22,6 +22,7 @@ import (
 	"github.com/teamgw/teamgw/configs"
 	"github.com/teamgw/teamgw/control/linkwatch"
 	"github.com/teamgw/teamgw/dataplane"
+	"github.com/teamgw/teamgw/dataplane/afpacket"
 	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/tap"
 )
@@ -262,6 +263,14 @@ func (d *Daemon) teamPorts() []dataplane.TeamPorts {
 				tp.Members = append(tp.Members, make([]*dpdk.Port, m.slot+1-len(tp.Members))...)
 			}
 			tp.Members[m.slot] = m.port
+		}
+		for _, m := range append(slices.Clone(t.members), t.pending...) {
+			if m.tx != nil {
+				if tp.MemberTx == nil {
+					tp.MemberTx = make([]afpacket.Senders, len(tp.Members))
+				}
+				tp.MemberTx[m.slot] = m.tx
+			}
 		}
 		tps = append(tps, tp)
 	}

@@ -134,9 +134,13 @@ func (d *Daemon) slowFrame(port uint16, f []byte, now time.Time) {
 	}
 }
 
-// lacpTick advances every LACP team's machines, sends the LACPDUs they
-// ask for, runs selection, and re-evaluates the teams (publishing when
-// their Collecting or Distributing set changed).
+// lacpTick advances every LACP team's machines and runs selection, sends
+// the LACPDUs they ask for, and re-evaluates the teams (publishing when
+// their Collecting or Distributing set changed). Selection runs first, so
+// that a LACPDU announcing a Mux change (ATTACHED: in sync) leaves in the
+// same tick as the data plane learns of it, not one link_poll later: a
+// partner such as Open vSwitch drops what arrives on a link before it
+// has heard that the link is in sync.
 func (d *Daemon) lacpTick() {
 	now := d.now()
 	changed := false
@@ -144,13 +148,13 @@ func (d *Daemon) lacpTick() {
 		if t.lacp == nil {
 			continue
 		}
+		t.lacp.agg.Update(now)
 		for i, p := range t.lacp.ports {
 			if pdu := p.Tick(now); pdu != nil {
 				m := t.members[i]
 				d.injectFrame(m.port, lacp.AppendLACPDU(nil, m.mac, pdu))
 			}
 		}
-		t.lacp.agg.Update(now)
 		if d.evaluate(t) {
 			changed = true
 		}
@@ -172,12 +176,25 @@ func (t *team) lacpSets(path int) (collecting, distributing []bool, fallback boo
 	collecting = make([]bool, len(t.members))
 	distributing = make([]bool, len(t.members))
 	any, silent := false, true
+	acked := false
 	for i, p := range t.lacp.ports {
 		collecting[i] = p.Collecting() && t.members[i].up
 		distributing[i] = p.Distributing() && t.members[i].up
 		any = any || distributing[i]
+		acked = acked || distributing[i] && p.InSyncAtPartner()
 		if p.ReceiveState() == lacp.ReceiveCurrent {
 			silent = false
+		}
+	}
+	// While some member carries traffic the partner knows about, a
+	// member that just began distributing waits until the partner has
+	// acknowledged it in sync (lacp.Port.InSyncAtPartner): until then
+	// the partner may drop what it sends (Open vSwitch does, for up to
+	// its next periodic LACPDU). With no such member, every distributing
+	// member is used at once.
+	if acked {
+		for i, p := range t.lacp.ports {
+			distributing[i] = distributing[i] && p.InSyncAtPartner()
 		}
 	}
 	if !any && silent && t.lacp.fallback && path >= 0 {

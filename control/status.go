@@ -120,9 +120,14 @@ type KernelPath struct {
 	Offloads    string `json:"offloads"`
 	SuperFrames uint64 `json:"superframes_segmented"`
 	// Offloaded are the TCP super-frames handed whole to members that
-	// segment them (TSO on the NIC).
+	// segment them (TSO on the NIC) or to a kernel-backed member's kernel
+	// (GSO).
 	Offloaded uint64 `json:"superframes_offloaded"`
-	Coalesced uint64 `json:"superframes_coalesced"`
+	// KernelGSOFallbacks are the super-frames a kernel-backed member's
+	// kernel refused whole (send buffer or device full, interface down);
+	// they were segmented and sent through the PMD instead.
+	KernelGSOFallbacks uint64 `json:"superframes_gso_fallback"`
+	Coalesced          uint64 `json:"superframes_coalesced"`
 	// CoalescedSegments are the wire segments the coalesced
 	// super-frames were made of.
 	CoalescedSegments uint64 `json:"segments_coalesced"`
@@ -182,6 +187,10 @@ type MemberStatus struct {
 	// TSO: TCP super-frames from the kernel leave on this member whole,
 	// for the device to segment (it offers TSO, checksums and chains).
 	TSO bool `json:"tso"`
+	// KernelGSO: a kernel-backed member (net_af_packet) whose TCP
+	// super-frames from the kernel leave whole on teamgw's packet sockets,
+	// for the member interface's kernel to segment (GSO) where needed.
+	KernelGSO bool `json:"kernel_gso,omitempty"`
 	// Probe are the member's echo-node probe counters (SLB teams with an
 	// echo node).
 	Probe *MemberProbe `json:"probe,omitempty"`
@@ -234,10 +243,14 @@ type MemberLACP struct {
 	Mux          string `json:"mux"`
 	Selected     bool   `json:"selected"`
 	Reason       string `json:"reason,omitempty"` // why not selected
-	PDUsRx       uint64 `json:"lacpdus_rx"`
-	PDUsTx       uint64 `json:"lacpdus_tx"`
-	Expired      uint64 `json:"expired"`
-	Defaulted    uint64 `json:"defaulted"`
+	// InSyncAtPartner: the partner's last LACPDU showed this port in
+	// sync (lacp.Port.InSyncAtPartner); a member that distributes
+	// without it carries no flows while others do.
+	InSyncAtPartner bool   `json:"in_sync_at_partner"`
+	PDUsRx          uint64 `json:"lacpdus_rx"`
+	PDUsTx          uint64 `json:"lacpdus_tx"`
+	Expired         uint64 `json:"expired"`
+	Defaulted       uint64 `json:"defaulted"`
 	// Marker Generator (planned removal, 802.1AX 5.5): markers sent,
 	// responses that answered them in time, markers given up, responses
 	// that matched no outstanding marker, whether one is out now, and the
@@ -328,8 +341,9 @@ func (d *Daemon) buildStatus() *Status {
 		}
 		slices.SortFunc(ts.Routers, func(a, b RouterStatus) int { return strings.Compare(a.IP, b.IP) })
 		ts.KernelPath = KernelPath{Interface: t.cfg.Name, SuperFrames: totals[ti].SuperFrames,
-			Offloaded: totals[ti].OffloadedFrames,
-			Coalesced: totals[ti].Coalesced, CoalescedSegments: totals[ti].CoalescedSegments}
+			Offloaded:          totals[ti].OffloadedFrames,
+			KernelGSOFallbacks: totals[ti].KernelGSOFallbacks,
+			Coalesced:          totals[ti].Coalesced, CoalescedSegments: totals[ti].CoalescedSegments}
 		if t.tap != nil {
 			ts.KernelPath.Queues, ts.KernelPath.Offloads = t.tap.Queues(), t.tap.Offloads.String()
 		}
@@ -402,6 +416,7 @@ func (d *Daemon) buildStatus() *Status {
 				ms.TxOffloads = dpdk.TxOffloadNames(info.TxOffloads)
 			}
 			ms.TSO = dataplane.SegmentsTCP(m.port)
+			ms.KernelGSO = m.tx != nil
 			if st, err := m.port.Stats(); err == nil {
 				ms.NIC = NICCounters{RxMissed: st.RxMissed, RxNoMbuf: st.RxNoMbuf, RxErrors: st.RxErrors, TxErrors: st.TxErrors}
 			}
@@ -444,7 +459,7 @@ func memberLACP(lt *lacpTeam, i int) *MemberLACP {
 		Actor: portInfo(p.Actor()), Partner: portInfo(p.Partner()),
 		ActorState: p.Actor().State.String(), PartnerState: p.Partner().State.String(),
 		Receive: p.ReceiveState().String(), Mux: p.MuxState().String(),
-		Selected: sel, Reason: reason,
+		Selected: sel, Reason: reason, InSyncAtPartner: p.InSyncAtPartner(),
 		PDUsRx: c.LACPDUsRx, PDUsTx: c.LACPDUsTx, Expired: c.Expired, Defaulted: c.Defaulted,
 		MarkersTx: mc.MarkersTx, MarkerResponses: mc.ResponsesRx, MarkerTimeouts: mc.Timeouts,
 		MarkerUnmatched: mc.Unmatched, MarkerPending: g.Pending(), LastMarkerRTT: g.LastRTT(),

@@ -14,6 +14,7 @@ import (
 	"github.com/teamgw/teamgw/configs"
 	"github.com/teamgw/teamgw/control/linkwatch"
 	"github.com/teamgw/teamgw/dataplane"
+	"github.com/teamgw/teamgw/dataplane/afpacket"
 	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/frame"
 	"github.com/teamgw/teamgw/dataplane/tap"
@@ -97,6 +98,10 @@ type member struct {
 	port  *dpdk.Port
 	mac   frame.MAC
 	iface *memberIface
+	// tx are a kernel-backed member's transmit-only packet sockets, one
+	// per worker: TCP super-frames from the TAP leave on them whole, for
+	// the member's kernel to segment where its device needs it (issue 9).
+	tx afpacket.Senders
 	// wasPromisc: the kernel interface was promiscuous before teamgw
 	// opened it, so teamgw leaves it so.
 	wasPromisc bool
@@ -384,8 +389,36 @@ func (d *Daemon) startMember(mc configs.Member, mtu int) (_ *member, err error) 
 		}
 		m.iface = mi
 		m.onClose(mi.restore)
+		o, err := memberTxOptions(mc)
+		if err != nil {
+			return nil, err
+		}
+		tx, err := afpacket.OpenSenders(mc.Args()["iface"], int(q), o)
+		if err != nil {
+			return nil, err
+		}
+		m.tx = tx
+		m.onClose(func() { tx.Close() })
 	}
 	return m, nil
+}
+
+// memberTxOptions are those of a kernel-backed member's packet sockets,
+// with room for a few 64 KB super-frames in flight per worker. They go
+// past the interface's queueing discipline when the PMD's own sockets do
+// (its qdisc_bypass devarg, on unless set to 0), so that a super-frame and
+// the PMD's frames of its flow take the same way to the driver — straight
+// to the TX queue of the sending CPU — and neither overtakes the other;
+// but not when the interface does not segment TCP itself, as the kernel
+// drops GSO skbs sent that way to such a device (afpacket.OffersTSO):
+// through the qdisc its GSO cuts them in software.
+func memberTxOptions(mc configs.Member) (afpacket.Options, error) {
+	iface := mc.Args()["iface"]
+	tso, err := afpacket.OffersTSO(iface)
+	if err != nil {
+		return afpacket.Options{}, fmt.Errorf("kernel interface %q: %w", iface, err)
+	}
+	return afpacket.Options{QdiscBypass: tso && mc.Args()["qdisc_bypass"] != "0", SendBuffer: 4 << 20}, nil
 }
 
 // startTap creates the team's kernel-facing interfaces: the team's own

@@ -86,8 +86,13 @@ type TeamCounters struct {
 	// segments (TSO/USO done in software).
 	SuperFrames atomic.Uint64
 	// OffloadedFrames counts TCP super-frames from the TAP handed whole
-	// to a member that segments them itself (TSO on the NIC).
+	// to a member that segments them itself (TSO on the NIC) or to a
+	// kernel-backed member's kernel (GSO, kernelgso.go).
 	OffloadedFrames atomic.Uint64
+	// KernelGSOFallbacks counts TCP super-frames the kernel refused whole
+	// on a kernel-backed member's packet socket (send buffer or device
+	// full, interface down) and that went the PMD's way instead.
+	KernelGSOFallbacks atomic.Uint64
 	// Coalesced counts TCP super-frames written to the TAP, and
 	// CoalescedSegments the wire segments they were made of (GRO).
 	Coalesced, CoalescedSegments atomic.Uint64
@@ -142,9 +147,13 @@ type TeamTotals struct {
 	Classes     [classify.NumClasses]uint64
 	ToControl   uint64
 	SuperFrames uint64
-	// OffloadedFrames are the super-frames left to a member's TSO.
+	// OffloadedFrames are the super-frames left to a member's TSO or
+	// its kernel's GSO.
 	OffloadedFrames uint64
-	Coalesced       uint64
+	// KernelGSOFallbacks are the super-frames a member's kernel refused
+	// whole (KernelGSOFallbacks of TeamCounters).
+	KernelGSOFallbacks uint64
+	Coalesced          uint64
 	// CoalescedSegments are the wire segments the Coalesced super-frames
 	// were made of.
 	CoalescedSegments uint64
@@ -168,6 +177,7 @@ func (tt *TeamTotals) Add(c *TeamCounters) {
 	tt.ToControl += c.ToControl.Load()
 	tt.SuperFrames += c.SuperFrames.Load()
 	tt.OffloadedFrames += c.OffloadedFrames.Load()
+	tt.KernelGSOFallbacks += c.KernelGSOFallbacks.Load()
 	tt.Coalesced += c.Coalesced.Load()
 	tt.CoalescedSegments += c.CoalescedSegments.Load()
 }

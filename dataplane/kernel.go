@@ -58,6 +58,10 @@ type kernelIO struct {
 	vecSegs int          // the mbufs in vec, chains counted whole
 	spare   []*dpdk.Mbuf // allocated, not yet used
 	hdr     []byte       // the virtio-net header of frames written to the kernel
+	tag     []byte       // the 802.1Q tag sendWhole inserts
+	// gsoSkip counts, by team and member slot, the super-frames that go
+	// the PMD's way before sendWhole tries the member's socket again.
+	gsoSkip [MaxTeams][MaxMembers]uint8
 	iov     [1 + max(maxChain, groSegments)]unix.Iovec
 	gro     [groSlots]groFlow
 	groUsed int
@@ -72,6 +76,7 @@ func newKernelIO(pool *dpdk.Mempool) *kernelIO {
 		vec:   make([]*dpdk.Mbuf, 0, dpdk.Vector),
 		spare: make([]*dpdk.Mbuf, 0, dpdk.Vector),
 		hdr:   make([]byte, vnet.HeaderLen),
+		tag:   make([]byte, 4),
 	}
 }
 
@@ -110,7 +115,7 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 	c := &w.counters.Teams[t]
 	s := w.cfg.Snapshot.Load()
 	total := 0
-	var bad, noMbuf, oversize, super, offloaded uint64
+	var bad, noMbuf, oversize, super, offloaded, fallback uint64
 	for range kernelReads {
 		n, err := ks.q.Read(k.buf)
 		if n == 0 || err != nil {
@@ -142,12 +147,27 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 			total += w.queueKernel(ks, s, m, 1)
 			continue
 		}
+		mi, b, p := w.superMember(s, ks.src, f)
+		if tx := w.memberTx(ks.src, mi); tx != nil {
+			n, r := w.sendWhole(ks, s, tx, mi, b, h, f)
+			total += n
+			switch r {
+			case wholeSent:
+				offloaded++
+				continue
+			case wholeRefused:
+				// The kernel refused it (send buffer or device
+				// full, interface down), or refused one shortly
+				// before: the frame takes the PMD's path.
+				fallback++
+			}
+		}
 		m := w.mbuf()
 		if m == nil {
 			noMbuf++
 			continue
 		}
-		if w.memberSegments(s, ks.src, f) {
+		if p != nil && SegmentsTCP(p) {
 			segs, err := w.offloadChain(ks.src, m, h, f)
 			switch {
 			case err == errNoMbuf:
@@ -179,12 +199,13 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 		}
 	}
 	total += w.flushKernel(ks, s)
-	if bad|noMbuf|oversize|super|offloaded != 0 {
+	if bad|noMbuf|oversize|super|offloaded|fallback != 0 {
 		c.Drops[DropBadOffload].Add(bad)
 		c.Drops[DropNoMbuf].Add(noMbuf)
 		c.Drops[DropOversize].Add(oversize)
 		c.SuperFrames.Add(super)
 		c.OffloadedFrames.Add(offloaded)
+		c.KernelGSOFallbacks.Add(fallback)
 	}
 	return total
 }
@@ -197,20 +218,22 @@ const tsoOffloads = dpdk.TxOffloadTCPTSO | dpdk.TxOffloadIPv4Csum | dpdk.TxOfflo
 // kernel whole to member port p, for the device to segment.
 func SegmentsTCP(p *dpdk.Port) bool { return p.TxOffloads&tsoOffloads == tsoOffloads }
 
-// memberSegments reports whether the member that s sends super-frame f on
-// (as fromKernel will pick it) cuts TCP segments itself (TSO).
-func (w *Worker) memberSegments(s *Snapshot, src source, f []byte) bool {
+// superMember returns the member slot that s sends super-frame f on (as
+// fromKernel will pick it: a TCP super-frame is ClassL4, so its bucket's
+// member), its bucket and the worker's port for it; -1 and nil when no
+// member takes it.
+func (w *Worker) superMember(s *Snapshot, src source, f []byte) (int8, uint8, *dpdk.Port) {
 	ts := &s.Teams[src.team]
 	r := classify.Frame(f)
 	if r.Class > classify.ClassL3 {
-		return false
+		return -1, 0, nil
 	}
-	mi := ts.Table[bucketOf(r.Hash)]
+	b := bucketOf(r.Hash)
+	mi := ts.Table[b]
 	if uint8(mi) >= MaxMembers {
-		return false
+		return -1, 0, nil
 	}
-	p := w.member[src.team][mi]
-	return p != nil && SegmentsTCP(p)
+	return mi, b, w.member[src.team][mi]
 }
 
 // errNoMbuf: the pool ran dry while a chain was built.

@@ -22,6 +22,11 @@ import (
 // load of the 8 bytes that end with it, shifted left by 16, so one shift
 // isolates the source MAC of the word at offset 6 (whose top 16 bits are
 // the EtherType) and the destination of the word at offset 0.
+//
+// The source is tested against all of our MACs, team and members, with
+// one table lookup before any compare: a frame from a host whose MAC ends
+// in a byte none of ours ends in (most hosts) costs no compare of its
+// source.
 
 // EtherTypes as the high 16 bits of a little-endian word read at offset 6
 // of a frame (the source MAC, then the type): byte-swapped.
@@ -42,11 +47,11 @@ type rxFast struct {
 	// address, and every frame takes the full filters.
 	team uint64
 	// members are the members' own MACs (WireMAC, those set), noMAC in
-	// the other entries. memberBits has bit b set when a member's MAC
-	// ends in the byte b: a MAC whose bit is clear is no member's, found
-	// with one test instead of eight compares.
-	members    [MaxMembers]uint64
-	memberBits [4]uint64
+	// the other entries. ours[b] is set when the team MAC or a member's
+	// MAC ends in the byte b: a MAC whose entry is clear is none of ours,
+	// found with one load instead of nine compares.
+	members [MaxMembers]uint64
+	ours    [256]bool
 	// slots and clients count SLB clients' frames (countClient); slots
 	// is nil when the team does not.
 	slots   *RxSlots
@@ -56,40 +61,101 @@ type rxFast struct {
 // noMAC equals no macKey (its low 16 bits are zero).
 const noMAC = 1
 
-// mayBeMember reports whether the MAC with key k may be a member's: the
-// bit of its last byte is set in memberBits.
-func (f *rxFast) mayBeMember(k uint64) bool { return f.memberBits[k>>62]&(1<<(k>>56&63)) != 0 }
+// mayBeOurs reports whether the MAC with key k may be the team's or a
+// member's: the entry of its last byte is set in ours.
+func (f *rxFast) mayBeOurs(k uint64) bool { return f.ours[k>>56] }
+
+// mark sets the entry of the MAC with key k in ours.
+func (f *rxFast) mark(k uint64) { f.ours[k>>56] = true }
 
 // load reads team ts for a vector from a member that is active or not.
 func (f *rxFast) load(ts *TeamState, active bool) {
 	f.team = macKey(ts.MAC)
 	on := active && !ts.MAC.IsMulticast()
-	f.memberBits = [4]uint64{}
+	f.ours = [256]bool{}
+	f.mark(f.team)
 	for i := range f.members {
 		f.members[i] = noMAC
 		if wm := ts.WireMAC[i]; i < int(ts.Members) && wm != (frame.MAC{}) {
 			f.members[i] = macKey(wm)
-			f.memberBits[f.members[i]>>62] |= 1 << (f.members[i] >> 56 & 63)
+			f.mark(f.members[i])
 			on = on && !wm.IsMulticast()
 		}
 	}
 	if !on {
-		f.team, f.members, f.memberBits = noMAC, [MaxMembers]uint64{noMAC, noMAC, noMAC, noMAC, noMAC, noMAC, noMAC, noMAC}, [4]uint64{}
+		f.team, f.members, f.ours = noMAC, [MaxMembers]uint64{noMAC, noMAC, noMAC, noMAC, noMAC, noMAC, noMAC, noMAC}, [256]bool{}
 	}
 }
 
+// rxView is a worker's fast-test view of one team: rxFast loaded from
+// the snapshot's TeamState ts for a member that is active or not. A
+// snapshot never changes once published, so the view holds while vectors
+// come with the same ts (most do: control publishes on changes only).
+type rxView struct {
+	ts     *TeamState
+	active bool
+	f      rxFast
+}
+
+// of returns the view of ts for a member that is active or not, loading
+// it again only when either differs from the last vector's.
+func (v *rxView) of(ts *TeamState, active bool) *rxFast {
+	if v.ts != ts || v.active != active {
+		v.f.load(ts, active)
+		v.ts, v.active = ts, active
+	}
+	return &v.f
+}
+
 // isMember reports whether the MAC with key k is one of the members' own
-// MACs (test mayBeMember first: it is cheaper).
+// MACs (test mayBeOurs first: it is cheaper).
 func (f *rxFast) isMember(k uint64) bool {
 	m := &f.members
 	return m[0] == k || m[1] == k || m[2] == k || m[3] == k || m[4] == k || m[5] == k || m[6] == k || m[7] == k
 }
 
 // run returns how many frames at the head of pkts pass the fast test and
-// their total length, counting their clients (as countClient); it stops at
-// the first frame that needs the full filters. A frame for a member's own
-// MAC gets the team MAC as its destination, as acceptFromWire does.
+// their total length, counting their clients (as countClient) when the
+// team counts them; it stops at the first frame that needs the full
+// filters. A frame for a member's own MAC gets the team MAC as its
+// destination, as acceptFromWire does.
+//
+// Teams that count no clients (trunk, lacp) run a copy of the loop
+// without the counting: the same test, with fewer values live per frame.
+// runCounting is the loop with it; TestFastPathMatchesFiltersOverManyFrames
+// checks both against the full filters.
 func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
+	if f.slots != nil {
+		return f.runCounting(pkts)
+	}
+	team := f.team
+	for i, m := range pkts {
+		e := m.Data()
+		if len(e) < frame.EthHeaderLen {
+			return i, bytes
+		}
+		h := (*[frame.EthHeaderLen]byte)(e)
+		st := binary.LittleEndian.Uint64(h[6:14]) // source MAC, EtherType
+		src, dst := st<<16, binary.LittleEndian.Uint64(h[0:8])<<16
+		typ := uint16(st >> 48)
+		if typ != typeIPv4Swapped && typ != typeIPv6Swapped ||
+			f.mayBeOurs(src) && (src == team || f.isMember(src)) {
+			return i, bytes
+		}
+		if dst != team {
+			if !f.mayBeOurs(dst) || !f.isMember(dst) {
+				return i, bytes
+			}
+			binary.LittleEndian.PutUint32(h[0:4], uint32(team>>16))
+			binary.LittleEndian.PutUint16(h[4:6], uint16(team>>48))
+		}
+		bytes += uint64(m.PktLen())
+	}
+	return len(pkts), bytes
+}
+
+// runCounting is run for a team that counts its clients (f.slots set).
+func (f *rxFast) runCounting(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 	team, slots := f.team, f.slots
 	for i, m := range pkts {
 		e := m.Data()
@@ -101,11 +167,11 @@ func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 		src, dst := st<<16, binary.LittleEndian.Uint64(h[0:8])<<16
 		typ := uint16(st >> 48)
 		if typ != typeIPv4Swapped && typ != typeIPv6Swapped ||
-			src == team || f.mayBeMember(src) && f.isMember(src) {
+			f.mayBeOurs(src) && (src == team || f.isMember(src)) {
 			return i, bytes
 		}
 		if dst != team {
-			if !f.mayBeMember(dst) || !f.isMember(dst) {
+			if !f.mayBeOurs(dst) || !f.isMember(dst) {
 				return i, bytes
 			}
 			binary.LittleEndian.PutUint32(h[0:4], uint32(team>>16))
@@ -113,20 +179,20 @@ func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 		}
 		n := uint64(m.PktLen())
 		bytes += n
-		if slots != nil {
-			if k := ipClientKey(e, typ == typeIPv6Swapped); k != 0 {
-				slots.count(f.clients, k, n)
-			}
+		if k := ipClientKey(e, typ == typeIPv6Swapped); k != 0 {
+			slots.count(f.clients, k, n)
 		}
 	}
 	return len(pkts), bytes
 }
 
 // wireDeliver sends a run of frames rxFast.run took (of bytes in all) to
-// the kernel-facing DPDK port tq, as wireFrame does one by one.
+// the kernel-facing DPDK port tq, as wireFrame does one by one. A run that
+// heads the vector (most often the whole vector) goes out from the vector
+// itself (PushVector), not copied into tq's buffer.
 func (w *Worker) wireDeliver(v *wireVector, tq *dpdk.TxQueue, run []*dpdk.Mbuf, bytes uint64, d *delta) {
 	d.rxBytes += bytes
-	sent := tq.PushRun(run)
+	sent := w.io.PushVector(tq, run)
 	for _, m := range run[sent:] {
 		bytes -= uint64(m.PktLen())
 		d.drops[DropTxFull]++

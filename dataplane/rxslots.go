@@ -3,6 +3,7 @@ package dataplane
 import (
 	"encoding/binary"
 	"net/netip"
+	"unsafe"
 
 	"github.com/teamgw/teamgw/dataplane/frame"
 )
@@ -125,16 +126,26 @@ func ipClientKey(e []byte, ipv6 bool) uint64 {
 }
 
 // count counts a frame of n bytes in the slot holding key k, if any (c
-// are the team's counters).
+// are the team's counters); k must not be 0, the free slot's key.
+//
+// Whether a frame's source is a client, and in which slot of its pair,
+// is as good as random from one frame to the next, so count takes no
+// branch on it: it picks the slot of the pair that may hold k from a
+// comparison's flag and adds 1 and n to its counters when the key
+// matches, 0 when it does not (the counters are this worker's own:
+// adding 0 changes nothing another reader could see).
 func (s *RxSlots) count(c *[NRxSlots * 2]uint64, k, n uint64) {
 	h := RxSlotOf(k)
+	other := 0
 	if s.Key[h] != k {
-		h ^= 1
-		if s.Key[h] != k {
-			return
-		}
+		other = 1
 	}
-	i := 2 * h & (2*NRxSlots - 1) // h < NRxSlots: the mask only spares a bounds check
-	c[i]++
-	c[(i+1)&(2*NRxSlots-1)] += n
+	h = (h ^ other) & (NRxSlots - 1) // the mask only spares a bounds check
+	hit := uint64(0)
+	if s.Key[h] == k {
+		hit = 1
+	}
+	slot := &(*[NRxSlots][2]uint64)(unsafe.Pointer(c))[h]
+	slot[0] += hit
+	slot[1] += n & -hit
 }

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/teamgw/teamgw/dataplane/afpacket"
 	"github.com/teamgw/teamgw/dataplane/classify"
 	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/frame"
@@ -32,6 +33,11 @@ type TeamPorts struct {
 	// for the member (TeamState.Table, RxMask, ...). A nil entry is a free
 	// slot; a member keeps its slot while others come and go.
 	Members []*dpdk.Port
+	// MemberTx, by slot like Members, are the packet sockets of a
+	// kernel-backed member, one per worker by worker index, that TCP
+	// super-frames from the TAP leave on whole (kernelgso.go); nil for
+	// other members.
+	MemberTx []afpacket.Senders
 }
 
 // VLANPort is the kernel-facing port of one VLAN: frames from it leave
@@ -118,6 +124,10 @@ type Worker struct {
 	freed    atomic.Bool
 	done     chan struct{}
 	lcore    int
+
+	// rxView is each team's fast-test view (rxFast) of the snapshot it
+	// was loaded from, reused while vectors come with that snapshot.
+	rxView [MaxTeams]rxView
 }
 
 // NewWorker allocates a worker's I/O vector, queues and counters; Start
@@ -996,8 +1006,8 @@ var le = binary.LittleEndian
 func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *delta) {
 	v := wireVector{t: t, ts: ts, mi: mi, active: ts.RxMask&(1<<mi) != 0, slots: ts.RxSlots}
 	v.clients = (*[NRxSlots * 2]uint64)(w.clients[clientIndex(t, 0):])
-	v.fast.load(ts, v.active)
-	v.fast.slots, v.fast.clients = v.slots, v.clients
+	fast := w.rxView[t].of(ts, v.active)
+	fast.slots, fast.clients = v.slots, v.clients
 	// Frames for a TAP device all take wireFrame (its write is what
 	// costs); for a DPDK port, runs of frames the fast test takes are
 	// delivered together (wireDeliver), the others one by one.
@@ -1008,7 +1018,7 @@ func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *de
 	for i := 0; i < len(pkts); i++ {
 		if tq != nil {
 			run := pkts[i:]
-			if k, bytes := v.fast.run(run); k > 0 {
+			if k, bytes := fast.run(run); k > 0 {
 				w.wireDeliver(&v, tq, run[:k], bytes, d)
 				if i += k; i == len(pkts) {
 					break
@@ -1029,7 +1039,6 @@ type wireVector struct {
 	active  bool
 	slots   *RxSlots
 	clients *[NRxSlots * 2]uint64
-	fast    rxFast
 }
 
 // wireFrame passes one frame from the wire through every receive filter: slow protocols and probe replies to control, then

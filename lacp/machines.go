@@ -214,8 +214,10 @@ func (p *Port) expired(t time.Time) bool { return !t.IsZero() && !p.now.Before(t
 // run evaluates the Receive, Periodic Transmission, Mux and Churn
 // Detection machines until none of them makes a transition, as the
 // continuously evaluated state diagrams of 802.1AX-2008 clause 5.4.11
-// require, and then applies the rule of the Transmit machine (clause
-// 5.4.16) that NTT is dropped while the Periodic machine is in NO_PERIODIC.
+// require, then sets NTT if the information a LACPDU carries changed
+// (noteChange), and finally applies the rule of the Transmit machine
+// (clause 5.4.16) that NTT is dropped while the Periodic machine is in
+// NO_PERIODIC.
 func (p *Port) run() {
 	// Every transition is driven by a change that the previous pass made,
 	// and the longest chain (INITIALIZE, PORT_DISABLED, EXPIRED, ...) is
@@ -229,8 +231,29 @@ func (p *Port) run() {
 			break
 		}
 	}
+	p.noteChange()
 	if !p.enabled || p.periodic == PeriodicNone {
 		p.ntt = false
+	}
+}
+
+// noteChange sets NTT when the actor's or the partner's operational
+// information (the Actor and Partner TLVs of the next LACPDU) differs from
+// what it was when the machines last came to rest. NTT means "there is new
+// protocol information that should be transmitted on the link"
+// (802.1AX-2008 clause 5.4.7), and the transitions that set it explicitly
+// do not cover every such change: entering EXPIRED when the link comes up
+// sets the actor's Expired flag and a short partner timeout, but only the
+// Periodic machine would send it, a Fast_Periodic_Time later. Sending at
+// once lets a partner that is silent (Open vSwitch sends every
+// Slow_Periodic_Time while its own partner information is defaulted)
+// answer at once, so the aggregate's 2 s wait starts at link up. The
+// Transmit machine's limit of three LACPDUs per Fast_Periodic_Time (clause
+// 5.4.16) still applies.
+func (p *Port) noteChange() {
+	if p.actor != p.shownActor || p.partner != p.shownPartner {
+		p.ntt = true
+		p.shownActor, p.shownPartner = p.actor, p.partner
 	}
 }
 
@@ -289,6 +312,7 @@ func (p *Port) setReceiveState(next ReceiveState) {
 		p.moved = false
 	case ReceivePortDisabled:
 		p.partner.State &^= StateSynchronization
+		p.seenInSync = false
 	case ReceiveExpired:
 		p.partner.State &^= StateSynchronization
 		p.partner.State |= StateTimeout
@@ -346,6 +370,7 @@ func (p *Port) recordPDU(pdu *LACPDU) {
 	} else {
 		p.partner.State &^= StateSynchronization
 	}
+	p.seenInSync = viewOK && pdu.Partner.State.Has(StateSynchronization) && p.actor.State.Has(StateSynchronization)
 }
 
 // recordDefault is the function of 802.1AX-2008 clause 5.4.9: the partner's
@@ -354,6 +379,7 @@ func (p *Port) recordPDU(pdu *LACPDU) {
 func (p *Port) recordDefault() {
 	p.partner = partnerAdmin
 	p.actor.State |= StateDefaulted
+	p.seenInSync = false
 }
 
 // updateSelected is update_Selected (802.1AX-2008 clause 5.4.9): the port
@@ -508,6 +534,7 @@ func (p *Port) setMuxState(next MuxState) {
 	switch next {
 	case MuxDetached:
 		p.actor.State &^= StateSynchronization | StateCollecting | StateDistributing
+		p.seenInSync = false
 		p.ntt = true
 	case MuxWaiting:
 		p.waitWhile = p.now.Add(AggregateWaitTime)

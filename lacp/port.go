@@ -110,7 +110,13 @@ type Port struct {
 
 	actor   PortInfo // Actor_Oper_* variables
 	partner PortInfo // Partner_Oper_* variables
-	rxPDU   *LACPDU  // the LACPDU being recorded on entry to CURRENT
+	// seenInSync: the last LACPDU recorded showed the partner's view of
+	// the actor in sync while the actor was (InSyncAtPartner).
+	seenInSync bool
+	// shownActor and shownPartner are actor and partner as the machines
+	// last left them (noteChange).
+	shownActor, shownPartner PortInfo
+	rxPDU                    *LACPDU // the LACPDU being recorded on entry to CURRENT
 
 	rx       ReceiveState
 	periodic PeriodicState
@@ -357,3 +363,17 @@ func (p *Port) Counters() PortCounters {
 	c.ActorChurn, c.PartnerChurn = p.actorChurn.count, p.partnerChurn.count
 	return c
 }
+
+// InSyncAtPartner reports whether the partner has acknowledged the actor's
+// synchronization: the last LACPDU received from it carried, in its
+// Partner TLV (its view of the actor, 802.1AX-2008 clause 5.4.2.2), this
+// port, system and key in sync, and the actor has stayed in sync since.
+// Distributing alone means that the partner is in sync (coupled control,
+// clause 5.4.15), not that it knows the actor is: a partner that starts
+// collecting on a link only once it has heard the actor in sync, and
+// whose own Collecting flag says nothing (Open vSwitch sets Collecting and
+// Distributing in every LACPDU, and drops what arrives on a link it has not
+// enabled), loses the frames sent to it in between. The Frame
+// Distributor chooses the links it uses among the Distributing ones
+// (clause 5.2.4), and may wait for this.
+func (p *Port) InSyncAtPartner() bool { return p.seenInSync }

@@ -105,6 +105,14 @@ func TestReceivePortDisabledToExpiredWhenLinkUp(t *testing.T) {
 	if p.PeriodicState() != PeriodicFast {
 		t.Errorf("periodic %v", p.PeriodicState())
 	}
+	// The LACPDU that says so is due at once (noteChange), the next one
+	// a Fast_Periodic_Time later.
+	if d := p.NextDeadline(); !d.Equal(at(0)) {
+		t.Errorf("deadline %v, want 0 (a LACPDU due)", d.Sub(simEpoch))
+	}
+	if pdu := p.Tick(at(0)); pdu == nil || !pdu.Actor.State.Has(StateExpired) {
+		t.Errorf("sent %+v at link up, want a LACPDU with the actor expired", pdu)
+	}
 	if d := p.NextDeadline(); !d.Equal(at(FastPeriodicTime)) {
 		t.Errorf("deadline %v", d.Sub(simEpoch))
 	}
@@ -289,11 +297,18 @@ func TestReceiveCurrentSetsNTTWhenPartnerViewStale(t *testing.T) {
 
 func TestReceiveCurrentNoNTTWhenPartnerViewCurrent(t *testing.T) {
 	p, _ := upPort(t, fastCfg(1))
+	p.Tick(at(0)) // the link-up LACPDU
+	// The first LACPDU from the partner changes the partner information
+	// (and clears the actor's Defaulted flag), which is answered; the
+	// same LACPDU again changes nothing.
 	pdu := from(p, peer(7, peerActive))
+	p.Receive(pdu, at(500*ms))
+	p.Tick(at(500 * ms))
+	pdu = from(p, peer(7, peerActive))
 	// Collecting, Distributing, Defaulted and Expired are not compared.
 	pdu.Partner.State ^= StateCollecting | StateDefaulted | StateExpired
-	p.Receive(pdu, at(500*ms))
-	if got := p.Tick(at(500 * ms)); got != nil {
+	p.Receive(pdu, at(600*ms))
+	if got := p.Tick(at(600 * ms)); got != nil {
 		t.Errorf("sent %+v for an up-to-date view", got)
 	}
 }
@@ -387,6 +402,10 @@ func TestPeriodicFastToSlowWhenPartnerLongTimeout(t *testing.T) {
 	p.Receive(from(p, peer(7, StateActivity|StateAggregation)), at(500*ms))
 	if p.PeriodicState() != PeriodicSlow {
 		t.Fatalf("periodic %v", p.PeriodicState())
+	}
+	// The new partner information is answered at once (noteChange).
+	if pdu := p.Tick(at(500 * ms)); pdu == nil {
+		t.Error("new partner information not answered")
 	}
 	if d := p.NextDeadline(); !d.Equal(at(500*ms + SlowPeriodicTime)) {
 		t.Errorf("deadline %v", d.Sub(simEpoch))
@@ -727,5 +746,120 @@ func TestStateStrings(t *testing.T) {
 	}
 	if !strings.HasPrefix(ReceiveState(200).String(), "ReceiveState(") {
 		t.Error("unknown state")
+	}
+}
+
+func TestTransmitAtOnceWhenLinkComesUp(t *testing.T) {
+	p := NewPort(fastCfg(1), at(0))
+	if pdu := p.Tick(at(500 * ms)); pdu != nil {
+		t.Fatalf("sent %+v with the link down", pdu)
+	}
+	p.SetLink(true, at(500*ms))
+	pdu := p.Tick(at(500 * ms))
+	if pdu == nil {
+		t.Fatal("no LACPDU at link up: the partner would wait for our Fast_Periodic_Time")
+	}
+	if !pdu.Actor.State.Has(StateExpired|StateDefaulted) || pdu.Partner != p.Partner() {
+		t.Errorf("sent %+v", pdu)
+	}
+}
+
+func TestTransmitAtOnceWhenPartnerStateChanges(t *testing.T) {
+	p, _ := distributingPort(t)
+	p.Tick(at(2200 * ms))
+	// The partner starts distributing: not part of update_NTT's
+	// comparison, but new partner information.
+	p.Receive(from(p, peer(7, peerActive|StateSynchronization|StateCollecting|StateDistributing)), at(2300*ms))
+	pdu := p.Tick(at(2300 * ms))
+	if pdu == nil {
+		t.Fatal("changed partner information not answered")
+	}
+	if !pdu.Partner.State.Has(StateDistributing) {
+		t.Errorf("sent partner %v", pdu.Partner.State)
+	}
+}
+
+func TestTransmitAtOnceWhenCurrentExpires(t *testing.T) {
+	p, _ := upPort(t, fastCfg(1))
+	p.Receive(from(p, peer(7, peerActive)), at(100*ms))
+	var sent []time.Duration
+	var last *LACPDU
+	for d := 100 * ms; d <= 100*ms+ShortTimeoutTime; d += 10 * ms {
+		if pdu := p.Tick(at(d)); pdu != nil {
+			sent, last = append(sent, d), pdu
+		}
+	}
+	// 100 ms: the answer; 1, 2 and 3 s: periodic (from link up); 3.1 s:
+	// expired, at once.
+	if len(sent) != 5 || sent[4] != 100*ms+ShortTimeoutTime || !last.Actor.State.Has(StateExpired) {
+		t.Errorf("sent at %v, last %+v", sent, last)
+	}
+}
+
+func TestTransmitOnlyPeriodicWhileNothingChanges(t *testing.T) {
+	p, a := distributingPort(t)
+	p.Tick(at(2200 * ms))
+	var sent []time.Duration
+	for d := 2300 * ms; d < 10*time.Second; d += 10 * ms {
+		if d%(500*ms) == 0 {
+			p.Receive(from(p, peer(7, peerActive|StateSynchronization)), at(d))
+		}
+		a.Update(at(d))
+		if p.Tick(at(d)) != nil {
+			sent = append(sent, d)
+		}
+	}
+	for i := 1; i < len(sent); i++ {
+		if sent[i]-sent[i-1] != FastPeriodicTime {
+			t.Fatalf("sent at %v, want one every Fast_Periodic_Time", sent)
+		}
+	}
+}
+
+func TestInSyncAtPartnerOnceItsViewShowsTheActorInSync(t *testing.T) {
+	p, a := attachedPort(t)
+	// The partner's LACPDU crossed ours: its view of the actor is not in
+	// sync yet, although the partner itself is.
+	stale := from(p, peer(7, peerActive|StateSynchronization))
+	stale.Partner.State &^= StateSynchronization
+	p.Receive(stale, at(2150*ms))
+	a.Update(at(2150 * ms))
+	if !p.Distributing() || p.InSyncAtPartner() {
+		t.Fatalf("distributing %v, in sync at partner %v after a stale view", p.Distributing(), p.InSyncAtPartner())
+	}
+	p.Receive(from(p, peer(7, peerActive|StateSynchronization)), at(2200*ms))
+	a.Update(at(2200 * ms))
+	if !p.InSyncAtPartner() {
+		t.Error("partner's view shows the actor in sync, InSyncAtPartner false")
+	}
+}
+
+func TestInSyncAtPartnerClearedWhenMuxDetaches(t *testing.T) {
+	p, a := distributingPort(t)
+	if !p.InSyncAtPartner() {
+		t.Fatal("setup: not in sync at partner")
+	}
+	p.SetDetached(true, at(2300*ms))
+	a.Update(at(2300 * ms))
+	if p.MuxState() != MuxDetached || p.InSyncAtPartner() {
+		t.Errorf("mux %v, in sync at partner %v", p.MuxState(), p.InSyncAtPartner())
+	}
+}
+
+func TestInSyncAtPartnerClearedOnLinkDown(t *testing.T) {
+	p, a := distributingPort(t)
+	p.SetLink(false, at(2300*ms))
+	a.Update(at(2300 * ms))
+	if p.InSyncAtPartner() {
+		t.Error("in sync at partner with the link down")
+	}
+}
+
+func TestInSyncAtPartnerClearedWhenDefaulted(t *testing.T) {
+	p, a := distributingPort(t)
+	p.Tick(at(2200*ms + 2*ShortTimeoutTime)) // CURRENT, EXPIRED, DEFAULTED
+	a.Update(at(2200*ms + 2*ShortTimeoutTime))
+	if p.ReceiveState() != ReceiveDefaulted || p.InSyncAtPartner() {
+		t.Errorf("rx %v, in sync at partner %v", p.ReceiveState(), p.InSyncAtPartner())
 	}
 }

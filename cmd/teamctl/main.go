@@ -238,8 +238,11 @@ func printShow(w io.Writer, s *control.Status) {
 		printCounts(w, t.Drops)
 		for _, m := range t.Members {
 			tso := ""
-			if m.TSO {
+			switch {
+			case m.TSO:
 				tso = " (kernel super-frames leave whole: TSO on the device)"
+			case m.KernelGSO:
+				tso = " (kernel super-frames leave whole: GSO by the member interface's kernel)"
 			}
 			fmt.Fprintf(w, "  %s offloads: %s%s\n", m.Name, m.TxOffloads, tso)
 			if n := m.NIC; n != (control.NICCounters{}) {
@@ -249,8 +252,8 @@ func printShow(w io.Writer, s *control.Status) {
 		fmt.Fprint(w, "  from the kernel:")
 		printCounts(w, t.Classes)
 		kp := t.KernelPath
-		fmt.Fprintf(w, "  kernel path: %d queues, offloads %s; super-frames segmented %d, left to member TSO %d, coalesced %d (of %d segments)\n",
-			kp.Queues, kp.Offloads, kp.SuperFrames, kp.Offloaded, kp.Coalesced, kp.CoalescedSegments)
+		fmt.Fprintf(w, "  kernel path: %d queues, offloads %s; super-frames segmented %d, left to member TSO or GSO %d (GSO fallbacks %d), coalesced %d (of %d segments)\n",
+			kp.Queues, kp.Offloads, kp.SuperFrames, kp.Offloaded, kp.KernelGSOFallbacks, kp.Coalesced, kp.CoalescedSegments)
 		if t.ClientsRefused != nil {
 			fmt.Fprintf(w, "  clients: %d  refused:", len(t.Clients))
 			printCounts(w, t.ClientsRefused)

@@ -8,7 +8,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +20,8 @@ import (
 // TestKernelPathBulkTCP moves 16 MB each way between an application on
 // the appliance (behind the team's TAP) and a client, at the standard and
 // at a jumbo MTU, and checks every byte: the kernel hands the TAP TCP
-// super-frames that teamgw cuts into wire segments (TSO in software), and
+// super-frames that teamgw passes whole to the af_packet members' kernel
+// (or, should it refuse them, cuts into wire segments itself), and
 // the client's segments reach the kernel coalesced (GRO in software). A
 // full-size ping with DF set crosses in both directions too.
 func TestKernelPathBulkTCP(t *testing.T) {
@@ -56,7 +59,7 @@ func TestKernelPathBulkTCP(t *testing.T) {
 			kp := s.Teams[0].KernelPath
 			t.Logf("MTU %d: %s", mtu, fmt.Sprintf("offloads %s, super-frames segmented %d, coalesced %d of %d segments, drops %v",
 				kp.Offloads, kp.SuperFrames, kp.Coalesced, kp.CoalescedSegments, s.Teams[0].Drops))
-			if kp.SuperFrames == 0 {
+			if kp.SuperFrames+kp.Offloaded == 0 {
 				t.Error("the kernel handed over no TCP super-frame (TSO not in use)")
 			}
 			if kp.Coalesced == 0 {
@@ -75,8 +78,14 @@ func TestKernelPathBulkTCP(t *testing.T) {
 // client 0 and checks that every byte comes back.
 func bulkEcho(t *testing.T, l *lab.Lab, seed uint64) {
 	t.Helper()
-	tcpEcho(t, l, l.Clients[0], net.JoinHostPort(l.ClientIP(0).String(), "7002"))
-	c := dial(t, l, l.GW, net.JoinHostPort(l.ClientIP(0).String(), "7002"))
+	bulkEchoTo(t, l, net.JoinHostPort(l.ClientIP(0).String(), "7002"), seed)
+}
+
+// bulkEchoTo is bulkEcho to an echo server it starts on client 0 at addr.
+func bulkEchoTo(t *testing.T, l *lab.Lab, addr string, seed uint64) {
+	t.Helper()
+	tcpEcho(t, l, l.Clients[0], addr)
+	c := dial(t, l, l.GW, addr)
 	c.SetDeadline(time.Now().Add(60 * time.Second))
 	data := make([]byte, 16<<20)
 	r := rand.New(rand.NewPCG(seed, 9))
@@ -172,6 +181,154 @@ func TestKernelPathMemberTSO(t *testing.T) {
 		t.Errorf("%d super-frames were segmented in software on a TSO member", kp.SuperFrames)
 	}
 	for _, r := range []string{"bad_offload", "oversize", "kernel_write", "no_mbuf"} {
+		if n := s.Teams[0].Drops[r]; n != 0 {
+			t.Errorf("%d frames dropped as %s", n, r)
+		}
+	}
+}
+
+// TestKernelPathKernelGSO runs the bulk echo over an SLB team of two
+// af_packet members and watches the switch side of the member veths: the
+// kernel's TCP super-frames leave teamgw whole on the members' packet
+// sockets — frames larger than the MTU cross the veth, from the team's or
+// a member's own MAC (SLB) — and every byte still arrives.
+func TestKernelPathKernelGSO(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	l, err := lab.New(ctx, lab.Spec{Members: 2, Clients: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var logb bytes.Buffer
+	g, err := l.StartTeamgw(context.Background(), teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Mode: "slb"}), &syncWriter{w: &logb})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logb.String())
+	}
+	defer g.Stop()
+	s, err := g.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The path member sends with the team MAC, the others with their own.
+	macs := map[string]bool{s.Teams[0].MAC: true}
+	for _, m := range s.Teams[0].Members {
+		if !m.KernelGSO {
+			t.Errorf("member %s is not marked as leaving super-frames to its kernel", m.Name)
+		}
+		macs[m.WireMAC] = true
+	}
+	var paths []string
+	var stops []func()
+	for i := range 2 {
+		p, stop := capture(t, l, l.Switch, fmt.Sprintf("s%d", i), "tcp and greater 1600")
+		paths, stops = append(paths, p), append(stops, stop)
+	}
+	bulkEcho(t, l, 5)
+	for _, stop := range stops {
+		stop()
+	}
+	checkKernelGSO(t, g, paths, macs, 1514)
+	out, err := exec.Command(teamctlBin, "-socket", l.Socket(), "show").CombinedOutput()
+	if err != nil {
+		t.Fatalf("teamctl show: %v\n%s", err, out)
+	}
+	for _, want := range []string{"net_af_packet0 offloads: ", "net_af_packet1 offloads: ", "(kernel super-frames leave whole: GSO by the member interface's kernel)", "left to member TSO or GSO "} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("teamctl show lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "left to member TSO or GSO 0 ") {
+		t.Errorf("teamctl show counts no super-frame left whole:\n%s", out)
+	}
+}
+
+// checkKernelGSO checks after a bulk echo that the super-frames left whole
+// on the af_packet members: counted so in the status, none segmented in
+// teamgw but those the kernel refused, no frame lost, and frames longer
+// than wire frames (maxWire bytes) in the captures at paths, each from
+// one of macs.
+func checkKernelGSO(t *testing.T, g *lab.Teamgw, paths []string, macs map[string]bool, maxWire int) {
+	t.Helper()
+	s, err := g.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp := s.Teams[0].KernelPath
+	t.Logf("super-frames left to the members' kernel %d (refused %d), segmented %d; drops %v", kp.Offloaded, kp.KernelGSOFallbacks, kp.SuperFrames, s.Teams[0].Drops)
+	if kp.Offloaded == 0 {
+		t.Error("no super-frame was left whole to a member's kernel")
+	}
+	if kp.SuperFrames > kp.KernelGSOFallbacks {
+		t.Errorf("%d super-frames segmented in software, only %d refused by the kernel", kp.SuperFrames, kp.KernelGSOFallbacks)
+	}
+	big := 0
+	for _, p := range paths {
+		out, err := exec.Command("tshark", "-r", p, "-T", "fields", "-e", "eth.src", "-e", "frame.len").CombinedOutput()
+		if err != nil {
+			t.Fatalf("tshark -r: %v\n%s", err, out)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			f := strings.Fields(line)
+			if len(f) != 2 {
+				continue
+			}
+			n, _ := strconv.Atoi(f[1])
+			if n > maxWire {
+				if !macs[f[0]] {
+					t.Errorf("a %d-byte frame from %s, neither the team's MAC nor a member's (%v)", n, f[0], macs)
+				}
+				big++
+			}
+		}
+	}
+	if big == 0 {
+		t.Error("no frame larger than the MTU crossed a member veth: the super-frames were cut before")
+	}
+	t.Logf("%d frames larger than the MTU crossed the member veths", big)
+	for _, r := range []string{"bad_offload", "oversize", "kernel_write", "no_mbuf", "tx_full"} {
+		if n := s.Teams[0].Drops[r]; n != 0 {
+			t.Errorf("%d frames dropped as %s", n, r)
+		}
+	}
+}
+
+// TestKernelPathKernelGSOFallback turns TSO off on the member's interface
+// after teamgw opened its packet sockets on it (past the qdisc, as DPDK's
+// net_af_packet sends), so the kernel drops every super-frame written
+// whole (ENOBUFS): each is counted as refused and goes the PMD's way, cut
+// into wire segments by teamgw, and every byte still arrives.
+func TestKernelPathKernelGSOFallback(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	l, err := lab.New(ctx, lab.Spec{Members: 1, Clients: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var logb bytes.Buffer
+	g, err := l.StartTeamgw(context.Background(), teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Mode: "slb"}), &syncWriter{w: &logb})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logb.String())
+	}
+	defer g.Stop()
+	if out, err := l.Exec(ctx, l.GW, "ethtool", "-K", "m0", "tso", "off"); err != nil {
+		t.Fatalf("ethtool: %v\n%s", err, out)
+	}
+	bulkEcho(t, l, 7)
+	s, err := g.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp := s.Teams[0].KernelPath
+	t.Logf("super-frames left whole %d, refused %d, segmented %d; drops %v", kp.Offloaded, kp.KernelGSOFallbacks, kp.SuperFrames, s.Teams[0].Drops)
+	if kp.KernelGSOFallbacks == 0 {
+		t.Error("no refused super-frame was counted")
+	}
+	if kp.SuperFrames < kp.KernelGSOFallbacks {
+		t.Errorf("%d super-frames refused but only %d segmented", kp.KernelGSOFallbacks, kp.SuperFrames)
+	}
+	for _, r := range []string{"bad_offload", "oversize", "kernel_write", "no_mbuf", "tx_full"} {
 		if n := s.Teams[0].Drops[r]; n != 0 {
 			t.Errorf("%d frames dropped as %s", n, r)
 		}

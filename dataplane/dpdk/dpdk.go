@@ -22,7 +22,8 @@ import (
 
 // Burst sizes shared with the C side.
 const (
-	// Burst is the most packets one rte_eth_rx_burst call asks for.
+	// Burst is the burst a PMD that caps its bursts hands out at most:
+	// IO.Step polls a queue again after a full one.
 	Burst = C.TG_BURST
 	// Vector is the most packets one IO.Step returns.
 	Vector = C.TG_VECTOR

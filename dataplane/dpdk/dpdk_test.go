@@ -23,7 +23,7 @@ func TestEALArgs(t *testing.T) {
 		{"virtual devices only", dpdk.EALConfig{MainCore: -1, Hugepages: true, MemoryMB: 512, FilePrefix: "p", LogLevel: "warning"},
 			[]string{"-l", "0", "--in-memory", "--no-telemetry", "--file-prefix", "p", "-m", "512", "--log-level", "warning", "--no-pci"}},
 		{"no hugepages", dpdk.EALConfig{MainCore: 1},
-			[]string{"-l", "1", "--no-shconf", "--no-telemetry", "--no-huge", "--no-pci"}},
+			[]string{"-l", "1", "--no-telemetry", "--no-huge", "--no-pci"}},
 		{"pci allow list", dpdk.EALConfig{Hugepages: true, PCI: []string{"0000:03:00.0", "0000:03:00.1"}, Extra: []string{"--iova-mode", "va"}},
 			[]string{"-l", "0", "--in-memory", "--no-telemetry", "-a", "0000:03:00.0", "-a", "0000:03:00.1", "--iova-mode", "va"}},
 	}
@@ -297,5 +297,180 @@ func TestLinkEventsLifecycle(t *testing.T) {
 	le.Close()
 	if _, open := <-le.C(); open {
 		t.Error("channel still open after Close")
+	}
+}
+
+// TestStepFillsAVectorFromOneQueue: a queue holding more than a vector
+// gives full vectors, one holding less gives all it has in one vector,
+// whatever a single rte_eth_rx_burst call returns.
+func TestStepFillsAVectorFromOneQueue(t *testing.T) {
+	pool := dpdktest.Pool(t, 1023)
+	rx, err := dpdk.NewRing(dpdktest.Name("steprx"), 512, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Free()
+	tx, err := dpdk.NewRing(dpdktest.Name("steptx"), 512, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Free()
+	p, err := dpdk.PortFromRings(dpdktest.Name("net_ring_step"), rx, tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Remove()
+	if err := p.Configure(dpdk.PortConfig{RxQueues: 1, TxQueues: 1, Pool: pool}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	io, err := dpdk.NewIO(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer io.Free()
+	io.AddRx(p, 0)
+	const queued = dpdk.Vector + dpdk.Burst + 5
+	for range queued {
+		m := pool.Alloc()
+		if m == nil || !rx.Enqueue(m) {
+			t.Fatal("cannot queue a frame")
+		}
+	}
+	var sizes []int
+	for range 4 {
+		pkts, _ := io.Step()
+		sizes = append(sizes, len(pkts))
+		for _, m := range pkts {
+			io.Drop(m)
+		}
+	}
+	io.Flush()
+	if want := []int{dpdk.Vector, dpdk.Burst + 5, 0, 0}; !slices.Equal(sizes, want) {
+		t.Errorf("vectors of %v frames, want %v", sizes, want)
+	}
+	if n := pool.InUse(); n != 0 {
+		t.Errorf("%d mbufs in use, want 0", n)
+	}
+	// net_null always has frames: every vector is full.
+	in := dpdktest.NullPort(t, pool, 1, "")
+	io.Reset()
+	io.AddRx(in, 0)
+	for range 3 {
+		pkts, _ := io.Step()
+		if len(pkts) != dpdk.Vector {
+			t.Errorf("net_null vector of %d frames, want %d", len(pkts), dpdk.Vector)
+		}
+		for _, m := range pkts {
+			io.Drop(m)
+		}
+	}
+	io.Flush()
+}
+
+// TestPushVectorKeepsOrder: the head of a vector queued without a copy
+// leaves before what is pushed on the queue after it; queued after other
+// frames (or not at the head of the vector) it is copied, in order; what
+// the PMD takes is counted and no mbuf leaks.
+func TestPushVectorKeepsOrder(t *testing.T) {
+	pool := dpdktest.Pool(t, 1023)
+	rings := make([]*dpdk.Ring, 2)
+	for i := range rings {
+		r, err := dpdk.NewRing(dpdktest.Name("pvr"), 512, true, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Free()
+		rings[i] = r
+	}
+	rx, tx := rings[0], rings[1]
+	p, err := dpdk.PortFromRings(dpdktest.Name("pv"), rx, tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Remove()
+	if err := p.Configure(dpdk.PortConfig{RxQueues: 1, TxQueues: 1, Pool: pool}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	io, err := dpdk.NewIO(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer io.Free()
+	io.AddRx(p, 0)
+	qi, _ := io.AddTx(p, 0)
+	q := io.Queue(qi)
+	// vector receives n frames marked 0..n-1 (their first byte).
+	vector := func(n int) []*dpdk.Mbuf {
+		for i := range n {
+			m := pool.Alloc()
+			if m == nil || !m.SetData([]byte{byte(i), 0, 0, 0}) || !rx.Enqueue(m) {
+				t.Fatal("cannot queue a frame")
+			}
+		}
+		pkts, _ := io.Step()
+		if len(pkts) != n {
+			t.Fatalf("vector of %d frames, want %d", len(pkts), n)
+		}
+		return pkts
+	}
+	extra := func(mark byte) *dpdk.Mbuf {
+		m := pool.Alloc()
+		if m == nil || !m.SetData([]byte{mark, 0, 0, 0}) {
+			t.Fatal("cannot fill an mbuf")
+		}
+		return m
+	}
+	// sent flushes and returns the marks of what reached the TX ring.
+	sent := func() []byte {
+		io.Flush()
+		out := make([]*dpdk.Mbuf, 512)
+		var marks []byte
+		for _, m := range out[:tx.Dequeue(out)] {
+			marks = append(marks, m.Data()[0])
+			m.Free()
+		}
+		return marks
+	}
+
+	pkts := vector(6)
+	if n := io.PushVector(q, pkts[:4]); n != 4 {
+		t.Fatalf("PushVector took %d, want 4", n)
+	}
+	q.Push(extra(100))
+	if n := io.PushVector(q, pkts[4:]); n != 2 { // not the head: copied after 100
+		t.Fatalf("PushVector took %d, want 2", n)
+	}
+	if got, want := sent(), []byte{0, 1, 2, 3, 100, 4, 5}; !bytes.Equal(got, want) {
+		t.Errorf("sent %v, want %v", got, want)
+	}
+
+	pkts = vector(3)
+	q.Push(extra(200))
+	io.PushVector(q, pkts) // after 200: copied
+	if got, want := sent(), []byte{200, 0, 1, 2}; !bytes.Equal(got, want) {
+		t.Errorf("sent %v, want %v", got, want)
+	}
+
+	// Two calls in one step: the first takes the head without a copy,
+	// the second copies the frames it is given; each leaves once.
+	pkts = vector(2)
+	io.PushVector(q, pkts[:1])
+	io.PushVector(q, pkts[1:])
+	if got, want := sent(), []byte{0, 1}; !bytes.Equal(got, want) {
+		t.Errorf("sent %v, want %v", got, want)
+	}
+	if s, d := io.TxCounters(qi); s != 13 || d != 0 {
+		t.Errorf("TX counters: %d sent, %d dropped; want 13, 0", s, d)
+	}
+	if n := pool.InUse(); n != 0 {
+		t.Errorf("%d mbufs in use, want 0", n)
 	}
 }

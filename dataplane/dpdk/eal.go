@@ -24,8 +24,8 @@ import (
 )
 
 // EALConfig describes how to start DPDK's Environment Abstraction Layer.
-// teamgw always runs the EAL with --in-memory (no shared files in hugetlbfs,
-// nothing left behind after a crash) and without telemetry.
+// teamgw runs the EAL without telemetry and, on hugepages, with --in-memory
+// (no shared files in hugetlbfs, nothing left behind after a crash).
 type EALConfig struct {
 	// MainCore is the CPU of the EAL main lcore; -1 picks CPU 0.
 	MainCore int
@@ -50,18 +50,18 @@ func (c EALConfig) Args() []string {
 	if core < 0 {
 		core = 0
 	}
-	// --in-memory keeps the EAL's runtime files off the disk; DPDK 22.11
-	// refuses it with --no-huge (which implies --legacy-mem), where
-	// --no-shconf does the same job.
-	mem := "--in-memory"
-	if !c.Hugepages {
-		mem = "--no-shconf"
+	args := []string{"-l", strconv.Itoa(core)}
+	if c.Hugepages {
+		args = append(args, "--in-memory")
 	}
-	args := []string{"-l", strconv.Itoa(core), mem, "--no-telemetry"}
+	args = append(args, "--no-telemetry")
 	if c.FilePrefix != "" {
 		args = append(args, "--file-prefix", c.FilePrefix)
 	}
 	if !c.Hugepages {
+		// --no-huge implies legacy memory, which DPDK 22.11 refuses
+		// with --in-memory: the runtime directory of the file prefix
+		// holds the instance's files instead (Cleanup removes it).
 		args = append(args, "--no-huge")
 	}
 	if c.MemoryMB > 0 {

@@ -36,6 +36,9 @@ type IO struct {
 	nCtl  int
 	nTx   int
 	txq   [MaxQueues]TxQueue
+	// vecQ is the queue holding the head of the current vector without
+	// a copy (PushVector), nil if none.
+	vecQ *TxQueue
 }
 
 // TxQueue is the Go view of one C TX buffer. The count lives on the Go
@@ -46,6 +49,10 @@ type TxQueue struct {
 	n    int
 	pkts *[TxQueueCap]uintptr // mbuf addresses: C memory, no GC write barrier
 	cn   *C.uint16_t
+	// vec is how many packets at the head of the IO's current vector go
+	// out before pkts (PushVector); crun is its C side.
+	vec  int
+	crun *C.uint16_t
 }
 
 // NewIO allocates an empty IO on a NUMA socket.
@@ -61,7 +68,7 @@ func NewIO(socket int) (*IO, error) {
 	io.ctl = (*[SideCap]uintptr)(unsafe.Pointer(&c.ctl_pkts[0]))
 	for i := range io.txq {
 		q := &c.tx[i]
-		io.txq[i] = TxQueue{cn: &q.n, pkts: (*[TxQueueCap]uintptr)(unsafe.Pointer(&q.pkts[0]))}
+		io.txq[i] = TxQueue{cn: &q.n, crun: &q.rx_run, pkts: (*[TxQueueCap]uintptr)(unsafe.Pointer(&q.pkts[0]))}
 	}
 	return io, nil
 }
@@ -112,7 +119,7 @@ func (io *IO) Reset() {
 	}
 	for i := range int(io.c.n_tx) {
 		q := &io.c.tx[i]
-		q.port, q.queue, q.n, q.sent, q.dropped = 0, 0, 0, 0, 0
+		q.port, q.queue, q.n, q.rx_run, q.sent, q.dropped = 0, 0, 0, 0, 0, 0
 	}
 	io.c.n_rx, io.c.n_tx, io.c.next_rx, io.c.last_rx, io.c.nb_rx = 0, 0, 0, 0, 0
 	io.nTx = 0
@@ -159,6 +166,10 @@ func (io *IO) sync() {
 			v.n = 0
 		}
 	}
+	if v := io.vecQ; v != nil {
+		*v.crun = C.uint16_t(v.vec)
+		v.vec, io.vecQ = 0, nil
+	}
 	io.c.n_drop = C.uint16_t(io.nDrop)
 	io.c.n_ctl = C.uint16_t(io.nCtl)
 	io.nDrop, io.nCtl = 0, 0
@@ -167,6 +178,19 @@ func (io *IO) sync() {
 // Tx queues m on TX queue q (an index from AddTx). It reports false, and
 // the caller must Drop m, when the buffer is full.
 func (io *IO) Tx(q int, m *Mbuf) bool { return io.txq[q].Push(m) }
+
+// PushVector queues ms on q as q.PushRun does and returns how many it
+// took. When ms is the head of the vector the last Step returned, q holds
+// nothing yet and no queue holds part of the vector this way, nothing is
+// copied: the next step sends ms from the vector itself, ahead of what is
+// pushed on q after it.
+func (io *IO) PushVector(q *TxQueue, ms []*Mbuf) int {
+	if len(ms) > 0 && q.n == 0 && io.vecQ == nil && unsafe.SliceData(ms) == unsafe.SliceData(io.rx) {
+		q.vec, io.vecQ = len(ms), q
+		return len(ms)
+	}
+	return q.PushRun(ms)
+}
 
 // Queue is the handle of TX queue q (an index from AddTx).
 func (io *IO) Queue(q int) *TxQueue { return &io.txq[q] }

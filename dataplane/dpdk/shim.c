@@ -26,22 +26,35 @@ void tg_io_free(struct tg_io *io)
 	rte_free(io);
 }
 
-static inline void tg_txq_flush(struct tg_txq *q)
+static inline void tg_txq_send(struct tg_txq *q, struct rte_mbuf **pkts, uint16_t n)
 {
-	uint16_t n = q->n, done = 0;
+	uint16_t done = 0;
 
 	while (done < n) {
-		uint16_t sent = rte_eth_tx_burst(q->port, q->queue, q->pkts + done, n - done);
+		uint16_t sent = rte_eth_tx_burst(q->port, q->queue, pkts + done, n - done);
 		if (sent == 0)
 			break;
 		done += sent;
 	}
 	q->sent += done;
 	if (done < n) {
-		rte_pktmbuf_free_bulk(q->pkts + done, n - done);
+		rte_pktmbuf_free_bulk(pkts + done, n - done);
 		q->dropped += n - done;
 	}
-	q->n = 0;
+}
+
+/* tg_txq_flush sends the run of the received vector rx that Go queued on q
+ * without copying it (IO.PushVector), then q's own buffer. */
+static inline void tg_txq_flush(struct tg_txq *q, struct rte_mbuf **rx)
+{
+	if (q->rx_run) {
+		tg_txq_send(q, rx, q->rx_run);
+		q->rx_run = 0;
+	}
+	if (q->n) {
+		tg_txq_send(q, q->pkts, q->n);
+		q->n = 0;
+	}
 }
 
 /* tg_io_inject moves frames the control plane queued into the TX buffers of
@@ -97,14 +110,18 @@ void tg_io_flush(struct tg_io *io)
 	if (io->inject != NULL)
 		tg_io_inject(io);
 	for (j = 0; j < io->n_tx; j++)
-		if (io->tx[j].n)
-			tg_txq_flush(&io->tx[j]);
+		if (io->tx[j].n || io->tx[j].rx_run)
+			tg_txq_flush(&io->tx[j], io->rx_pkts);
 }
 
 /*
  * tg_io_step is the one cgo crossing of a worker iteration: it flushes what
  * the previous vector produced, then polls the RX queues round-robin and
  * returns the first non-empty vector (up to TG_VECTOR packets from one queue).
+ * Each rx_burst asks for all the room left in the vector: a PMD that hands
+ * out more than TG_BURST at a time (net_null, net_ring) fills it in one call;
+ * one that returns at most TG_BURST (many vector PMDs) is asked again while
+ * it returns full bursts, as before.
  */
 static inline void tg_feed_fill(struct tg_feed *f)
 {
@@ -140,9 +157,9 @@ uint16_t tg_io_step(struct tg_io *io)
 
 		io->next_rx = (uint16_t)(i + 1 == io->n_rx ? 0 : i + 1);
 		do {
-			got = rte_eth_rx_burst(q->port, q->queue, io->rx_pkts + nb, TG_BURST);
+			got = rte_eth_rx_burst(q->port, q->queue, io->rx_pkts + nb, TG_VECTOR - nb);
 			nb += got;
-		} while (got == TG_BURST && nb + TG_BURST <= TG_VECTOR);
+		} while (got >= TG_BURST && nb < TG_VECTOR);
 		if (nb) {
 			q->packets += nb;
 			io->last_rx = i;

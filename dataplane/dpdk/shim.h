@@ -15,7 +15,8 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
-/* One rte_eth_rx_burst call asks for at most TG_BURST packets. */
+/* A burst: what a PMD that caps its bursts hands out at most per
+ * rte_eth_rx_burst call; a step polls a queue again after a full one. */
 #define TG_BURST 32
 /* One tg_io_step receives at most TG_VECTOR packets (several bursts from one
  * queue), so one cgo crossing is amortised over up to 128 packets. */
@@ -41,7 +42,7 @@ struct tg_txq {
 	uint16_t port;
 	uint16_t queue;
 	uint16_t n;
-	uint16_t _pad;
+	uint16_t rx_run; /* the vector's first rx_run packets go out before pkts */
 	uint64_t sent;
 	uint64_t dropped; /* the PMD refused them (queue full) */
 	struct rte_mbuf *pkts[TG_TXQ_CAP];

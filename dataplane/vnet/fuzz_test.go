@@ -33,6 +33,15 @@ func FuzzSegment(f *testing.F) {
 			return
 		}
 		CompleteChecksum(h, bytes.Clone(fr))
+		// A header PacketGSO accepts points inside the frame (with a
+		// tag inserted, inside it and the tag).
+		for _, tag := range []int{0, 4} {
+			if ph, err := PacketGSO(h, fr, tag); err == nil {
+				if int(ph.HdrLen) > len(fr)+tag || int(ph.CsumStart)+int(ph.CsumOffset)+2 > int(ph.HdrLen) || ph.GSOSize == 0 {
+					t.Fatalf("PacketGSO(%+v, %d-byte frame, %d) = %+v", h, len(fr), tag, ph)
+				}
+			}
+		}
 		const maxSeg = 2048
 		var s Segmenter
 		if s.Reset(h, fr, maxSeg) != nil {

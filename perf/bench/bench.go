@@ -42,6 +42,17 @@ func StartMemory(name string, memoryMB int, huge bool, pci ...string) (func(), e
 	return func() { dpdk.Cleanup() }, nil
 }
 
+// StartNoHuge starts the EAL as Start does but on ordinary memory
+// (--no-huge), without PCI devices: for running a benchmark under tools
+// that cannot map hugepages, such as valgrind.
+func StartNoHuge(name string, memoryMB int) (func(), error) {
+	prefix := fmt.Sprintf("%s-%d", name, os.Getpid())
+	if err := dpdk.Init(dpdk.EALConfig{MainCore: 0, MemoryMB: memoryMB, FilePrefix: prefix, LogLevel: "error"}); err != nil {
+		return nil, err
+	}
+	return func() { dpdk.Cleanup() }, nil
+}
+
 var seq atomic.Uint32
 
 // Name returns a device name unique in the process, e.g. "net_null_tx3".

@@ -122,6 +122,8 @@ type Lab struct {
 	ovs bool
 	// extraClients counts the clients added with AddClient.
 	extraClients int
+	// echoes is what the echo servers received (StartEcho).
+	echoes echoLog
 }
 
 // proc is a background process started with Start.

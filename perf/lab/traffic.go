@@ -58,6 +58,9 @@ func (l *Lab) StartEcho(ns string, addr netip.AddrPort) (stop func(), err error)
 				time.Sleep(time.Millisecond)
 				continue
 			}
+			if n >= streamHeader {
+				l.sawAtEcho([8]byte(buf[:8]), binary.BigEndian.Uint64(buf[8:streamHeader]))
+			}
 			_, _ = conn.WriteToUDPAddrPort(buf[:n], from)
 		}
 	}()
@@ -73,6 +76,23 @@ func (l *Lab) StartEcho(ns string, addr netip.AddrPort) (stop func(), err error)
 		return nil, errors.New("lab: StartEcho on closed lab")
 	}
 	return stop, nil
+}
+
+// echoLog is what the lab's echo servers received, per stream token: the
+// sequence numbers that made it there, so that a stream can tell loss on
+// the way out from loss on the way back.
+type echoLog struct {
+	mu   sync.Mutex
+	seen map[[8]byte]map[uint64]bool
+}
+
+// sawAtEcho records that an echo server received seq of stream token.
+func (l *Lab) sawAtEcho(token [8]byte, seq uint64) {
+	l.echoes.mu.Lock()
+	defer l.echoes.mu.Unlock()
+	if m := l.echoes.seen[token]; m != nil {
+		m[seq] = true
+	}
 }
 
 // freebind sets IP_FREEBIND or IPV6_FREEBIND on a socket about to be bound.
@@ -93,6 +113,7 @@ func freebind(network, _ string, c syscall.RawConn) error {
 // records, per sequence number, when it was sent and whether its echo came
 // back.
 type Stream struct {
+	lab   *Lab
 	conn  *net.UDPConn
 	token [8]byte
 	start time.Time
@@ -136,6 +157,19 @@ type StreamResult struct {
 	MaxGap time.Duration
 	// MaxRTT is the longest round-trip time of any echo.
 	MaxRTT time.Duration
+	// LossWindowOut and LossWindowBack split LossWindow by direction,
+	// for streams to an echo server of the same lab: the longest run of
+	// datagrams that never reached the echo server, and of those that
+	// reached it but whose echo never came back.
+	LossWindowOut, LossWindowBack time.Duration
+	// LossRun is the longest run of consecutive sequence numbers whose
+	// echoes never came back, and LossWindow its length in time: from
+	// the send time of its first datagram to that of the next datagram
+	// echoed (or of the last one sent, if the run lasts until Stop).
+	// Unlike Lost, it is not inflated by a datagram lost here and there
+	// on a loaded machine; unlike MaxGap, not by a late echo.
+	LossRun    uint64
+	LossWindow time.Duration
 }
 
 // StartStream starts sending a datagram every interval from namespace ns to
@@ -166,6 +200,13 @@ func (l *Lab) StartStream(ns string, target netip.AddrPort, interval time.Durati
 		conn.Close()
 		return nil, fmt.Errorf("lab: stream token: %w", err)
 	}
+	l.echoes.mu.Lock()
+	if l.echoes.seen == nil {
+		l.echoes.seen = map[[8]byte]map[uint64]bool{}
+	}
+	l.echoes.seen[s.token] = map[uint64]bool{}
+	l.echoes.mu.Unlock()
+	s.lab = l
 	go s.receive()
 	go s.send(interval)
 	if !l.addCloser(func() { s.Stop() }) {
@@ -264,11 +305,16 @@ func (s *Stream) Sent() uint64 {
 
 // Stop stops sending, waits up to 500 ms for outstanding echoes, closes
 // the socket and returns the result. Later calls return the same result.
-func (s *Stream) Stop() StreamResult {
+func (s *Stream) Stop() StreamResult { return s.StopWithin(streamGrace) }
+
+// StopWithin is Stop waiting at most grace for outstanding echoes (a
+// benchmark that stops many streams that lost datagrams saves the rest of
+// the 500 ms).
+func (s *Stream) StopWithin(grace time.Duration) StreamResult {
 	s.stopOnce.Do(func() {
 		close(s.stopSend)
 		<-s.sendDone
-		deadline := time.Now().Add(streamGrace)
+		deadline := time.Now().Add(grace)
 		for time.Now().Before(deadline) {
 			s.mu.Lock()
 			sent := uint64(len(s.sendAt))
@@ -291,6 +337,15 @@ func (s *Stream) Stop() StreamResult {
 			MaxRTT:     s.maxRTT,
 		}
 		r.Lost = r.Sent - r.Received
+		s.lab.echoes.mu.Lock()
+		atEcho := s.lab.echoes.seen[s.token]
+		delete(s.lab.echoes.seen, s.token)
+		s.lab.echoes.mu.Unlock()
+		var n uint64
+		r.LossWindow, n = s.longestLoss(func(i int) bool { return !s.got[i] })
+		r.LossRun = n
+		r.LossWindowOut, _ = s.longestLoss(func(i int) bool { return !atEcho[uint64(i)] })
+		r.LossWindowBack, _ = s.longestLoss(func(i int) bool { return atEcho[uint64(i)] && !s.got[i] })
 		if s.haveRecv && s.lastSend > s.lastRecv {
 			if tail := s.lastSend - s.lastRecv; tail > r.MaxGap {
 				r.MaxGap = tail
@@ -299,4 +354,29 @@ func (s *Stream) Stop() StreamResult {
 		s.result = r
 	})
 	return s.result
+}
+
+// longestLoss returns the longest run of consecutive sequence numbers for
+// which lost holds, in time (from the send time of its first datagram to
+// that of the next datagram not lost, or the last send) and in datagrams.
+// s.mu must be held.
+func (s *Stream) longestLoss(lost func(int) bool) (window time.Duration, run uint64) {
+	for i := 0; i < len(s.got); {
+		if !lost(i) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s.got) && lost(j) {
+			j++
+		}
+		end := s.lastSend
+		if j < len(s.got) {
+			end = s.sendAt[j]
+		}
+		run = max(run, uint64(j-i))
+		window = max(window, end-s.sendAt[i])
+		i = j
+	}
+	return window, run
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"image/color"
 	"math"
 	"slices"
@@ -206,4 +207,104 @@ func ratioLines(title, xlabel, ylabel string, ls []line) (*plot.Plot, error) {
 		p.Legend.Add(l.name, pl)
 	}
 	return p, nil
+}
+
+// boxSeries is one series of groupedBoxes: a sample per category (nil
+// where the series has none).
+type boxSeries struct {
+	name    string
+	samples [][]float64
+}
+
+// groupedBoxes draws, in each category, one box plot per series side by
+// side (each series in its own colour), with every point over it, and
+// dashed horizontal lines at marks (a target, say) named in the legend.
+// Values above ceiling (if > 0) are drawn at it, so that one outlier does
+// not flatten the rest; the y label says so.
+func groupedBoxes(title, ylabel string, cats []string, ss []boxSeries, marks map[string]float64, ceiling float64) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.Y.Label.Text = ylabel
+	p.Y.Min = 0
+	p.NominalX(cats...)
+	p.Add(grid())
+	p.Legend.Top = true
+	p.Legend.TextStyle.Font.Size = vg.Points(8)
+	step := 0.8 / float64(max(len(ss), 1))
+	w := vg.Points(math.Max(6, math.Min(30, 300/float64(len(cats)*max(len(ss), 1)))))
+	top := 0.0
+	clipped := 0
+	for i, s := range ss {
+		c := plotutil.Color(i)
+		drawn := false
+		for j, sample := range s.samples {
+			if len(sample) == 0 || j >= len(cats) {
+				continue
+			}
+			if ceiling > 0 {
+				sample = slices.Clone(sample)
+				for k, v := range sample {
+					if v > ceiling {
+						sample[k] = ceiling
+						clipped++
+					}
+				}
+			}
+			x := float64(j) + step*(float64(i)-float64(len(ss)-1)/2)
+			b, err := plotter.NewBoxPlot(w, x, plotter.Values(sample))
+			if err != nil {
+				return nil, err
+			}
+			b.FillColor = c
+			p.Add(b)
+			drawn = true
+			pts := make(plotter.XYs, len(sample))
+			for k, v := range sample {
+				pts[k] = plotter.XY{X: x + step*0.3*(float64(k%5)/4-0.5), Y: v}
+				top = math.Max(top, v)
+			}
+			sc, err := plotter.NewScatter(pts)
+			if err != nil {
+				return nil, err
+			}
+			sc.GlyphStyle.Radius = vg.Points(1.2)
+			sc.GlyphStyle.Color = color.Gray{Y: 60}
+			p.Add(sc)
+		}
+		if drawn {
+			p.Legend.Add(s.name, swatch{c})
+		}
+	}
+	names := make([]string, 0, len(marks))
+	for n := range marks {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for k, n := range names {
+		v := marks[n]
+		l, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: v}, {X: float64(len(cats)) - 0.5, Y: v}})
+		if err != nil {
+			return nil, err
+		}
+		l.Color = color.Gray{Y: uint8(40 + 60*k)}
+		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(l)
+		p.Legend.Add(n, l)
+		top = math.Max(top, v)
+	}
+	if top > 0 {
+		p.Y.Max = top * 1.3
+	}
+	if clipped > 0 {
+		p.Y.Label.Text = fmt.Sprintf("%s (%d values above %g drawn at %g)", ylabel, clipped, ceiling, ceiling)
+	}
+	return p, nil
+}
+
+// swatch is a legend entry: a box of one colour.
+type swatch struct{ c color.Color }
+
+func (s swatch) Thumbnail(c *draw.Canvas) {
+	pts := []vg.Point{{X: c.Min.X, Y: c.Min.Y}, {X: c.Min.X, Y: c.Max.Y}, {X: c.Max.X, Y: c.Max.Y}, {X: c.Max.X, Y: c.Min.Y}}
+	c.FillPolygon(s.c, c.ClipPolygonXY(pts))
 }

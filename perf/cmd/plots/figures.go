@@ -146,24 +146,43 @@ func drawRx(dir, file string) ([]string, error) {
 }
 
 func drawFailover(dir, file string) ([]string, error) {
+	type run struct {
+		Failover time.Duration `json:"failover_window_ns"`
+		Gap      time.Duration `json:"failover_max_gap_ns"`
+		Fallback time.Duration `json:"fallback_window_ns"`
+		Repoint  time.Duration `json:"repoint_ns"`
+	}
 	var rep struct {
-		When time.Time `json:"when"`
-		Runs []struct {
-			Failover time.Duration `json:"failover_window_ns"`
-			Gap      time.Duration `json:"failover_max_gap_ns"`
-			Fallback time.Duration `json:"fallback_window_ns"`
-		} `json:"runs"`
+		When  time.Time `json:"when"`
+		Cuts  int       `json:"cuts"`
+		Types []struct {
+			Type string `json:"type"`
+			Runs []run  `json:"runs"`
+		} `json:"types"`
 	}
 	if err := readJSON(file, &rep); err != nil {
 		return nil, err
 	}
-	var fo, gap, fb []float64
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
-	for _, r := range rep.Runs {
-		fo, gap, fb = append(fo, ms(r.Failover)), append(gap, ms(r.Gap)), append(fb, ms(r.Fallback))
+	cats := []string{"failover loss window", "failover: longest gap", "fallback loss window", "SLB client re-pointing"}
+	var ss []boxSeries
+	for _, t := range rep.Types {
+		s := boxSeries{name: t.Type, samples: make([][]float64, len(cats))}
+		for _, r := range t.Runs {
+			s.samples[0] = append(s.samples[0], ms(r.Failover))
+			s.samples[1] = append(s.samples[1], ms(r.Gap))
+			s.samples[2] = append(s.samples[2], ms(r.Fallback))
+			if r.Repoint > 0 {
+				s.samples[3] = append(s.samples[3], ms(r.Repoint))
+			}
+		}
+		ss = append(ss, s)
 	}
-	p, err := boxes(fmt.Sprintf("Failover timing, %d cuts (SLB, netns lab, %s)", len(rep.Runs), stamp(rep.When)), "ms",
-		[]string{"failover loss window", "failover: longest gap", "fallback loss window"}, [][]float64{fo, gap, fb})
+	if len(ss) == 0 {
+		return nil, fmt.Errorf("no team type in the report")
+	}
+	p, err := groupedBoxes(fmt.Sprintf("Failover timing, %d cuts per team type (netns lab, %s)", rep.Cuts, stamp(rep.When)), "ms",
+		cats, ss, map[string]float64{"target p99 < 50 ms": 50, "goal < 10 ms": 10}, 100)
 	if err != nil {
 		return nil, err
 	}

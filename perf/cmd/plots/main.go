@@ -6,7 +6,7 @@
 //	txbench-peer.png   whole processes against dpdk-testpmd (txbench, peer section)
 //	scaling.png        outbound Mpps over 1..N worker lcores (txbench, scaling section)
 //	rxbench.png        receive path Mpps against io forwarding (rxbench)
-//	failover.png       failover and fallback loss windows over the cuts (teamlab failover)
+//	failover.png       failover and fallback loss windows and SLB re-pointing, per team type (teamlab failover)
 //	lacp.png           LACP convergence and rejoin times (teamlab lacp)
 //	kernelpath.png     iperf3 Gbit/s through the kernel path (teamlab kernelpath)
 //	dist-uniform.png   busiest/idlest member over time, equal flows (distbench)

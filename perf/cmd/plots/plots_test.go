@@ -24,9 +24,13 @@ var reports = map[string]string{
 	"rxbench-20260101T000000Z.json": `{"when":"2026-01-01T00:00:00Z","results":[
 		{"contender":"testpmd-io","members":1,"workers":1,"mpps":{"median":50,"min":49,"max":53}},
 		{"contender":"slb","members":1,"workers":1,"mpps":{"median":30,"min":29,"max":31}}]}`,
-	"failover-20260101T000000Z.json": `{"when":"2026-01-01T00:00:00Z","runs":[
-		{"failover_window_ns":1000000,"failover_max_gap_ns":4000000,"fallback_window_ns":500000},
-		{"failover_window_ns":1500000,"failover_max_gap_ns":3500000,"fallback_window_ns":0}]}`,
+	"failover-20260101T000000Z.json": `{"when":"2026-01-01T00:00:00Z","cuts":2,"types":[
+		{"type":"slb","runs":[
+			{"failover_window_ns":1000000,"failover_max_gap_ns":4000000,"fallback_window_ns":500000,"repoint_ns":9000000},
+			{"failover_window_ns":1500000,"failover_max_gap_ns":3500000,"fallback_window_ns":0,"repoint_ns":7000000}]},
+		{"type":"lacp","runs":[
+			{"failover_window_ns":3000000,"failover_max_gap_ns":6000000,"fallback_window_ns":1000000},
+			{"failover_window_ns":2500000,"failover_max_gap_ns":5000000,"fallback_window_ns":0}]}]}`,
 	"lacp-20260101T000000Z.json": `{"when":"2026-01-01T00:00:00Z","runs":[{"converge_ns":2400000000,"rejoin_ns":990000000}]}`,
 	"kernelpath-20260101T000000Z.json": `{"when":"2026-01-01T00:00:00Z","runs":[
 		{"path":"no team","members":1,"streams":1,"direction":"client->server","gbps":3.8},

@@ -66,7 +66,18 @@ func main() {
 	useTestpmd := flag.Bool("testpmd", true, "compare with dpdk-testpmd (skipped if it is not installed)")
 	out := flag.String("out", "perf/results", "directory for the JSON and Markdown report ('' = none)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to `file` (make pgo)")
+	onlyFlag := flag.String("only", "", "comma-separated contenders to run (testpmd-io, io, slb, trunk, lacp); empty runs all")
+	noHuge := flag.Bool("no-huge", false, "run the EAL on ordinary memory (--no-huge), e.g. under valgrind")
 	flag.Parse()
+	only := map[string]bool{}
+	for _, s := range strings.Split(*onlyFlag, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			only[s] = true
+		}
+	}
+	if len(only) > 0 && !only["testpmd-io"] {
+		*useTestpmd = false
+	}
 	var members []int
 	for _, s := range strings.Split(*membersFlag, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -85,7 +96,7 @@ func main() {
 			pprof.StartCPUProfile(f)
 		}
 	}
-	err := run(members, *rounds, *steps, *tpTime, *useTestpmd, *out)
+	err := run(members, *rounds, *steps, *tpTime, *useTestpmd, *noHuge, only, *out)
 	pprof.StopCPUProfile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rxbench:", err)
@@ -93,8 +104,14 @@ func main() {
 	}
 }
 
-func run(members []int, rounds, steps int, tpTime time.Duration, useTestpmd bool, out string) error {
-	stop, err := bench.Start("rxbench", 512)
+// run measures the contenders named in only (all when it is empty) with
+// each member count.
+func run(members []int, rounds, steps int, tpTime time.Duration, useTestpmd, noHuge bool, only map[string]bool, out string) error {
+	start := bench.Start
+	if noHuge {
+		start = func(name string, mb int, _ ...string) (func(), error) { return bench.StartNoHuge(name, mb) }
+	}
+	stop, err := start("rxbench", 512)
 	if err != nil {
 		return err
 	}
@@ -127,9 +144,12 @@ the team MAC; the kernel-facing port is a net_null port. testpmd-io is
 dpdk-testpmd's io forwarding over as many net_null ports (chained), io the
 same loop in this process on teamgw's ports. Reproduce: make bench-rx.
 `, rep.When.Format(time.RFC3339), core, rounds)
-	refs := []string{"io"}
+	var refs []string
 	if useTestpmd {
-		refs = []string{"testpmd-io", "io"}
+		refs = append(refs, "testpmd-io")
+	}
+	if len(only) == 0 || only["io"] {
+		refs = append(refs, "io")
 	}
 	for _, n := range members {
 		var cs []bench.Contender
@@ -159,7 +179,11 @@ same loop in this process on teamgw's ports. Reproduce: make bench-rx.
 			cleanup()
 			return err
 		}
-		cs = append(cs, more...)
+		for _, c := range more {
+			if len(only) == 0 || only[c.Name] {
+				cs = append(cs, c)
+			}
+		}
 		rs, err := bench.Rounds(cs, rounds, steps)
 		cleanup()
 		if err != nil {
@@ -179,11 +203,16 @@ same loop in this process on teamgw's ports. Reproduce: make bench-rx.
 	}
 	var summary []string
 	for _, r := range rep.Results {
+		if len(refs) == 0 {
+			break
+		}
 		if r.Members == members[0] && (r.Contender == "slb" || r.Contender == "trunk") {
 			summary = append(summary, fmt.Sprintf("%s=%.2f", r.Contender, r.Ratios[refs[0]]))
 		}
 	}
-	fmt.Printf("\nrx-ratio (÷ %s, %d member(s)) %s\n", refs[0], members[0], strings.Join(summary, " "))
+	if len(refs) > 0 {
+		fmt.Printf("\nrx-ratio (÷ %s, %d member(s)) %s\n", refs[0], members[0], strings.Join(summary, " "))
+	}
 	if out == "" {
 		return nil
 	}

@@ -37,6 +37,13 @@ type kernelRun struct {
 	// and NICDrops those its member devices dropped (RX ring full, ...).
 	Drops    uint64 `json:"drops"`
 	NICDrops uint64 `json:"nic_drops"`
+	// Whole are the kernel's super-frames that left teamgw whole (to a
+	// member's TSO or an af_packet member's kernel), Cut those teamgw
+	// segmented, Refused those an af_packet member's kernel refused whole
+	// (they are among Cut).
+	Whole   uint64 `json:"superframes_whole"`
+	Cut     uint64 `json:"superframes_cut"`
+	Refused uint64 `json:"superframes_refused"`
 }
 
 func kernelPath(args []string) error {
@@ -51,7 +58,7 @@ func kernelPath(args []string) error {
 	idle := fs.String("idle-sleep", "50us", "teamgw's eal.idle_sleep (\"0s\" = busy polling)")
 	workers := fs.Int("workers", 1, "teamgw worker lcores (and TAP queues)")
 	anchors := fs.Bool("anchors", true, "measure the no-team anchors first")
-	kindsFlag := fs.String("member-kinds", "af_packet,net_tap", "member ports: af_packet on the member veths (no offloads: teamgw segments), net_tap wired to the member veths (offers TSO: super-frames leave teamgw whole; the clients' MTU is then 1486, as net_tap counts the Ethernet header against its MTU)")
+	kindsFlag := fs.String("member-kinds", "af_packet,net_tap", "member ports: af_packet on the member veths (no offloads: teamgw writes TCP super-frames whole to its own packet sockets on the veths, for their kernel's GSO), net_tap wired to the member veths (offers TSO: super-frames leave teamgw whole; the clients' MTU is then 1486, as net_tap counts the Ethernet header against its MTU)")
 	fs.Parse(args)
 	members, err := intList(*membersFlag)
 	if err != nil {
@@ -66,8 +73,8 @@ func kernelPath(args []string) error {
 	var runs []kernelRun
 	report := func(r kernelRun) {
 		runs = append(runs, r)
-		fmt.Printf("%-20s members %d streams %d %-15s %6.2f Gbit/s  teamgw CPU %4.2f  %5.3f CPU-s/Gbit  retr %d  drops %d nic %d\n",
-			r.Path, r.Members, r.Streams, r.Direction, r.Gbps, r.TeamgwCPU, r.CPUPerGbit, r.Retransmits, r.Drops, r.NICDrops)
+		fmt.Printf("%-20s members %d streams %d %-15s %6.2f Gbit/s  teamgw CPU %4.2f  %5.3f CPU-s/Gbit  retr %d  drops %d nic %d  super-frames whole %d cut %d refused %d\n",
+			r.Path, r.Members, r.Streams, r.Direction, r.Gbps, r.TeamgwCPU, r.CPUPerGbit, r.Retransmits, r.Drops, r.NICDrops, r.Whole, r.Cut, r.Refused)
 	}
 	maxStreams := slices.Max(streams)
 	// The anchors: the server's kernel on the veth itself, no teamgw.
@@ -291,6 +298,7 @@ func iperfOnce(l *lab.Lab, streams int, reverse bool, dur time.Duration, team *t
 			return r, err
 		}
 		r.Drops, r.NICDrops = after.drops-before.drops, after.nicDrops-before.nicDrops
+		r.Whole, r.Cut, r.Refused = after.whole-before.whole, after.cut-before.cut, after.refused-before.refused
 		used := (after.cpu - before.cpu).Seconds()
 		r.TeamgwCPU = used / elapsed.Seconds()
 		if r.Gbps > 0 {
@@ -309,8 +317,9 @@ var lossReasons = []string{"malformed", "no_member", "tx_full", "bad_offload", "
 type teamProbe struct{ g *lab.Teamgw }
 
 type teamSample struct {
-	cpu             time.Duration
-	drops, nicDrops uint64
+	cpu                 time.Duration
+	drops, nicDrops     uint64
+	whole, cut, refused uint64
 }
 
 func (p *teamProbe) sample() (teamSample, error) {
@@ -324,6 +333,9 @@ func (p *teamProbe) sample() (teamSample, error) {
 		return s, err
 	}
 	for _, t := range st.Teams {
+		s.whole += t.KernelPath.Offloaded
+		s.cut += t.KernelPath.SuperFrames
+		s.refused += t.KernelPath.KernelGSOFallbacks
 		for _, r := range lossReasons {
 			s.drops += t.Drops[r]
 		}
@@ -381,19 +393,23 @@ The anchors are the server's kernel on the member veth itself, no teamgw:
 "no team" as veths behave (the kernel's 64 KB TSO segments cross the veth
 and the bridge whole, into the client), "no team, wire-sized" with TSO and
 GSO off on the veth, so that wire-sized frames cross, as on a real wire.
-Members are af_packet ports on the member veths (no offloads: teamgw cuts
-the kernel's super-frames itself) or, marked "net_tap TSO", DPDK net_tap
+Members are af_packet ports on the member veths (the PMD offers no
+offloads: teamgw writes the kernel's TCP super-frames whole, with a GSO
+virtio-net header, to packet sockets of its own on the veths, and the
+PMD carries the rest) or, marked "net_tap TSO", DPDK net_tap
 ports wired to the member veths, which offer TSO: super-frames leave
 teamgw whole and the PMD segments them, as a NIC would (the clients' MTU
 is 1486 in those runs: net_tap counts the Ethernet header against its
 MTU). The switch takes frames in on the CPU the worker does not use (RPS).
 teamgw CPU is its CPU time over the run (1.0 = one core), kernel work done
 in its system calls included; CPU-s/Gbit sizes appliances. "lost in teamgw"
-counts frames teamgw dropped for lack of room or as malformed.
+counts frames teamgw dropped for lack of room or as malformed; "super-frames
+whole / cut" counts the kernel's TCP super-frames that left teamgw whole
+(to a member's TSO or an af_packet member's kernel) and those it segmented.
 Reproduce: bin/teamlab kernelpath (make bench-kernel).
 
-| path | members | streams | direction | Gbit/s | vs no team | vs wire-sized | teamgw CPU | CPU-s/Gbit | retransmits | lost in teamgw |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| path | members | streams | direction | Gbit/s | vs no team | vs wire-sized | teamgw CPU | CPU-s/Gbit | retransmits | lost in teamgw | super-frames whole / cut |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 `, when.Format(time.RFC3339), dur)
 	anchor := func(path string, r kernelRun) float64 {
 		for _, a := range runs {
@@ -404,8 +420,8 @@ Reproduce: bin/teamlab kernelpath (make bench-kernel).
 		return 0
 	}
 	for _, r := range runs {
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %.2f | %.2f | %.2f | %.2f | %.3f | %d | %d |\n", r.Path, r.Members, r.Streams, r.Direction, r.Gbps,
-			anchor("no team", r), anchor("no team, wire-sized", r), r.TeamgwCPU, r.CPUPerGbit, r.Retransmits, r.Drops)
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %.2f | %.2f | %.2f | %.2f | %.3f | %d | %d | %d / %d |\n", r.Path, r.Members, r.Streams, r.Direction, r.Gbps,
+			anchor("no team", r), anchor("no team, wire-sized", r), r.TeamgwCPU, r.CPUPerGbit, r.Retransmits, r.Drops, r.Whole, r.Cut)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

@@ -44,6 +44,8 @@ func lacpBench(args []string) error {
 	c.register(fs)
 	runs := fs.Int("runs", 5, "how many times to start the team")
 	out := fs.String("out", "perf/results", "directory for the JSON and Markdown report (\"\" = none)")
+	logFile := fs.String("log", "", "`file` for teamgw's log (\"\" = none)")
+	capture := fs.String("capture", "", "`directory` for tshark captures of the LACPDUs on the switch ports during each start; prints their timeline (\"\" = none)")
 	fs.Parse(args)
 
 	l, cleanup, err := newLab(2, 1)
@@ -57,11 +59,26 @@ func lacpBench(args []string) error {
 		return err
 	}
 	cfg := l.Config(lab.TeamConfig{Mode: "lacp", Extra: "lacp_rate = \"fast\"\n"})
+	var glog io.Writer = io.Discard
+	if *logFile != "" {
+		f, err := os.Create(*logFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		glog = f
+	}
 	var results []lacpRun
 	for i := range *runs {
 		var r lacpRun
+		var stops []func()
+		if *capture != "" {
+			if stops, err = captureLACP(l, *capture, i); err != nil {
+				return err
+			}
+		}
 		start := time.Now()
-		g, err := l.StartTeamgwWait(ctx, c.teamgw, c.dir, cfg, io.Discard, func(*control.Status) bool { return true })
+		g, err := l.StartTeamgwWait(ctx, c.teamgw, c.dir, cfg, glog, func(*control.Status) bool { return true })
 		if err != nil {
 			return err
 		}
@@ -69,6 +86,15 @@ func lacpBench(args []string) error {
 		ready := time.Now()
 		err = waitDistributing(g, 2, 30*time.Second)
 		r.Converge, r.FromReady = time.Since(start), time.Since(ready)
+		if *capture != "" {
+			time.Sleep(300 * time.Millisecond) // the partner's answer to the last change
+			for _, stop := range stops {
+				stop()
+			}
+			if err == nil {
+				err = printTimeline(l, *capture, i, start, g)
+			}
+		}
 		if err == nil {
 			err = l.CutMember(0)
 		}
@@ -130,14 +156,16 @@ func lacpBench(args []string) error {
 %s, %d runs. teamgw lacp team (fast rate) of two net_af_packet members
 against an Open vSwitch bond (userspace datapath, lacp=active,
 balance-tcp). Every aggregate forming includes the 802.1AX aggregate
-wait of 2 s, and Open vSwitch answers a new partner with its next
-periodic LACPDU (up to 1 s later at the fast rate). Convergence after
-start: teamgw started until both members are Collecting and
-Distributing; of it, teamgw ready (EAL, ports, control socket answering)
-and from ready. After link up: both members' links cut until the
-aggregate is gone, then restored together, until both distribute.
-Rejoin: one cut member's link restored until it distributes again.
-Reproduce: bin/teamlab lacp -runs %d.
+wait of 2 s; teamgw sends its first LACPDU at link up and Open vSwitch
+answers at once, so the wait starts then. Convergence after start:
+teamgw started until both members are Collecting and Distributing; of
+it, teamgw ready (EAL, ports, control socket answering) and from ready.
+After link up: both members' links cut until the aggregate is gone, then
+restored together, until both distribute. Rejoin: one cut member's link
+restored until it carries traffic again: the aggregate wait, then Open
+vSwitch's acknowledgement of the link in sync (its next periodic
+LACPDU, up to 1 s). Reproduce: bin/teamlab lacp -runs %d (-capture DIR
+prints the LACPDUs each way).
 
 | measure | median | worst | best |
 | --- | --- | --- | --- |
@@ -179,4 +207,49 @@ func waitDistributing(g *lab.Teamgw, want int, timeout time.Duration) error {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return fmt.Errorf("%d members distributing after %v, want %d", n, timeout, want)
+}
+
+// captureLACP starts a tshark capture of the slow protocols on every
+// switch port facing a member, into dir/lacp-<run>-s<i>.pcap.
+func captureLACP(l *lab.Lab, dir string, run int) ([]func(), error) {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return nil, err
+	}
+	var stops []func()
+	for i := range l.Spec.Members {
+		stop, err := l.Capture(l.Switch, fmt.Sprintf("s%d", i), "ether proto 0x8809", filepath.Join(dir, fmt.Sprintf("lacp-%d-s%d.pcap", run, i)))
+		if err != nil {
+			for _, s := range stops {
+				s()
+			}
+			return nil, err
+		}
+		stops = append(stops, stop)
+	}
+	return stops, nil
+}
+
+// printTimeline prints the LACPDUs captured during run's start, each way,
+// in time since teamgw started.
+func printTimeline(l *lab.Lab, dir string, run int, start time.Time, g *lab.Teamgw) error {
+	s, err := g.Status()
+	if err != nil {
+		return err
+	}
+	team := s.Teams[0].MAC
+	for i := range l.Spec.Members {
+		pdus, err := lab.ReadLACPDUs(filepath.Join(dir, fmt.Sprintf("lacp-%d-s%d.pcap", run, i)))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  s%d LACPDUs (time since teamgw started; actor/partner state, EFDCSGSA = expired, defaulted, distributing, collecting, sync, aggregation, short timeout, activity):\n", i)
+		for _, p := range pdus {
+			dir := "switch -> teamgw"
+			if strings.EqualFold(p.System, team) {
+				dir = "teamgw -> switch"
+			}
+			fmt.Printf("    %8.3f s  %s  actor %s partner %s\n", p.At.Sub(start).Seconds(), dir, p.Actor, p.Partner)
+		}
+	}
+	return nil
 }

@@ -6,6 +6,7 @@
 //	teamlab kernelpath -teamgw BIN -out DIR        iperf3 through the team's TAP against the no-team kernel path
 //	teamlab lacp -teamgw BIN -runs N -out DIR      LACP convergence and rejoin against Open vSwitch
 //	teamlab soak -teamgw BIN -duration D -out DIR  a long run with disturbances; checks leaks and accounting
+//	teamlab ovsdetect -cuts N                      how fast an Open vSwitch bond takes out a failed member
 //
 // Everything the lab creates is removed at the end, on error and on Ctrl-C.
 package main
@@ -22,7 +23,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: teamlab demo|failover|kernelpath|lacp|soak [flags]")
+		fmt.Fprintln(os.Stderr, "usage: teamlab demo|failover|kernelpath|lacp|soak|ovsdetect [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -37,8 +38,10 @@ func main() {
 		err = lacpBench(os.Args[2:])
 	case "soak":
 		err = soak(os.Args[2:])
+	case "ovsdetect":
+		err = ovsDetect(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (want demo, failover, kernelpath, lacp or soak)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (want demo, failover, kernelpath, lacp, soak or ovsdetect)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "teamlab:", err)

@@ -1,0 +1,134 @@
+package dataplane
+
+import (
+	"encoding/binary"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/teamgw/teamgw/dataplane/afpacket"
+	"github.com/teamgw/teamgw/dataplane/classify"
+	"github.com/teamgw/teamgw/dataplane/vnet"
+)
+
+// Super-frames left whole to a kernel-backed member's kernel (issue 9).
+// A member on net_af_packet offers no TSO: the PMD copies every frame into
+// its ring and the kernel builds one skb per frame, which held the kernel
+// path's transmit direction to a tenth of what the kernel does on the same
+// veth. The control plane therefore opens, per worker, a transmit-only
+// packet socket with virtio-net headers on such a member's interface
+// (package afpacket, TeamPorts.MemberTx), and a TCP super-frame from the
+// TAP that the snapshot sends on that member is written to it whole, from
+// the buffer it was read into, with a header asking for GSO
+// (vnet.PacketGSO). The kernel carries it as one skb and segments it only
+// where the egress device needs it.
+//
+// Order within a flow: everything the worker queued before the
+// super-frame — the TAP vector being built and the member vector of this
+// poll — is forwarded and handed to the PMD (rte_eth_tx_burst, whose
+// net_af_packet kick is a sendto that passes its ring's frames to the
+// device before it returns) before the super-frame is written, so the
+// super-frame cannot overtake a frame of its flow that was read before it.
+// The socket bypasses the interface's queueing discipline exactly when the
+// PMD's sockets do (control sets it from the qdisc_bypass devarg), so both
+// reach the driver the same way, on the TX queue of the worker's CPU.
+
+// memberTx is the worker's packet socket on member mi of src's team, or
+// nil when the member has none (not kernel-backed) or the worker has no
+// queue on it.
+func (w *Worker) memberTx(src source, mi int8) *afpacket.Sender {
+	if mi < 0 || uint8(mi) >= MaxMembers || w.memberQ[src.team][mi] == nil {
+		return nil
+	}
+	tx := w.cfg.Teams[src.team].MemberTx
+	if int(mi) >= len(tx) || w.cfg.ID >= len(tx[mi]) {
+		return nil
+	}
+	return tx[mi][w.cfg.ID]
+}
+
+// gsoBackoff is how many super-frames for a member go the PMD's way after
+// its kernel refused one: a refusal that repeats (the interface lost its
+// TSO while the socket bypasses the qdisc, a device queue stays full)
+// must not cost a 64 KB copy into a dropped skb per super-frame.
+const gsoBackoff = 64
+
+// wholeResult is what became of a super-frame sendWhole was given.
+type wholeResult uint8
+
+const (
+	// wholeSent: the super-frame left whole.
+	wholeSent wholeResult = iota
+	// wholeRefused: the member's kernel refused it, or one less than
+	// gsoBackoff super-frames before.
+	wholeRefused
+	// wholeUnsuited: not a TCP super-frame whose headers suit the
+	// kernel's GSO (vnet.PacketGSO): a UDP one, or one the segmenter
+	// will judge.
+	wholeUnsuited
+)
+
+// sendWhole writes TCP super-frame f (read from the TAP with header h)
+// whole to member mi's packet socket tx, as fromKernel would send it: the
+// member's source MAC in SLB, the 802.1Q tag of src's VLAN. It returns the
+// frames it forwarded first (to keep their order) and what became of f;
+// unless it was sent, the caller sends f the PMD's way. Counters are
+// written only when the frame left.
+func (w *Worker) sendWhole(ks *kernelSource, s *Snapshot, tx *afpacket.Sender, mi int8, b uint8, h vnet.Header, f []byte) (int, wholeResult) {
+	k := w.kio
+	t := int(ks.src.team)
+	vid := w.vlanID[t][ks.src.tap]
+	tag := 0
+	if vid != 0 {
+		tag = 4
+	}
+	ph, err := vnet.PacketGSO(h, f, tag)
+	if err != nil {
+		return 0, wholeUnsuited
+	}
+	skip := &k.gsoSkip[t][mi]
+	if *skip > 0 {
+		*skip--
+		return 0, wholeRefused
+	}
+	n := 0
+	if len(k.vec) > 0 {
+		n = w.flushKernel(ks, s)
+	} else if k.unflushed {
+		w.io.Flush()
+		k.unflushed = false
+	}
+	ts := &s.Teams[t]
+	if ts.Rewrite&(1<<(uint8(mi)&31)) != 0 {
+		rewriteSource(f, &ts.MAC, &ts.SourceMAC[mi])
+	}
+	ph.Encode(k.hdr)
+	iov := k.iov[:0]
+	iov = append(iov, unix.Iovec{Base: unsafe.SliceData(k.hdr), Len: vnet.HeaderLen})
+	et := binary.BigEndian.Uint16(f[12:14])
+	if tag != 0 {
+		k.tag[0], k.tag[1] = 0x81, 0x00
+		k.tag[2], k.tag[3] = byte(vid>>8)&0x0f, byte(vid)
+		et = 0x8100
+		iov = append(iov,
+			unix.Iovec{Base: unsafe.SliceData(f), Len: 12},
+			unix.Iovec{Base: unsafe.SliceData(k.tag), Len: 4},
+			unix.Iovec{Base: &f[12], Len: uint64(len(f) - 12)})
+	} else {
+		iov = append(iov, unix.Iovec{Base: unsafe.SliceData(f), Len: uint64(len(f))})
+	}
+	if tx.Write(iov, et) != nil {
+		*skip = gsoBackoff
+		return n, wholeRefused
+	}
+	c := &w.counters.Teams[t]
+	c.Ports[TapIndex].RxPackets.Add(1)
+	c.Ports[TapIndex].RxBytes.Add(uint64(len(f)))
+	c.Ports[mi].TxPackets.Add(1)
+	c.Ports[mi].TxBytes.Add(uint64(len(f) + tag))
+	c.Classes[classify.ClassL4].Add(1)
+	bi := bucketIndex(t, int(b))
+	w.buckets[bi]++
+	w.buckets[bi+1] += uint64(len(f))
+	return n + 1, wholeSent
+}
