@@ -22,21 +22,11 @@ import (
 // benchmark binary, with the PCI devices pci (none: --no-pci); the returned
 // function cleans up.
 func Start(name string, memoryMB int, pci ...string) (func(), error) {
-	return StartMemory(name, memoryMB, true, pci...)
-}
-
-// StartMemory is Start with a choice of memory: hugepages, or (huge
-// false) the EAL's --no-huge anonymous memory, which needs no setup and
-// runs under valgrind, whose address space has no room for the virtual
-// areas the EAL reserves for hugepages; virtual devices only.
-func StartMemory(name string, memoryMB int, huge bool, pci ...string) (func(), error) {
-	if huge {
-		if err := dpdktest.EnsureHugepages(memoryMB + 256); err != nil {
-			return nil, err
-		}
+	if err := dpdktest.EnsureHugepages(memoryMB + 256); err != nil {
+		return nil, err
 	}
 	prefix := fmt.Sprintf("%s-%d", name, os.Getpid())
-	if err := dpdk.Init(dpdk.EALConfig{MainCore: 0, Hugepages: huge, MemoryMB: memoryMB, FilePrefix: prefix, LogLevel: "error", PCI: pci}); err != nil {
+	if err := dpdk.Init(dpdk.EALConfig{MainCore: 0, Hugepages: true, MemoryMB: memoryMB, FilePrefix: prefix, LogLevel: "error", PCI: pci}); err != nil {
 		return nil, err
 	}
 	return func() { dpdk.Cleanup() }, nil

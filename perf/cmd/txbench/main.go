@@ -89,7 +89,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to `file`")
 	flag.StringVar(&o.only, "only", "", "run only this contender (with `perf stat`, or for a profile)")
 	scalePorts := flag.String("scale-ports", "", "space-separated member `devargs` for the scaling section instead of net_null ports: PCI addresses of NICs bound to vfio-pci (perf/scale.sh)")
-	flag.BoolVar(&o.noHuge, "no-huge", false, "run the EAL on anonymous memory instead of hugepages (virtual devices only; for valgrind)")
+	flag.BoolVar(&o.noHuge, "no-huge", false, "run the EAL on ordinary memory (--no-huge), e.g. under valgrind")
 	flag.Parse()
 	if *scalePorts != "" {
 		o.scalePorts = strings.Fields(*scalePorts)
@@ -151,7 +151,11 @@ func run(o options, out string) error {
 			pci = append(pci, d)
 		}
 	}
-	stop, err := bench.StartMemory("txbench", 768, !o.noHuge, pci...)
+	start := bench.Start
+	if o.noHuge {
+		start = func(name string, mb int, _ ...string) (func(), error) { return bench.StartNoHuge(name, mb) }
+	}
+	stop, err := start("txbench", 768, pci...)
 	if err != nil {
 		return err
 	}
