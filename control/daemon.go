@@ -216,7 +216,7 @@ func (d *Daemon) mbufsNeeded() int { return d.mbufsFor(d.ports()) }
 func (d *Daemon) mbufsFor(ports int) int {
 	w := len(d.cfg.EAL.WorkerCores)
 	const ringDesc = 1024
-	return ports*w*2*ringDesc + (w+1)*256 + w*(2*dpdk.Vector+ports*dpdk.TxQueueCap) + 512
+	return ports*w*2*ringDesc + (w+1)*256 + w*(2*dpdk.Vector+ports*dpdk.TxQueueFill) + 512
 }
 
 func (d *Daemon) queues() uint16 { return uint16(len(d.cfg.EAL.WorkerCores)) }

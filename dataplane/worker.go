@@ -109,6 +109,7 @@ type Worker struct {
 	// for each frame of a vector, and the frames chooseFast left over.
 	dst      [dpdk.Vector]int8
 	others   [dpdk.Vector]uint8
+	fast     fastQueues                   // sendFast's
 	memberID [MaxTeams][MaxMembers]uint16 // member port ids
 	member   [MaxTeams][MaxMembers]*dpdk.Port
 	// next is a new port set waiting for the worker (SetPorts).
@@ -541,9 +542,11 @@ func (w *Worker) forward(s *Snapshot, src source, pkts []*dpdk.Mbuf) {
 			c.Ports[i].TxBytes.Add(d.txBytes[i])
 		}
 	}
-	for r, n := range d.drops {
-		if n != 0 {
-			c.Drops[r].Add(n)
+	if d.drops != ([NumDropReasons]uint64{}) { // one comparison when nothing was dropped
+		for r, n := range d.drops {
+			if n != 0 {
+				c.Drops[r].Add(n)
+			}
 		}
 	}
 	for k, n := range d.classes[:classify.NumClasses] {
@@ -600,8 +603,15 @@ const classMask = 7
 func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf, d *delta) {
 	// Team t's packet and byte counter pairs, by bucket.
 	buckets := (*[NBuckets][2]uint64)(unsafe.Pointer((*[NBuckets * 2]uint64)(w.buckets[bucketIndex(t, 0):])))
-	if vid == 0 {
-		pkts = pkts[sendFast(ts, w.memberQ[t], buckets, pkts, d):]
+	if q := &w.fast; vid == 0 && q.load(&w.memberQ[t], ts, buckets) {
+		n := sendFast(pkts, q)
+		if ts.Rewrite != 0 {
+			q.rewrite(&w.memberQ[t])
+		}
+		q.store(&w.memberQ[t], d)
+		d.classes[classify.ClassL3] += q.l3
+		d.classes[classify.ClassL4] += uint64(n) - q.l3
+		pkts = pkts[n:]
 	}
 	for len(pkts) > 0 {
 		vec := pkts[:min(len(pkts), dpdk.Vector)]
@@ -636,21 +646,25 @@ const (
 	untaggable = -127
 )
 
-// sendFast sends the frames of pkts from the first on, in one pass,
-// while they are ones chooseFast would take for a member with room, and
-// returns how many it sent, counting their classes and buckets. The
-// frames are queued before the counters are written, so that the
-// compiler knows the queue's length is the one Full tested. Like the
-// other loops of fromKernel it is kept out of line, so that PGO does
-// not merge it into a function whose loops make calls.
+// sendFast queues the frames of pkts from the first on, in one pass,
+// while they are ones chooseFast would take for a member, and returns how
+// many it queued, counting their buckets, and in q their classes and each
+// member's bytes; fastQueues.rewrite then gives those of SLB members
+// their source MAC. It fills the members' buffers through q (see
+// fastQueues), without testing for room: it takes at most dpdk.Vector
+// frames, which fastQueues.load made sure fit. Like the other loops of
+// fromKernel it is kept out of line, so that PGO does not merge it into a
+// function whose loops make calls; and it has as few arguments as it can,
+// since the register allocator reloads at every turn of the loop what the
+// hash's multiplies clobber.
 //
 //go:noinline
-func sendFast(ts *TeamState, queues [MaxMembers]*dpdk.TxQueue, buckets *[NBuckets][2]uint64, pkts []*dpdk.Mbuf, d *delta) int {
-	table := &ts.Table
-	rewrite := uint32(ts.Rewrite)
-	l3 := d.classes[classify.ClassL3]
-	i := 0
-	for ; i < len(pkts); i++ {
+func sendFast(pkts []*dpdk.Mbuf, q *fastQueues) int {
+	sent := min(len(pkts), dpdk.Vector)
+	// Both pointers tested once here, not on every turn.
+	buckets := q.buckets
+	_, _ = q.table[0], buckets[0]
+	for i := 0; i < sent; i++ {
 		m := pkts[i]
 		data := m.Data()
 		// As in chooseFast: the classifier's checks inline, one by one
@@ -660,39 +674,136 @@ func sendFast(ts *TeamState, queues [MaxMembers]*dpdk.TxQueue, buckets *[NBucket
 		case classify.IsFastL4(data):
 			b = bucketOf(classify.FastL4Hash(data))
 		case classify.IsFastV6L4(data):
-			b = bucketOf(classify.FastV6L4Hash(data))
+			b = bucketOf(classify.MixV6L4(classify.FastV6L4Words(data)))
 		case classify.IsFastV4L3(data):
 			b = bucketOf(classify.FastV4L3Hash(data))
-			d.classes[classify.ClassL3]++
+			q.l3++
 		default:
-			return sentFast(d, i, l3)
+			return i
 		}
-		mi := uint8(table[b])
-		if mi >= MaxMembers || queues[mi].Full() {
-			// chooseFast takes the frame again and counts its class.
+		mi := uint8(q.table[b])
+		if mi >= MaxMembers {
 			if classify.IsFastV4L3(data) {
-				d.classes[classify.ClassL3]--
+				q.l3-- // chooseFast takes the frame again and counts it
 			}
-			break
+			return i
 		}
-		queues[mi].Put(m)
 		n := uint64(m.PktLen())
+		k := q.n[mi]
+		q.buf[mi][k] = dpdk.MbufAddr(m)
+		q.n[mi] = k + 1
 		buckets[b][0]++
 		buckets[b][1] += n
-		d.txPkts[mi]++
-		d.txBytes[mi] += n
-		if rewrite&(1<<(mi&31)) != 0 { // one BT instruction
-			rewriteSource(data, &ts.MAC, &ts.SourceMAC[mi])
-		}
+		q.bytes[mi] += n
 	}
-	return sentFast(d, i, l3)
+	return sent
 }
 
-// sentFast counts the frames sendFast sent, n, as ClassL4 but for those
-// counted as ClassL3 since that counter stood at l3, and returns n.
-func sentFast(d *delta, n int, l3 uint64) int {
-	d.classes[classify.ClassL4] += uint64(n) - (d.classes[classify.ClassL3] - l3)
-	return n
+// rewrite gives the frames sendFast queued on each member that transmits
+// with its own MAC (SLB) that MAC as their source, where the source is
+// the team MAC. A pass of its own, over those frames only, so that
+// sendFast's loop, which every frame goes through, need not test for it.
+func (q *fastQueues) rewrite(queues *[MaxMembers]*dpdk.TxQueue) {
+	// The source MAC and the EtherType as one word (every frame sendFast
+	// takes is longer than 14 bytes), compared without the EtherType.
+	team := q.team << 16
+	for k, fix := range q.fix {
+		if fix == 0 || q.n[k] == q.n0[k] {
+			continue
+		}
+		for _, m := range queues[k].Queued()[q.n0[k]:q.n[k]] {
+			h := (*[frame.EthHeaderLen]byte)(m.Data())
+			if w := le.Uint64(h[6:14]); w<<16 == team {
+				le.PutUint64(h[6:14], w^fix)
+			}
+		}
+	}
+}
+
+// fastQueues is sendFast's view of a team's member queues: each member's
+// buffer and count (dpdk.TxQueue.Slots), the count it started from, the
+// bytes it queued, and, in SLB, what turns the team MAC into the member's
+// source MAC.
+type fastQueues struct {
+	// ts is the team state table, fix and team were taken from.
+	ts *TeamState
+	// table and buckets are the team's bucket table (a copy, so that the
+	// loop has one pointer less to keep) and bucket counters.
+	table   [NBuckets]int8
+	buckets *[NBuckets][2]uint64
+	buf     [MaxMembers]*[dpdk.TxQueueCap]uintptr
+	n, n0   [MaxMembers]uint8
+	bytes   [MaxMembers]uint64
+	// fix is, for a member that rewrites, the team MAC xor its source MAC
+	// as the low 48 bits of a little-endian word, and team the team MAC
+	// as such a word (SLB).
+	fix  [MaxMembers]uint64
+	team uint64
+	// l3 counts the ClassL3 frames sent.
+	l3 uint64
+}
+
+// load takes the member queues and, for SLB, ts's MACs. It reports false
+// when a queue holds more than dpdk.TxQueueCap-dpdk.Vector packets (never
+// after a step, which empties them), so that a vector of frames fits
+// every queue and a uint8 count cannot wrap.
+func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, ts *TeamState, buckets *[NBuckets][2]uint64) bool {
+	// Field by field: a composite literal would be built on the stack
+	// and copied. What comes from ts is taken again only when the
+	// snapshot changed: a published TeamState never changes, and q.ts
+	// keeps it alive, so that no new one can take its address.
+	if q.ts != ts {
+		q.ts = ts
+		q.table = ts.Table
+		q.fix = [MaxMembers]uint64{}
+		if ts.Rewrite != 0 {
+			q.loadRewrite(ts)
+		}
+	}
+	q.buckets = buckets
+	q.bytes = [MaxMembers]uint64{}
+	q.l3 = 0
+	for k, tq := range queues {
+		if tq == nil {
+			// No member in this slot: the table never names it.
+			q.buf[k], q.n[k], q.n0[k] = nil, 0, 0
+			continue
+		}
+		buf, n := tq.Slots()
+		if n > dpdk.TxQueueCap-dpdk.Vector {
+			return false
+		}
+		q.buf[k], q.n[k], q.n0[k] = buf, uint8(n), uint8(n)
+	}
+	return true
+}
+
+// loadRewrite fills q.team and q.fix from ts's MACs.
+func (q *fastQueues) loadRewrite(ts *TeamState) {
+	q.team = macWord(&ts.MAC)
+	for k := range q.fix {
+		if ts.Rewrite&(1<<k) != 0 {
+			q.fix[k] = q.team ^ macWord(&ts.SourceMAC[k])
+		}
+	}
+}
+
+// macWord is mac as the low 48 bits of a little-endian word.
+func macWord(mac *frame.MAC) uint64 {
+	return uint64(le.Uint32(mac[0:4])) | uint64(le.Uint16(mac[4:6]))<<32
+}
+
+// store hands the counts back to the queues and adds each member's
+// packets (what its count grew by) and bytes to d.
+func (q *fastQueues) store(queues *[MaxMembers]*dpdk.TxQueue, d *delta) {
+	for k, tq := range queues {
+		if tq == nil || q.n[k] == q.n0[k] {
+			continue
+		}
+		tq.SetLen(int(q.n[k]))
+		d.txPkts[k] += uint64(q.n[k] - q.n0[k])
+		d.txBytes[k] += q.bytes[k]
+	}
 }
 
 // chooseFast sets dst[i] to the member of each common frame pkts[i]

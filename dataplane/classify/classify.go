@@ -180,11 +180,27 @@ func IsFastV4L3(b []byte) bool {
 		be.Uint16(b[16:18]) >= ipv4MinHeaderLen && (le.Uint16(b[20:22])&0xff3f != 0 || !isL4(b[23]))
 }
 
-// FastV4L3Hash is the flow hash of a frame IsFastV4L3 takes.
+// FastV4L3Hash is the flow hash of a frame IsFastV4L3 takes: hashV4L3,
+// with its constants read from v4L3Keys. A loop that inlines the three
+// fast paths would otherwise keep this rarer path's constants, as values
+// shared with no other path, in registers or set them again on every
+// turn (the compiler hoists constants to the loop).
 func FastV4L3Hash(b []byte) uint32 {
 	p := (*[ethHeaderLen + ipv4MinHeaderLen]byte)(b)
-	return hashV4L3(be.Uint64(p[26:34]))
+	k := &v4L3Keys
+	h := (be.Uint64(p[26:34]) ^ k[0]) * k[1] // absorb
+	h ^= h >> 32
+	h ^= h >> 27 // finish
+	h *= k[2]
+	h ^= h >> 33
+	h *= k[3]
+	h ^= h >> 27
+	return uint32(h >> 32)
 }
+
+// v4L3Keys are hashV4L3's constants, for FastV4L3Hash. Nothing writes
+// them.
+var v4L3Keys = [4]uint64{seedV4L3, absorbMul, finishM1, finishM2}
 
 // Rest classifies b exactly as Frame does, for a caller that already
 // found that IsFastL4 does not take it.
@@ -214,11 +230,21 @@ func IsFastV6L4(b []byte) bool {
 }
 
 // FastV6L4Hash is the flow hash of a frame IsFastV6L4 takes.
-func FastV6L4Hash(b []byte) uint32 {
+func FastV6L4Hash(b []byte) uint32 { return MixV6L4(FastV6L4Words(b)) }
+
+// FastV6L4Words and MixV6L4 are FastV6L4Hash in two parts, each small
+// enough to be inlined (FastV6L4Hash is not): the flow's words as the
+// frame holds them, read little-endian (the four address halves, and
+// the ports with the protocol), and their hash. A loop that calls
+// MixV6L4(FastV6L4Words(b)) makes no call.
+func FastV6L4Words(b []byte) (s0, s1, d0, d1, portsProto uint64) {
 	p := (*[fastV6Len]byte)(b)
-	return mixV6L4(le.Uint64(p[22:30]), le.Uint64(p[30:38]), le.Uint64(p[38:46]), le.Uint64(p[46:54]),
-		uint64(le.Uint32(p[54:58]))<<8|uint64(p[20]))
+	return le.Uint64(p[22:30]), le.Uint64(p[30:38]), le.Uint64(p[38:46]), le.Uint64(p[46:54]),
+		uint64(le.Uint32(p[54:58]))<<8 | uint64(p[20])
 }
+
+// MixV6L4 hashes the words FastV6L4Words reads (see mixV6L4).
+func MixV6L4(s0, s1, d0, d1, portsProto uint64) uint32 { return mixV6L4(s0, s1, d0, d1, portsProto) }
 
 // general classifies any frame, walking its tags and headers.
 func general(b []byte) Result {

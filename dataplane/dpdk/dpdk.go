@@ -27,12 +27,25 @@ const (
 	Burst = C.TG_BURST
 	// Vector is the most packets one IO.Step returns.
 	Vector = C.TG_VECTOR
-	// TxQueueCap is how many packets a TX queue buffers between two steps.
+	// TxQueueCap is how many packets a TX queue can buffer between two
+	// steps (its buffer's size).
 	TxQueueCap = C.TG_TXQ_CAP
+	// TxQueueFill is the most a TX queue's buffer holds at a flush: a
+	// worker queues at most a vector on it between two steps, and the
+	// step adds at most a burst of frames from the control plane. Pools
+	// are sized by it, not by TxQueueCap.
+	TxQueueFill = Vector + Burst
 	// MaxQueues is how many RX (and TX) queues one IO can own.
 	MaxQueues = C.TG_MAX_QUEUES
 	// SideCap is how many frames one step can free or hand to control.
 	SideCap = C.TG_SIDE_CAP
+)
+
+// TxQueue.Slots promises a 256-entry buffer: these fail to compile if
+// TG_TXQ_CAP says otherwise.
+var (
+	_ [TxQueueCap - 256]struct{}
+	_ [256 - TxQueueCap]struct{}
 )
 
 // Error is a failed DPDK call: Op is the operation, Port the device (may be

@@ -216,6 +216,28 @@ func (q *TxQueue) Put(m *Mbuf) {
 	q.n++
 }
 
+// Slots gives a loop that fills several queues at once direct access to
+// q: its buffer and how many packets it holds. The buffer has 256 entries
+// (TxQueueCap), so that a uint8 index needs no bounds check; the loop must
+// not write past entry 255 and hands its count back with SetLen.
+func (q *TxQueue) Slots() (buf *[TxQueueCap]uintptr, n int) { return q.pkts, q.n }
+
+// Queued is q's buffer (see Slots) as the mbufs it holds, for reading
+// them back: writes must go through Slots, whose entries are addresses,
+// since a store of a Go pointer type into C memory would take a GC write
+// barrier for nothing.
+func (q *TxQueue) Queued() *[TxQueueCap]*Mbuf { return (*[TxQueueCap]*Mbuf)(unsafe.Pointer(q.pkts)) }
+
+// SetLen records that the first n entries of q's buffer (see Slots) are
+// queued.
+func (q *TxQueue) SetLen(n int) { q.n = n }
+
+// Len is how many packets q holds.
+func (q *TxQueue) Len() int { return q.n }
+
+// MbufAddr is the address of m as a TX buffer entry holds it (Slots).
+func MbufAddr(m *Mbuf) uintptr { return uintptr(unsafe.Pointer(m)) }
+
 // Drop queues m to be freed at the next Step. A step hands out at most
 // Vector (= SideCap) packets and each is dropped at most once, so the
 // buffer cannot overflow; the index is masked rather than checked so that

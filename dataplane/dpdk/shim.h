@@ -22,8 +22,9 @@
  * queue), so one cgo crossing is amortised over up to 128 packets. */
 #define TG_VECTOR 128
 /* Packets a TX queue buffers between two steps: a full vector plus control
- * frames injected by the control plane. */
-#define TG_TXQ_CAP (TG_VECTOR + TG_BURST)
+ * frames injected by the control plane, rounded up to 256 so that the Go
+ * side can index a buffer with a byte and no bounds check (TxQueue.Slots). */
+#define TG_TXQ_CAP 256
 /* RX and TX queues one worker can own: 4 teams of 8 members, a TAP and
  * 64 VLAN TAPs each. */
 #define TG_MAX_QUEUES 296

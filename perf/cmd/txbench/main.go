@@ -71,6 +71,8 @@ type options struct {
 	core         int
 	// scalePorts are real member ports for the scaling section.
 	scalePorts []string
+	// noHuge runs the EAL without hugepages (-no-huge).
+	noHuge bool
 }
 
 func main() {
@@ -87,6 +89,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to `file`")
 	flag.StringVar(&o.only, "only", "", "run only this contender (with `perf stat`, or for a profile)")
 	scalePorts := flag.String("scale-ports", "", "space-separated member `devargs` for the scaling section instead of net_null ports: PCI addresses of NICs bound to vfio-pci (perf/scale.sh)")
+	flag.BoolVar(&o.noHuge, "no-huge", false, "run the EAL on ordinary memory (--no-huge), e.g. under valgrind")
 	flag.Parse()
 	if *scalePorts != "" {
 		o.scalePorts = strings.Fields(*scalePorts)
@@ -148,7 +151,11 @@ func run(o options, out string) error {
 			pci = append(pci, d)
 		}
 	}
-	stop, err := bench.Start("txbench", 768, pci...)
+	start := bench.Start
+	if o.noHuge {
+		start = func(name string, mb int, _ ...string) (func(), error) { return bench.StartNoHuge(name, mb) }
+	}
+	stop, err := start("txbench", 768, pci...)
 	if err != nil {
 		return err
 	}
