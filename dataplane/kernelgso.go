@@ -29,9 +29,11 @@ import (
 // net_af_packet kick is a sendto that passes its ring's frames to the
 // device before it returns) before the super-frame is written, so the
 // super-frame cannot overtake a frame of its flow that was read before it.
-// The socket bypasses the interface's queueing discipline exactly when the
-// PMD's sockets do (control sets it from the qdisc_bypass devarg), so both
-// reach the driver the same way, on the TX queue of the worker's CPU.
+// A member has sockets only when both they and the PMD's bypass the
+// interface's queueing discipline (control.memberTxPlan): through the
+// qdisc the kernel copies what we send to the PMD's RX sockets, which
+// would take it back in as loops. So both reach the driver the same way,
+// on the TX queue of the worker's CPU.
 
 // memberTx is the worker's packet socket on member mi of src's team, or
 // nil when the member has none (not kernel-backed) or the worker has no

@@ -138,6 +138,16 @@ func (s *Sender) Write(iov []unix.Iovec, etherType uint16) error {
 	return nil
 }
 
+// SendBuffer is the socket's send buffer in bytes (SO_SNDBUF as the
+// kernel reports it: twice what was set, for its bookkeeping).
+func (s *Sender) SendBuffer() (int, error) {
+	n, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_SNDBUF)
+	if err != nil {
+		return 0, fmt.Errorf("afpacket: %s: SO_SNDBUF: %w", s.Iface, err)
+	}
+	return n, nil
+}
+
 // Close closes the socket.
 func (s *Sender) Close() error {
 	if s == nil || s.fd < 0 {

@@ -492,3 +492,39 @@ func openFDs(t *testing.T) int {
 	}
 	return len(es)
 }
+
+// TestOnlyPastTheQdiscNoCopyComesBack: a frame a Sender writes through
+// the interface's queueing discipline is copied to every other ETH_P_ALL
+// packet socket on that interface — as the PMD's RX sockets are, which
+// would take our super-frames back in as loops — and one written past it
+// (QdiscBypass) is copied to none. Hence control gives a member sockets
+// only when they can bypass the qdisc (control.memberTxPlan).
+func TestOnlyPastTheQdiscNoCopyComesBack(t *testing.T) {
+	vethPair(t, "wk", "wl")
+	r := listen(t, "wk") // as the PMD's RX socket on the member interface
+	for _, bypass := range []bool{false, true} {
+		s, err := Open("wk", Options{QdiscBypass: bypass})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		f, l4 := superFrame(false, nil, 20000)
+		want := write(t, s, f, l4, vnet.GSOTCPv4, 1448, 0)
+		if bypass {
+			if !r.none(t) {
+				t.Error("past the qdisc: a copy of the frame came back to the interface's packet socket")
+			}
+			continue
+		}
+		_, got, ok := r.next(t)
+		if !ok {
+			t.Fatal("through the qdisc: no copy reached the interface's packet socket (the reason for not using the qdisc path is gone?)")
+		}
+		if !bytes.Equal(got, want) {
+			t.Error("through the qdisc: the copy differs from the frame sent")
+		}
+		if !r.none(t) {
+			t.Error("through the qdisc: more than one copy")
+		}
+	}
+}
