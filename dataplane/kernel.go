@@ -59,6 +59,7 @@ type kernelIO struct {
 	spare   []*dpdk.Mbuf // allocated, not yet used
 	hdr     []byte       // the virtio-net header of frames written to the kernel
 	tag     []byte       // the 802.1Q tag sendWhole inserts
+	room    int          // the room of an empty mbuf (segmentRoom)
 	// gsoSkip counts, by team and member slot, the super-frames that go
 	// the PMD's way before sendWhole tries the member's socket again.
 	gsoSkip [MaxTeams][MaxMembers]uint8

@@ -49,6 +49,21 @@ func (w *Worker) memberTx(src source, mi int8) *afpacket.Sender {
 	return tx[mi][w.cfg.ID]
 }
 
+// segmentRoom is the room of an empty mbuf of the worker's pool: the
+// largest frame the segmenting path writes before the VLAN's tag, which
+// bounds the segments of a super-frame on every path; 0 while the pool
+// has never had an mbuf to give.
+func (w *Worker) segmentRoom() int {
+	k := w.kio
+	if k.room == 0 {
+		if m := w.mbuf(); m != nil {
+			k.room = len(m.Room())
+			k.spare = append(k.spare, m)
+		}
+	}
+	return k.room
+}
+
 // gsoBackoff is how many super-frames for a member go the PMD's way after
 // its kernel refused one: a refusal that repeats (the interface lost its
 // TSO while the socket bypasses the qdisc, a device queue stays full)
@@ -65,8 +80,9 @@ const (
 	// gsoBackoff super-frames before.
 	wholeRefused
 	// wholeUnsuited: not a TCP super-frame whose headers suit the
-	// kernel's GSO (vnet.PacketGSO): a UDP one, or one the segmenter
-	// will judge.
+	// kernel's GSO (vnet.PacketGSO): a UDP one, one whose GSO size
+	// would make segments larger than the segmenting path's or whose IP
+	// length is not the frame's — the segmenter will judge it.
 	wholeUnsuited
 )
 
@@ -84,10 +100,12 @@ func (w *Worker) sendWhole(ks *kernelSource, s *Snapshot, tx *afpacket.Sender, m
 	if vid != 0 {
 		tag = 4
 	}
-	ph, err := vnet.PacketGSO(h, f, tag)
+	ph, err := vnet.PacketGSO(h, f, tag, w.segmentRoom())
 	if err != nil {
 		return 0, wholeUnsuited
 	}
+	// PacketGSO rewrote the TCP checksum field; the segmenter, should
+	// the frame go its way, computes complete checksums regardless.
 	skip := &k.gsoSkip[t][mi]
 	if *skip > 0 {
 		*skip--

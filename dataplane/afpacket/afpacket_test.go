@@ -157,6 +157,10 @@ func (r *receiver) next(t *testing.T) (vnet.Header, []byte, bool) {
 	}
 }
 
+// maxSegment bounds the segments PacketGSO lets the kernel cut: 1500-byte
+// IP packets behind an Ethernet header and two tags.
+const maxSegment = 1522
+
 var srcMAC = []byte{0x02, 0, 0, 0, 0, 0xa}
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
@@ -239,7 +243,7 @@ func write(t *testing.T, s *Sender, frame []byte, l4 int, gso uint8, mss uint16,
 		tag = 4
 	}
 	h := vnet.Header{Flags: vnet.FlagNeedsCsum, GSOType: gso, GSOSize: mss, CsumStart: uint16(l4), CsumOffset: 16}
-	ph, err := vnet.PacketGSO(h, frame, tag)
+	ph, err := vnet.PacketGSO(h, frame, tag, maxSegment)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +354,7 @@ func TestSuperFrameSegmentedWhereDeviceCannot(t *testing.T) {
 	defer b.Close()
 	f, l4 := superFrame(false, nil, 5000)
 	h := vnet.Header{Flags: vnet.FlagNeedsCsum, GSOType: vnet.GSOTCPv4, GSOSize: 1448, CsumStart: uint16(l4), CsumOffset: 16}
-	ph, _ := vnet.PacketGSO(h, f, 0)
+	ph, _ := vnet.PacketGSO(h, f, 0, maxSegment)
 	hb := make([]byte, vnet.HeaderLen)
 	ph.Encode(hb)
 	if err := b.Write([]unix.Iovec{{Base: &hb[0], Len: vnet.HeaderLen}, {Base: &f[0], Len: uint64(len(f))}}, 0x0800); err != unix.ENOBUFS {
@@ -444,7 +448,7 @@ func TestWriteAllocatesNothing(t *testing.T) {
 	defer s.Close()
 	f, l4 := superFrame(false, nil, 1000)
 	h := vnet.Header{Flags: vnet.FlagNeedsCsum, GSOType: vnet.GSOTCPv4, GSOSize: 1448, CsumStart: uint16(l4), CsumOffset: 16}
-	ph, _ := vnet.PacketGSO(h, f, 0)
+	ph, _ := vnet.PacketGSO(h, f, 0, maxSegment)
 	hb := make([]byte, vnet.HeaderLen)
 	ph.Encode(hb)
 	iov := []unix.Iovec{{Base: &hb[0], Len: vnet.HeaderLen}, {Base: &f[0], Len: uint64(len(f))}}
