@@ -60,9 +60,10 @@ type kernelIO struct {
 	hdr     []byte       // the virtio-net header of frames written to the kernel
 	tag     []byte       // the 802.1Q tag sendWhole inserts
 	room    int          // the room of an empty mbuf (segmentRoom)
-	// gsoSkip counts, by team and member slot, the super-frames that go
-	// the PMD's way before sendWhole tries the member's socket again.
-	gsoSkip [MaxTeams][MaxMembers]uint8
+	// gsoSkip counts, by team, member slot and GSO type (gsoKind), the
+	// super-frames that go the PMD's way before sendWhole tries the
+	// member's socket again.
+	gsoSkip [MaxTeams][MaxMembers][2]uint8
 	iov     [1 + max(maxChain, groSegments)]unix.Iovec
 	gro     [groSlots]groFlow
 	groUsed int
@@ -116,7 +117,8 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 	c := &w.counters.Teams[t]
 	s := w.cfg.Snapshot.Load()
 	total := 0
-	var bad, noMbuf, oversize, super, offloaded, fallback uint64
+	var bad, noMbuf, oversize, super, offloaded, backoff uint64
+	var refused [numGSORefusals]uint64
 	for range kernelReads {
 		n, err := ks.q.Read(k.buf)
 		if n == 0 || err != nil {
@@ -152,15 +154,17 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 		if tx := w.memberTx(ks.src, mi); tx != nil {
 			n, r := w.sendWhole(ks, s, tx, mi, b, h, f)
 			total += n
+			// Unless it left, the frame takes the PMD's path.
 			switch r {
 			case wholeSent:
 				offloaded++
 				continue
-			case wholeRefused:
-				// The kernel refused it (send buffer or device
-				// full, interface down), or refused one shortly
-				// before: the frame takes the PMD's path.
-				fallback++
+			case wholeRefusedFull:
+				refused[GSORefusedFull]++
+			case wholeRefusedOther:
+				refused[GSORefusedOther]++
+			case wholeBackoff:
+				backoff++
 			}
 		}
 		m := w.mbuf()
@@ -200,13 +204,16 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 		}
 	}
 	total += w.flushKernel(ks, s)
-	if bad|noMbuf|oversize|super|offloaded|fallback != 0 {
+	if bad|noMbuf|oversize|super|offloaded|backoff|refused[0]|refused[1] != 0 {
 		c.Drops[DropBadOffload].Add(bad)
 		c.Drops[DropNoMbuf].Add(noMbuf)
 		c.Drops[DropOversize].Add(oversize)
 		c.SuperFrames.Add(super)
 		c.OffloadedFrames.Add(offloaded)
-		c.KernelGSOFallbacks.Add(fallback)
+		c.KernelGSOBackoff.Add(backoff)
+		for i, n := range refused {
+			c.KernelGSORefused[i].Add(n)
+		}
 	}
 	return total
 }

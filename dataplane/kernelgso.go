@@ -64,11 +64,32 @@ func (w *Worker) segmentRoom() int {
 	return k.room
 }
 
-// gsoBackoff is how many super-frames for a member go the PMD's way after
-// its kernel refused one: a refusal that repeats (the interface lost its
-// TSO while the socket bypasses the qdisc, a device queue stays full)
-// must not cost a 64 KB copy into a dropped skb per super-frame.
-const gsoBackoff = 64
+// GSOBackoff is how many super-frames of one GSO type (TCPv4, TCPv6) for
+// a member go the PMD's way after its kernel refused one of that type: a
+// refusal that repeats (the interface lost its TSO while the socket
+// bypasses the qdisc, a device queue stays full) must not cost a 64 KB
+// copy into a dropped skb per super-frame. The backoff is per type, so a
+// device that segments only one of them does not push the other to the
+// slow path; it is cleared when the worker applies a new port set.
+const GSOBackoff = 64
+
+// GSO refusal classes, the index of TeamCounters.KernelGSORefused.
+const (
+	// GSORefusedFull: ENOBUFS or EAGAIN, the socket's send buffer or
+	// the device queue full (or, past the qdisc, a device without TSO).
+	GSORefusedFull = iota
+	// GSORefusedOther: any other error (interface down or gone, EINVAL).
+	GSORefusedOther
+	numGSORefusals
+)
+
+// gsoKind is the backoff slot of GSO type t: 0 for TCPv4, 1 for TCPv6.
+func gsoKind(t uint8) int {
+	if t&^vnet.GSOECN == vnet.GSOTCPv6 {
+		return 1
+	}
+	return 0
+}
 
 // wholeResult is what became of a super-frame sendWhole was given.
 type wholeResult uint8
@@ -76,9 +97,13 @@ type wholeResult uint8
 const (
 	// wholeSent: the super-frame left whole.
 	wholeSent wholeResult = iota
-	// wholeRefused: the member's kernel refused it, or one less than
-	// gsoBackoff super-frames before.
-	wholeRefused
+	// wholeRefusedFull, wholeRefusedOther: the member's kernel refused
+	// it (GSORefusedFull, GSORefusedOther).
+	wholeRefusedFull
+	wholeRefusedOther
+	// wholeBackoff: not tried, the kernel refused one of its GSO type
+	// for the member less than GSOBackoff super-frames before.
+	wholeBackoff
 	// wholeUnsuited: not a TCP super-frame whose headers suit the
 	// kernel's GSO (vnet.PacketGSO): a UDP one, one whose GSO size
 	// would make segments larger than the segmenting path's or whose IP
@@ -106,10 +131,10 @@ func (w *Worker) sendWhole(ks *kernelSource, s *Snapshot, tx *afpacket.Sender, m
 	}
 	// PacketGSO rewrote the TCP checksum field; the segmenter, should
 	// the frame go its way, computes complete checksums regardless.
-	skip := &k.gsoSkip[t][mi]
+	skip := &k.gsoSkip[t][mi][gsoKind(h.GSOType)]
 	if *skip > 0 {
 		*skip--
-		return 0, wholeRefused
+		return 0, wholeBackoff
 	}
 	n := 0
 	if len(k.vec) > 0 {
@@ -137,9 +162,12 @@ func (w *Worker) sendWhole(ks *kernelSource, s *Snapshot, tx *afpacket.Sender, m
 	} else {
 		iov = append(iov, unix.Iovec{Base: unsafe.SliceData(f), Len: uint64(len(f))})
 	}
-	if tx.Write(iov, et) != nil {
-		*skip = gsoBackoff
-		return n, wholeRefused
+	if err := tx.Write(iov, et); err != nil {
+		*skip = GSOBackoff
+		if err == unix.ENOBUFS || err == unix.EAGAIN {
+			return n, wholeRefusedFull
+		}
+		return n, wholeRefusedOther
 	}
 	c := &w.counters.Teams[t]
 	c.Ports[TapIndex].RxPackets.Add(1)

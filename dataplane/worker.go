@@ -381,6 +381,9 @@ func (w *Worker) applyPorts(teams []TeamPorts) error {
 	w.member = [MaxTeams][MaxMembers]*dpdk.Port{}
 	if w.kio != nil {
 		w.kio.sources = w.kio.sources[:0]
+		// A slot the new set reuses starts without the backoff of
+		// the member that had it.
+		w.kio.gsoSkip = [MaxTeams][MaxMembers][2]uint8{}
 	}
 	w.cfg.Teams = teams
 	// A slot's counters are not reset when another port takes it: the
