@@ -56,10 +56,14 @@ type kernelIO struct {
 	seg     vnet.Segmenter
 	vec     []*dpdk.Mbuf // a vector being built, at most dpdk.Vector
 	vecSegs int          // the mbufs in vec, chains counted whole
-	spare   []*dpdk.Mbuf // allocated, not yet used
-	hdr     []byte       // the virtio-net header of frames written to the kernel
-	tag     []byte       // the 802.1Q tag sendWhole inserts
-	room    int          // the room of an empty mbuf (segmentRoom)
+	// vecMembers has bit i set when a frame in vec may go to member
+	// slot i (sendWhole): a super-frame's segments to the member
+	// superMember picked, any other frame to every member.
+	vecMembers uint8
+	spare      []*dpdk.Mbuf // allocated, not yet used
+	hdr        []byte       // the virtio-net header of frames written to the kernel
+	tag        []byte       // the 802.1Q tag sendWhole inserts
+	room       int          // the room of an empty mbuf (segmentRoom)
 	// gsoSkip counts, by team, member slot and GSO type (gsoKind), the
 	// super-frames that go the PMD's way before sendWhole tries the
 	// member's socket again.
@@ -148,6 +152,7 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 			}
 			m.SetLen(copy(room, f))
 			total += w.queueKernel(ks, s, m, 1)
+			k.vecMembers = allMembers // fromKernel decides
 			continue
 		}
 		mi, b, p := w.superMember(s, ks.src, f)
@@ -182,6 +187,7 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 			default:
 				offloaded++
 				total += w.queueKernel(ks, s, m, segs)
+				k.vecMembers |= memberBit(mi)
 			}
 			continue
 		}
@@ -194,6 +200,7 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 		for {
 			m.SetLen(k.seg.Next(m.Room())) // at least one segment after a Reset
 			total += w.queueKernel(ks, s, m, 1)
+			k.vecMembers |= memberBit(mi)
 			if k.seg.Done() {
 				break
 			}
@@ -307,6 +314,7 @@ func (w *Worker) flushKernel(ks *kernelSource, s *Snapshot) int {
 	k := w.kio
 	n := len(k.vec)
 	if n == 0 {
+		k.vecMembers = 0
 		return 0
 	}
 	if k.unflushed {
@@ -316,6 +324,7 @@ func (w *Worker) flushKernel(ks *kernelSource, s *Snapshot) int {
 	w.forward(s, ks.src, k.vec)
 	k.vec = k.vec[:0]
 	k.vecSegs = 0
+	k.vecMembers = 0
 	w.io.Flush()
 	return n
 }

@@ -23,17 +23,39 @@ import (
 // (vnet.PacketGSO). The kernel carries it as one skb and segments it only
 // where the egress device needs it.
 //
-// Order within a flow: everything the worker queued before the
-// super-frame — the TAP vector being built and the member vector of this
-// poll — is forwarded and handed to the PMD (rte_eth_tx_burst, whose
-// net_af_packet kick is a sendto that passes its ring's frames to the
-// device before it returns) before the super-frame is written, so the
-// super-frame cannot overtake a frame of its flow that was read before it.
-// A member has sockets only when both they and the PMD's bypass the
-// interface's queueing discipline (control.memberTxPlan): through the
-// qdisc the kernel copies what we send to the PMD's RX sockets, which
-// would take it back in as loops. So both reach the driver the same way,
-// on the TX queue of the worker's CPU.
+// Order within a flow: a flow leaves on one member, so only the order
+// within the member matters. Before the super-frame is written, what the
+// worker holds that may go to its member is forwarded and handed to the
+// PMD (rte_eth_tx_burst): the TAP vector being built when it may hold
+// frames for that member (kernelIO.vecMembers: a super-frame's segments
+// count for the member superMember picked, any other frame for every
+// member, as fromKernel decides), and the member's TX buffer when it holds
+// frames (the member vector of this poll). Frames for other members stay
+// queued, so a poll of super-frames for one member costs no cgo call and
+// no PMD sendto per super-frame. A member has sockets only when both they
+// and the PMD's bypass the interface's queueing discipline
+// (control.memberTxPlan): through the qdisc the kernel copies what we
+// send to the PMD's RX sockets, which would take it back in as loops. So
+// both reach the driver the same way, on the TX queue of the worker's CPU.
+//
+// What this does not guarantee: net_af_packet's transmit copies frames
+// into its ring and kicks the kernel with a sendto that ignores EAGAIN and
+// ENOBUFS; when the device queue is full the kernel stops there and the
+// rest of the ring waits for the PMD's next send. Under a full device a
+// super-frame can therefore overtake earlier frames of its flow still in
+// the ring (TCP sees reordering, not loss).
+
+// allMembers is the member mask (kernelIO.vecMembers) of every slot.
+const allMembers = 1<<MaxMembers - 1
+
+// memberBit is slot mi's bit in a member mask, every slot's for a slot
+// that names no member.
+func memberBit(mi int8) uint8 {
+	if mi < 0 || mi >= MaxMembers {
+		return allMembers
+	}
+	return 1 << uint8(mi)
+}
 
 // memberTx is the worker's packet socket on member mi of src's team, or
 // nil when the member has none (not kernel-backed) or the worker has no
@@ -136,10 +158,12 @@ func (w *Worker) sendWhole(ks *kernelSource, s *Snapshot, tx *afpacket.Sender, m
 		*skip--
 		return 0, wholeBackoff
 	}
+	// Only the order within the member matters: hand the PMD what is
+	// queued for it, and only when something is.
 	n := 0
-	if len(k.vec) > 0 {
+	if len(k.vec) > 0 && k.vecMembers&memberBit(mi) != 0 {
 		n = w.flushKernel(ks, s)
-	} else if k.unflushed {
+	} else if w.memberQ[t][mi].Len() > 0 {
 		w.io.Flush()
 		k.unflushed = false
 	}
