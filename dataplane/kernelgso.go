@@ -193,14 +193,27 @@ func (w *Worker) sendWhole(ks *kernelSource, s *Snapshot, tx *afpacket.Sender, m
 		}
 		return n, wholeRefusedOther
 	}
+	// Counted as the segmenting path counts it: in the wire segments the
+	// kernel cuts it into (packets, and bytes with the headers of each),
+	// so that the rates stay steady when a member's super-frames change
+	// path (a refusal, its backoff).
+	segs, wire := wireSegments(len(f), int(ph.HdrLen)-tag, int(ph.GSOSize))
 	c := &w.counters.Teams[t]
-	c.Ports[TapIndex].RxPackets.Add(1)
-	c.Ports[TapIndex].RxBytes.Add(uint64(len(f)))
-	c.Ports[mi].TxPackets.Add(1)
-	c.Ports[mi].TxBytes.Add(uint64(len(f) + tag))
-	c.Classes[classify.ClassL4].Add(1)
+	c.Ports[TapIndex].RxPackets.Add(segs)
+	c.Ports[TapIndex].RxBytes.Add(wire)
+	c.Ports[mi].TxPackets.Add(segs)
+	c.Ports[mi].TxBytes.Add(wire + segs*uint64(tag))
+	c.Classes[classify.ClassL4].Add(segs)
 	bi := bucketIndex(t, int(b))
-	w.buckets[bi]++
-	w.buckets[bi+1] += uint64(len(f))
+	w.buckets[bi] += segs
+	w.buckets[bi+1] += wire
 	return n + 1, wholeSent
+}
+
+// wireSegments is how many segments of at most mss payload bytes a
+// super-frame of n bytes with hdr bytes of headers is cut into, and their
+// bytes, each with the headers.
+func wireSegments(n, hdr, mss int) (segs, bytes uint64) {
+	k := max(1, (n-hdr+mss-1)/mss)
+	return uint64(k), uint64(n + (k-1)*hdr)
 }
