@@ -176,8 +176,7 @@ func (w *Worker) sendWhole(ks *kernelSource, s *Snapshot, tx *afpacket.Sender, m
 	iov = append(iov, unix.Iovec{Base: unsafe.SliceData(k.hdr), Len: vnet.HeaderLen})
 	et := binary.BigEndian.Uint16(f[12:14])
 	if tag != 0 {
-		k.tag[0], k.tag[1] = 0x81, 0x00
-		k.tag[2], k.tag[3] = byte(vid>>8)&0x0f, byte(vid)
+		putTag(k.tag, vid)
 		et = 0x8100
 		iov = append(iov,
 			unix.Iovec{Base: unsafe.SliceData(f), Len: 12},

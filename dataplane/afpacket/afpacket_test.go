@@ -196,7 +196,7 @@ func superFrame(v6 bool, tags []uint16, payload int) ([]byte, int) {
 		ip[6] = 0x40
 		ip[8], ip[9] = 64, unix.IPPROTO_TCP
 		copy(ip[12:], []byte{198, 18, 0, 1, 198, 18, 0, 2})
-		binary.BigEndian.PutUint16(ip[10:], ^sum(ip, 0))
+		binary.BigEndian.PutUint16(ip[10:], vnet.Checksum(ip))
 		f = append(f, ip...)
 		pseudo = append(append(pseudo, ip[12:20]...), 0, unix.IPPROTO_TCP, byte((tcpLen+payload)>>8), byte(tcpLen+payload))
 	}
@@ -210,28 +210,12 @@ func superFrame(v6 bool, tags []uint16, payload int) ([]byte, int) {
 	binary.BigEndian.PutUint16(tcp[14:], 1000)
 	tcp[20], tcp[21] = 1, 1 // NOP NOP, then a timestamp option
 	tcp[22], tcp[23] = 8, 10
-	binary.BigEndian.PutUint16(tcp[16:], sum(pseudo, 0))
+	binary.BigEndian.PutUint16(tcp[16:], vnet.Fold(vnet.Sum(pseudo, 0)))
 	f = append(f, tcp...)
 	for i := range payload {
 		f = append(f, byte(i*7+i>>8))
 	}
 	return f, l4
-}
-
-// sum is the ones'-complement sum of b (RFC 1071), folded, plus init.
-func sum(b []byte, init uint32) uint16 {
-	s := init
-	for len(b) >= 2 {
-		s += uint32(b[0])<<8 | uint32(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		s += uint32(b[0]) << 8
-	}
-	for s > 0xffff {
-		s = s>>16 + s&0xffff
-	}
-	return uint16(s)
 }
 
 // write sends frame through s with PacketGSO's header, inserting an
@@ -396,13 +380,13 @@ func segmented(t *testing.T, r *receiver, s *Sender, c frameCase) {
 			n := len(got) - l4
 			pseudo = append(append(pseudo, got[l3+8:l3+40]...), 0, 0, byte(n>>8), byte(n), 0, 0, 0, unix.IPPROTO_TCP)
 		} else {
-			if sum(got[l3:l4], 0) != 0xffff {
+			if vnet.Checksum(got[l3:l4]) != 0 {
 				t.Fatalf("segment %d: bad IPv4 header checksum", i)
 			}
 			n := len(got) - l4
 			pseudo = append(append(pseudo, got[l3+12:l3+20]...), 0, unix.IPPROTO_TCP, byte(n>>8), byte(n))
 		}
-		if sum(got[l4:], uint32(sum(pseudo, 0))) != 0xffff {
+		if ^vnet.Fold(vnet.Sum(got[l4:], vnet.Sum(pseudo, 0))) != 0 {
 			t.Fatalf("segment %d: bad TCP checksum", i)
 		}
 		payload = append(payload, got[hdr:]...)
@@ -530,5 +514,21 @@ func TestOnlyPastTheQdiscNoCopyComesBack(t *testing.T) {
 		if !r.none(t) {
 			t.Error("through the qdisc: more than one copy")
 		}
+	}
+}
+
+// TestZeroSenderOwnsNothing: a Sender not made by Open has no descriptor
+// of its own: Close leaves descriptor 0 (stdin) alone, Write fails.
+func TestZeroSenderOwnsNothing(t *testing.T) {
+	var s Sender
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if _, err := unix.FcntlInt(0, unix.F_GETFD, 0); err != nil {
+		t.Errorf("descriptor 0 after a zero Sender's Close: %v", err)
+	}
+	var b [1]byte
+	if err := s.Write([]unix.Iovec{{Base: &b[0], Len: 1}}, 0x0800); err != unix.EBADF {
+		t.Errorf("Write on a zero Sender: %v, want EBADF", err)
 	}
 }
