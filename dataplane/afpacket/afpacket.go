@@ -86,11 +86,16 @@ type Sender struct {
 }
 
 // Open opens a Sender on interface iface.
-func Open(iface string, o Options) (_ *Sender, err error) {
+func Open(iface string, o Options) (*Sender, error) {
 	ifi, err := net.InterfaceByName(iface)
 	if err != nil {
 		return nil, fmt.Errorf("afpacket: %w", err)
 	}
+	return open(ifi, o)
+}
+
+func open(ifi *net.Interface, o Options) (_ *Sender, err error) {
+	iface := ifi.Name
 	// Protocol 0: no packet type is hooked, the socket receives nothing.
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -179,9 +184,13 @@ type Senders []*Sender
 
 // OpenSenders opens n Senders on iface; on error none stays open.
 func OpenSenders(iface string, n int, o Options) (Senders, error) {
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		return nil, fmt.Errorf("afpacket: %w", err)
+	}
 	var ss Senders
 	for range n {
-		s, err := Open(iface, o)
+		s, err := open(ifi, o)
 		if err != nil {
 			ss.Close()
 			return nil, err

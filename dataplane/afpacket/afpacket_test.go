@@ -3,10 +3,12 @@ package afpacket
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -450,7 +452,9 @@ func TestWriteAllocatesNothing(t *testing.T) {
 }
 
 // TestOpenFailsCleanly: an interface that does not exist is an error,
-// and OpenSenders leaves nothing open behind a failure.
+// and OpenSenders leaves nothing open behind a failure, also one of its
+// second socket after the first was opened (descriptors limited so that
+// one Open fits and two do not).
 func TestOpenFailsCleanly(t *testing.T) {
 	if _, err := Open("nosuch0", Options{}); err == nil {
 		t.Error("Open on a missing interface succeeded")
@@ -470,6 +474,50 @@ func TestOpenFailsCleanly(t *testing.T) {
 	if after := openFDs(t); after != before {
 		t.Errorf("%d descriptors open before, %d after Close", before, after)
 	}
+
+	free := lowestFreeFD(t)
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	low := lim
+	low.Cur = uint64(free + 1) // room for one descriptor
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	one, err1 := Open("wi", Options{})
+	one.Close()
+	ss, err2 := OpenSenders("wi", 3, Options{})
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if err1 != nil {
+		t.Fatalf("one Open within the limit: %v", err1)
+	}
+	if err2 == nil || ss != nil {
+		ss.Close()
+		t.Fatalf("OpenSenders of 3 with room for one descriptor: %v, %d senders", err2, len(ss))
+	}
+	if !errors.Is(err2, unix.EMFILE) || !strings.Contains(err2.Error(), "socket") {
+		t.Errorf("OpenSenders with room for one descriptor: %v, want the second socket to fail with EMFILE", err2)
+	}
+	if after := openFDs(t); after != before {
+		t.Errorf("%d descriptors open before, %d after the failed OpenSenders", before, after)
+	}
+	if got := lowestFreeFD(t); got != free {
+		t.Errorf("descriptor %d still taken after the failed OpenSenders", free)
+	}
+}
+
+// lowestFreeFD is the descriptor the next one opened gets.
+func lowestFreeFD(t *testing.T) int {
+	t.Helper()
+	fd, err := unix.Dup(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
+	return fd
 }
 
 func openFDs(t *testing.T) int {
