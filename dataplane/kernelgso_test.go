@@ -1,10 +1,78 @@
 package dataplane
 
 import (
+	"runtime"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/teamgw/teamgw/dataplane/afpacket"
 	"github.com/teamgw/teamgw/dataplane/vnet"
 )
+
+// TestSendWholeAllocatesNothing: writing a super-frame whole to a member's
+// packet socket allocates nothing, and each is counted as the wire
+// segments it becomes. The socket is on the loopback interface of a
+// network namespace of the test's own thread (unshared, so nothing
+// reaches the machine's), which takes GSO skbs past the qdisc.
+func TestSendWholeAllocatesNothing(t *testing.T) {
+	runtime.LockOSThread() // the thread stays in its own namespace: never unlocked, it ends with the test
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		t.Fatalf("unshare: %v", err)
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ifr.SetUint16(unix.IFF_UP)
+	err = unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+	unix.Close(fd)
+	if err != nil {
+		t.Fatalf("lo up: %v", err)
+	}
+	tx, err := afpacket.Open("lo", afpacket.Options{QdiscBypass: true, SendBuffer: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+
+	r := newRig(t, 1, func(r *rig, wc *WorkerConfig) {
+		wc.Teams[0].MemberTx = []afpacket.Senders{{tx}}
+		r.noStart = true
+	})
+	w := r.w
+	w.kio = newKernelIO(r.pool)
+	ks := &kernelSource{src: source{team: 0, member: -1}}
+	if w.memberTx(ks.src, 0) != tx {
+		t.Fatal("the worker has not the member's socket")
+	}
+	s := r.snap.Load()
+	f := tcpSuper(20000)
+	h := vnet.Header{Flags: vnet.FlagNeedsCsum, GSOType: vnet.GSOTCPv4, GSOSize: 1448, CsumStart: 34, CsumOffset: 16}
+	results := map[wholeResult]int{}
+	const runs = 100
+	if n := testing.AllocsPerRun(runs, func() {
+		_, res := w.sendWhole(ks, s, tx, 0, 0, h, f)
+		results[res]++
+	}); n != 0 {
+		t.Errorf("%v allocations per super-frame", n)
+	}
+	if results[wholeSent] != runs+1 { // AllocsPerRun runs it once more first
+		t.Fatalf("results %v, want all sent", results)
+	}
+	segs, bytes := wireSegments(len(f), 54, 1448)
+	c := &w.counters.Teams[0].Ports[0]
+	if got := c.TxPackets.Load(); got != (runs+1)*segs {
+		t.Errorf("member TX packets %d, want %d segments for each of %d super-frames", got, segs, runs+1)
+	}
+	if got := c.TxBytes.Load(); got != (runs+1)*bytes {
+		t.Errorf("member TX bytes %d, want %d", got, (runs+1)*bytes)
+	}
+}
 
 // TestWireSegmentsMatchTheSegmenter: a super-frame left whole is counted
 // as the segments the segmenter cuts it into, packets and bytes.
@@ -37,6 +105,7 @@ func tcpSuper(payload int) []byte {
 	n := 40 + payload
 	f[16], f[17] = byte(n>>8), byte(n)
 	f[22], f[23] = 64, 6
+	copy(f[26:34], []byte{192, 0, 2, 1, 192, 0, 2, 10})
 	f[46] = 5 << 4
 	return f
 }
