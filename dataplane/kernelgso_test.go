@@ -109,3 +109,67 @@ func tcpSuper(payload int) []byte {
 	f[46] = 5 << 4
 	return f
 }
+
+// TestGSOBackoffPerTypeAndClearedByNewPorts: a refusal sends the next
+// GSOBackoff super-frames of its GSO type for the member the PMD's way
+// untried, counted apart from the refusal and classed by its error; the
+// other GSO type is still tried; a new port set clears the backoff. The
+// socket is a Sender never opened, whose writes fail (EBADF: a refusal
+// of the "other" class).
+func TestGSOBackoffPerTypeAndClearedByNewPorts(t *testing.T) {
+	dead := &afpacket.Sender{}
+	r := newRig(t, 1, func(r *rig, wc *WorkerConfig) {
+		wc.Teams[0].MemberTx = []afpacket.Senders{{dead}}
+		r.noStart = true
+	})
+	w := r.w
+	w.kio = newKernelIO(r.pool)
+	ks := &kernelSource{src: source{team: 0, member: -1}}
+	s := r.snap.Load()
+	v4, v6 := tcpSuper(5000), tcpSuper6(5000)
+	h4 := vnet.Header{Flags: vnet.FlagNeedsCsum, GSOType: vnet.GSOTCPv4, GSOSize: 1448, CsumStart: 34, CsumOffset: 16}
+	h6 := vnet.Header{Flags: vnet.FlagNeedsCsum, GSOType: vnet.GSOTCPv6, GSOSize: 1428, CsumStart: 54, CsumOffset: 16}
+	send := func(h vnet.Header, f []byte) wholeResult {
+		_, res := w.sendWhole(ks, s, dead, 0, 0, h, f)
+		return res
+	}
+	if res := send(h4, v4); res != wholeRefusedOther {
+		t.Fatalf("first IPv4 super-frame: %v, want refused (other)", res)
+	}
+	for i := range GSOBackoff {
+		if res := send(h4, v4); res != wholeBackoff {
+			t.Fatalf("IPv4 super-frame %d after the refusal: %v, want backoff", i+1, res)
+		}
+		if i == 0 {
+			if res := send(h6, v6); res != wholeRefusedOther {
+				t.Fatalf("IPv6 super-frame during the IPv4 backoff: %v, want tried and refused", res)
+			}
+		}
+	}
+	if res := send(h4, v4); res != wholeRefusedOther {
+		t.Fatalf("IPv4 super-frame after %d in backoff: %v, want tried again", GSOBackoff, res)
+	}
+	if res := send(h4, v4); res != wholeBackoff {
+		t.Fatalf("%v, want backoff", res)
+	}
+	if err := w.applyPorts(w.cfg.Teams); err != nil {
+		t.Fatal(err)
+	}
+	if res := send(h4, v4); res != wholeRefusedOther {
+		t.Fatalf("IPv4 super-frame after a new port set: %v, want tried (backoff cleared)", res)
+	}
+}
+
+// tcpSuper6 is an IPv6 TCP super-frame with payload bytes of payload
+// behind 14 + 40 + 20 bytes of headers.
+func tcpSuper6(payload int) []byte {
+	f := make([]byte, 74+payload)
+	f[12], f[13] = 0x86, 0xdd
+	f[14] = 0x60
+	n := 20 + payload
+	f[18], f[19] = byte(n>>8), byte(n)
+	f[20], f[21] = 6, 64
+	f[22], f[38] = 0x20, 0x20
+	f[66] = 5 << 4
+	return f
+}
