@@ -352,3 +352,63 @@ func TestKernelPathKernelGSOFallback(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelPathNoSocketsThroughTheQdisc: a kernel-backed member whose
+// PMD sends through the qdisc (qdisc_bypass=0), or whose interface has no
+// TSO when teamgw starts, gets no packet sockets — through the qdisc the
+// kernel would hand what they send to the PMD's RX sockets as well — so
+// its super-frames are segmented by teamgw and sent through the PMD, and
+// every byte still arrives.
+func TestKernelPathNoSocketsThroughTheQdisc(t *testing.T) {
+	for _, c := range []struct {
+		name, args string
+		tsoOff     bool
+	}{
+		{"qdisc_bypass=0", ",qdisc_bypass=0", false},
+		{"qdisc_bypass=00", ",qdisc_bypass=00", false},
+		{"no TSO", "", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			l, err := lab.New(ctx, lab.Spec{Members: 1, Clients: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { l.Close() })
+			if c.tsoOff {
+				if out, err := l.Exec(ctx, l.GW, "ethtool", "-K", "m0", "tso", "off"); err != nil {
+					t.Fatalf("ethtool: %v\n%s", err, out)
+				}
+			}
+			var logb bytes.Buffer
+			g, err := l.StartTeamgw(context.Background(), teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Mode: "slb", MemberArgs: c.args}), &syncWriter{w: &logb})
+			if err != nil {
+				t.Fatalf("%v\n%s", err, logb.String())
+			}
+			defer g.Stop()
+			bulkEcho(t, l, 3)
+			s, err := g.Status()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m := s.Teams[0].Members[0]; m.KernelGSO {
+				t.Errorf("member %s is marked as leaving super-frames to its kernel", m.Name)
+			}
+			kp := s.Teams[0].KernelPath
+			t.Logf("super-frames left whole %d, segmented %d; drops %v", kp.Offloaded, kp.SuperFrames, s.Teams[0].Drops)
+			if kp.Offloaded != 0 || kp.KernelGSORefusedFull+kp.KernelGSORefusedOther+kp.KernelGSOBackoff != 0 {
+				t.Errorf("%d super-frames left whole, %d/%d refused, %d in backoff: want none offered to the member's kernel",
+					kp.Offloaded, kp.KernelGSORefusedFull, kp.KernelGSORefusedOther, kp.KernelGSOBackoff)
+			}
+			if kp.SuperFrames == 0 {
+				t.Error("no super-frame was segmented")
+			}
+			for _, r := range []string{"bad_offload", "oversize", "kernel_write", "no_mbuf", "tx_full"} {
+				if n := s.Teams[0].Drops[r]; n != 0 {
+					t.Errorf("%d frames dropped as %s", n, r)
+				}
+			}
+		})
+	}
+}
