@@ -86,7 +86,7 @@ func newMetricsCollector(d *Daemon) *metricsCollector {
 		workerIdle:      desc("worker_idle_polls_total", "Poll iterations that found no packet (busy ratio = 1 - idle/polls).", []string{"worker"}),
 		workerPackets:   desc("worker_packets_total", "Packets a worker lcore handled.", []string{"worker"}),
 		superFrames: desc("kernel_superframes_total",
-			"TCP/UDP super-frames of the kernel path: cut into wire segments (direction=segmented, TSO/USO in software), handed whole to a member NIC's TSO or a kernel-backed member's GSO (direction=offloaded), refused whole by such a member's kernel and segmented instead (direction=gso_fallback) or built from wire segments (direction=coalesced, GRO).", []string{"team", "direction"}),
+			"TCP/UDP super-frames of the kernel path: cut into wire segments (direction=segmented, TSO/USO in software), handed whole to a member NIC's TSO or a kernel-backed member's GSO (direction=offloaded), refused whole by such a member's kernel and segmented instead (direction=gso_refused_full: ENOBUFS/EAGAIN, send buffer or device full; direction=gso_refused_other: any other error, such as the interface down), segmented without being offered to that kernel because it refused one of their GSO type within the previous 64 (direction=gso_backoff) or built from wire segments (direction=coalesced, GRO).", []string{"team", "direction"}),
 		coalescedSegs: desc("kernel_coalesced_segments_total", "Wire segments merged into super-frames for the kernel.", team),
 		nicDrops: desc("member_nic_drops_total",
 			"Frames the member device itself dropped or failed (rx_missed: RX ring full, rx_nombuf, rx_errors, tx_errors).", []string{"team", "member", "reason"}),
@@ -164,7 +164,9 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.clientMoves, t.ClientMoves, t.Name)
 		counter(c.superFrames, t.KernelPath.SuperFrames, t.Name, "segmented")
 		counter(c.superFrames, t.KernelPath.Offloaded, t.Name, "offloaded")
-		counter(c.superFrames, t.KernelPath.KernelGSOFallbacks, t.Name, "gso_fallback")
+		counter(c.superFrames, t.KernelPath.KernelGSORefusedFull, t.Name, "gso_refused_full")
+		counter(c.superFrames, t.KernelPath.KernelGSORefusedOther, t.Name, "gso_refused_other")
+		counter(c.superFrames, t.KernelPath.KernelGSOBackoff, t.Name, "gso_backoff")
 		counter(c.superFrames, t.KernelPath.Coalesced, t.Name, "coalesced")
 		counter(c.coalescedSegs, t.KernelPath.CoalescedSegments, t.Name)
 		if l := t.LACP; l != nil {

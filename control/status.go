@@ -123,11 +123,17 @@ type KernelPath struct {
 	// segment them (TSO on the NIC) or to a kernel-backed member's kernel
 	// (GSO).
 	Offloaded uint64 `json:"superframes_offloaded"`
-	// KernelGSOFallbacks are the super-frames a kernel-backed member's
-	// kernel refused whole (send buffer or device full, interface down);
-	// they were segmented and sent through the PMD instead.
-	KernelGSOFallbacks uint64 `json:"superframes_gso_fallback"`
-	Coalesced          uint64 `json:"superframes_coalesced"`
+	// KernelGSORefusedFull and KernelGSORefusedOther are the
+	// super-frames a kernel-backed member's kernel refused whole:
+	// ENOBUFS or EAGAIN (send buffer or device full), and any other
+	// error (interface down or gone). KernelGSOBackoff are those not
+	// offered to it because it refused one of their GSO type shortly
+	// before (the next 64). All were segmented and sent through the PMD
+	// instead (they are among SuperFrames).
+	KernelGSORefusedFull  uint64 `json:"superframes_gso_refused_full"`
+	KernelGSORefusedOther uint64 `json:"superframes_gso_refused_other"`
+	KernelGSOBackoff      uint64 `json:"superframes_gso_backoff"`
+	Coalesced             uint64 `json:"superframes_coalesced"`
 	// CoalescedSegments are the wire segments the coalesced
 	// super-frames were made of.
 	CoalescedSegments uint64 `json:"segments_coalesced"`
@@ -341,9 +347,11 @@ func (d *Daemon) buildStatus() *Status {
 		}
 		slices.SortFunc(ts.Routers, func(a, b RouterStatus) int { return strings.Compare(a.IP, b.IP) })
 		ts.KernelPath = KernelPath{Interface: t.cfg.Name, SuperFrames: totals[ti].SuperFrames,
-			Offloaded:          totals[ti].OffloadedFrames,
-			KernelGSOFallbacks: totals[ti].KernelGSOFallbacks,
-			Coalesced:          totals[ti].Coalesced, CoalescedSegments: totals[ti].CoalescedSegments}
+			Offloaded:             totals[ti].OffloadedFrames,
+			KernelGSORefusedFull:  totals[ti].KernelGSORefused[dataplane.GSORefusedFull],
+			KernelGSORefusedOther: totals[ti].KernelGSORefused[dataplane.GSORefusedOther],
+			KernelGSOBackoff:      totals[ti].KernelGSOBackoff,
+			Coalesced:             totals[ti].Coalesced, CoalescedSegments: totals[ti].CoalescedSegments}
 		if t.tap != nil {
 			ts.KernelPath.Queues, ts.KernelPath.Offloads = t.tap.Queues(), t.tap.Offloads.String()
 		}

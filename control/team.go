@@ -389,36 +389,98 @@ func (d *Daemon) startMember(mc configs.Member, mtu int) (_ *member, err error) 
 		}
 		m.iface = mi
 		m.onClose(mi.restore)
-		o, err := memberTxOptions(mc)
+		o, ok, err := memberTxOptions(mc)
 		if err != nil {
 			return nil, err
 		}
-		tx, err := afpacket.OpenSenders(mc.Args()["iface"], int(q), o)
-		if err != nil {
-			return nil, err
+		if ok {
+			tx, err := afpacket.OpenSenders(mc.Args()["iface"], int(q), o)
+			if err != nil {
+				return nil, err
+			}
+			m.tx = tx
+			m.onClose(func() { tx.Close() })
 		}
-		m.tx = tx
-		m.onClose(func() { tx.Close() })
 	}
 	return m, nil
 }
 
-// memberTxOptions are those of a kernel-backed member's packet sockets,
-// with room for a few 64 KB super-frames in flight per worker. They go
-// past the interface's queueing discipline when the PMD's own sockets do
-// (its qdisc_bypass devarg, on unless set to 0), so that a super-frame and
-// the PMD's frames of its flow take the same way to the driver — straight
-// to the TX queue of the sending CPU — and neither overtakes the other;
-// but not when the interface does not segment TCP itself, as the kernel
-// drops GSO skbs sent that way to such a device (afpacket.OffersTSO):
-// through the qdisc its GSO cuts them in software.
-func memberTxOptions(mc configs.Member) (afpacket.Options, error) {
+// memberTxOptions are the options of a kernel-backed member's packet
+// sockets, and whether it gets any (see memberTxPlan).
+func memberTxOptions(mc configs.Member) (afpacket.Options, bool, error) {
 	iface := mc.Args()["iface"]
 	tso, err := afpacket.OffersTSO(iface)
 	if err != nil {
-		return afpacket.Options{}, fmt.Errorf("kernel interface %q: %w", iface, err)
+		return afpacket.Options{}, false, fmt.Errorf("kernel interface %q: %w", iface, err)
 	}
-	return afpacket.Options{QdiscBypass: tso && mc.Args()["qdisc_bypass"] != "0", SendBuffer: 4 << 20}, nil
+	o, ok := memberTxPlan(mc.Args(), tso)
+	return o, ok, nil
+}
+
+// memberTxPlan decides whether a kernel-backed member with devargs args,
+// on an interface that segments TCP itself or not (tso), gets packet
+// sockets for whole super-frames, and their options. It does only when
+// both its sockets and the PMD's go past the interface's queueing
+// discipline:
+//
+//   - A frame sent through the qdisc (dev_queue_xmit) is copied to every
+//     other ETH_P_ALL packet socket on the interface, the PMD's RX sockets
+//     among them (DPDK 22.11 does not set PACKET_IGNORE_OUTGOING on them):
+//     our super-frames, or the segments the kernel cuts them into, would
+//     come back in on the member and be dropped as loops. The direct
+//     transmit past the qdisc hands no copies to packet taps.
+//   - The kernel drops a GSO skb sent past the qdisc to a device that does
+//     not segment TCP itself (afpacket.OffersTSO; the write fails with
+//     ENOBUFS), so such an interface gets no sockets either.
+//   - With the PMD's sockets past the qdisc too (its qdisc_bypass devarg,
+//     on by default), a super-frame and the PMD's frames of its flow take
+//     the same way to the driver, the TX queue of the sending CPU.
+//
+// Without sockets the member's super-frames are segmented by the worker
+// and sent through the PMD, as for any member without TSO. The sockets
+// get room for a few 64 KB super-frames in flight.
+func memberTxPlan(args map[string]string, tso bool) (afpacket.Options, bool) {
+	if !tso || !pmdQdiscBypass(args) {
+		return afpacket.Options{}, false
+	}
+	return afpacket.Options{QdiscBypass: true, SendBuffer: 4 << 20}, true
+}
+
+// pmdQdiscBypass reports whether net_af_packet with devargs args sets
+// PACKET_QDISC_BYPASS on its sockets. DPDK 22.11 reads the devarg with
+// atoi and bypasses when the result is not 0; without the devarg it
+// bypasses.
+func pmdQdiscBypass(args map[string]string) bool {
+	v, ok := args["qdisc_bypass"]
+	if !ok {
+		return true
+	}
+	return atoi(v) != 0
+}
+
+// atoi is C's atoi as far as zero or not goes: leading white space, an
+// optional sign, then decimal digits up to the first other byte; no
+// digits is 0.
+func atoi(s string) int {
+	i := 0
+	for i < len(s) && (s[i] == ' ' || s[i] >= '\t' && s[i] <= '\r') {
+		i++
+	}
+	neg := false
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	n := 0
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		if n < 1<<30 { // the size does not matter, only zero or not
+			n = n*10 + int(s[i]-'0')
+		}
+	}
+	if neg {
+		return -n
+	}
+	return n
 }
 
 // startTap creates the team's kernel-facing interfaces: the team's own

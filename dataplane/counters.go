@@ -89,10 +89,15 @@ type TeamCounters struct {
 	// to a member that segments them itself (TSO on the NIC) or to a
 	// kernel-backed member's kernel (GSO, kernelgso.go).
 	OffloadedFrames atomic.Uint64
-	// KernelGSOFallbacks counts TCP super-frames the kernel refused whole
-	// on a kernel-backed member's packet socket (send buffer or device
-	// full, interface down) and that went the PMD's way instead.
-	KernelGSOFallbacks atomic.Uint64
+	// KernelGSORefused counts TCP super-frames the kernel refused whole
+	// on a kernel-backed member's packet socket, by reason class
+	// (GSORefusedFull: ENOBUFS or EAGAIN, send buffer or device full;
+	// GSORefusedOther: anything else, such as the interface down), and
+	// KernelGSOBackoff those sent the PMD's way without trying, in the
+	// GSOBackoff super-frames after a refusal. Both went the PMD's way,
+	// segmented by the worker (they are among SuperFrames).
+	KernelGSORefused [numGSORefusals]atomic.Uint64
+	KernelGSOBackoff atomic.Uint64
 	// Coalesced counts TCP super-frames written to the TAP, and
 	// CoalescedSegments the wire segments they were made of (GRO).
 	Coalesced, CoalescedSegments atomic.Uint64
@@ -150,10 +155,10 @@ type TeamTotals struct {
 	// OffloadedFrames are the super-frames left to a member's TSO or
 	// its kernel's GSO.
 	OffloadedFrames uint64
-	// KernelGSOFallbacks are the super-frames a member's kernel refused
-	// whole (KernelGSOFallbacks of TeamCounters).
-	KernelGSOFallbacks uint64
-	Coalesced          uint64
+	// KernelGSORefused and KernelGSOBackoff are those of TeamCounters.
+	KernelGSORefused [numGSORefusals]uint64
+	KernelGSOBackoff uint64
+	Coalesced        uint64
 	// CoalescedSegments are the wire segments the Coalesced super-frames
 	// were made of.
 	CoalescedSegments uint64
@@ -177,7 +182,10 @@ func (tt *TeamTotals) Add(c *TeamCounters) {
 	tt.ToControl += c.ToControl.Load()
 	tt.SuperFrames += c.SuperFrames.Load()
 	tt.OffloadedFrames += c.OffloadedFrames.Load()
-	tt.KernelGSOFallbacks += c.KernelGSOFallbacks.Load()
+	for i := range c.KernelGSORefused {
+		tt.KernelGSORefused[i] += c.KernelGSORefused[i].Load()
+	}
+	tt.KernelGSOBackoff += c.KernelGSOBackoff.Load()
 	tt.Coalesced += c.Coalesced.Load()
 	tt.CoalescedSegments += c.CoalescedSegments.Load()
 }

@@ -56,12 +56,18 @@ type kernelIO struct {
 	seg     vnet.Segmenter
 	vec     []*dpdk.Mbuf // a vector being built, at most dpdk.Vector
 	vecSegs int          // the mbufs in vec, chains counted whole
-	spare   []*dpdk.Mbuf // allocated, not yet used
-	hdr     []byte       // the virtio-net header of frames written to the kernel
-	tag     []byte       // the 802.1Q tag sendWhole inserts
-	// gsoSkip counts, by team and member slot, the super-frames that go
-	// the PMD's way before sendWhole tries the member's socket again.
-	gsoSkip [MaxTeams][MaxMembers]uint8
+	// vecMembers has bit i set when a frame in vec may go to member
+	// slot i (sendWhole): a super-frame's segments to the member
+	// superMember picked, any other frame to every member.
+	vecMembers uint8
+	spare      []*dpdk.Mbuf // allocated, not yet used
+	hdr        []byte       // the virtio-net header of frames written to the kernel
+	tag        []byte       // the 802.1Q tag sendWhole inserts
+	room       int          // the room of an empty mbuf (segmentRoom)
+	// gsoSkip counts, by team, member slot and GSO type (gsoKind), the
+	// super-frames that go the PMD's way before sendWhole tries the
+	// member's socket again.
+	gsoSkip [MaxTeams][MaxMembers][2]uint8
 	iov     [1 + max(maxChain, groSegments)]unix.Iovec
 	gro     [groSlots]groFlow
 	groUsed int
@@ -115,7 +121,8 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 	c := &w.counters.Teams[t]
 	s := w.cfg.Snapshot.Load()
 	total := 0
-	var bad, noMbuf, oversize, super, offloaded, fallback uint64
+	var bad, noMbuf, oversize, super, offloaded, backoff uint64
+	var refused [numGSORefusals]uint64
 	for range kernelReads {
 		n, err := ks.q.Read(k.buf)
 		if n == 0 || err != nil {
@@ -145,21 +152,24 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 			}
 			m.SetLen(copy(room, f))
 			total += w.queueKernel(ks, s, m, 1)
+			k.vecMembers = allMembers // fromKernel decides
 			continue
 		}
 		mi, b, p := w.superMember(s, ks.src, f)
 		if tx := w.memberTx(ks.src, mi); tx != nil {
 			n, r := w.sendWhole(ks, s, tx, mi, b, h, f)
 			total += n
+			// Unless it left, the frame takes the PMD's path.
 			switch r {
 			case wholeSent:
 				offloaded++
 				continue
-			case wholeRefused:
-				// The kernel refused it (send buffer or device
-				// full, interface down), or refused one shortly
-				// before: the frame takes the PMD's path.
-				fallback++
+			case wholeRefusedFull:
+				refused[GSORefusedFull]++
+			case wholeRefusedOther:
+				refused[GSORefusedOther]++
+			case wholeBackoff:
+				backoff++
 			}
 		}
 		m := w.mbuf()
@@ -177,6 +187,7 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 			default:
 				offloaded++
 				total += w.queueKernel(ks, s, m, segs)
+				k.vecMembers |= memberBit(mi)
 			}
 			continue
 		}
@@ -189,6 +200,7 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 		for {
 			m.SetLen(k.seg.Next(m.Room())) // at least one segment after a Reset
 			total += w.queueKernel(ks, s, m, 1)
+			k.vecMembers |= memberBit(mi)
 			if k.seg.Done() {
 				break
 			}
@@ -199,13 +211,16 @@ func (w *Worker) readKernel(ks *kernelSource) int {
 		}
 	}
 	total += w.flushKernel(ks, s)
-	if bad|noMbuf|oversize|super|offloaded|fallback != 0 {
+	if bad|noMbuf|oversize|super|offloaded|backoff|refused[0]|refused[1] != 0 {
 		c.Drops[DropBadOffload].Add(bad)
 		c.Drops[DropNoMbuf].Add(noMbuf)
 		c.Drops[DropOversize].Add(oversize)
 		c.SuperFrames.Add(super)
 		c.OffloadedFrames.Add(offloaded)
-		c.KernelGSOFallbacks.Add(fallback)
+		c.KernelGSOBackoff.Add(backoff)
+		for i, n := range refused {
+			c.KernelGSORefused[i].Add(n)
+		}
 	}
 	return total
 }
@@ -299,6 +314,7 @@ func (w *Worker) flushKernel(ks *kernelSource, s *Snapshot) int {
 	k := w.kio
 	n := len(k.vec)
 	if n == 0 {
+		k.vecMembers = 0
 		return 0
 	}
 	if k.unflushed {
@@ -308,6 +324,7 @@ func (w *Worker) flushKernel(ks *kernelSource, s *Snapshot) int {
 	w.forward(s, ks.src, k.vec)
 	k.vec = k.vec[:0]
 	k.vecSegs = 0
+	k.vecMembers = 0
 	w.io.Flush()
 	return n
 }

@@ -382,6 +382,9 @@ func (w *Worker) applyPorts(teams []TeamPorts) error {
 	w.member = [MaxTeams][MaxMembers]*dpdk.Port{}
 	if w.kio != nil {
 		w.kio.sources = w.kio.sources[:0]
+		// A slot the new set reuses starts without the backoff of
+		// the member that had it.
+		w.kio.gsoSkip = [MaxTeams][MaxMembers][2]uint8{}
 	}
 	w.cfg.Teams = teams
 	// A slot's counters are not reset when another port takes it: the
@@ -941,9 +944,16 @@ func tagFrame(m *dpdk.Mbuf, vid uint16) bool {
 		return false
 	}
 	copy(b[0:12], b[4:16])
-	b[12], b[13] = 0x81, 0x00
-	b[14], b[15] = byte(vid>>8)&0x0f, byte(vid)
+	putTag(b[12:16], vid)
 	return true
+}
+
+// putTag writes the 802.1Q tag of VLAN vid (TPID 0x8100, priority 0) to
+// b[:4].
+func putTag(b []byte, vid uint16) {
+	_ = b[3]
+	b[0], b[1] = 0x81, 0x00
+	b[2], b[3] = byte(vid>>8)&0x0f, byte(vid)
 }
 
 // untag removes a frame's outer 802.1Q tag.

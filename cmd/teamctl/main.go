@@ -252,8 +252,8 @@ func printShow(w io.Writer, s *control.Status) {
 		fmt.Fprint(w, "  from the kernel:")
 		printCounts(w, t.Classes)
 		kp := t.KernelPath
-		fmt.Fprintf(w, "  kernel path: %d queues, offloads %s; super-frames segmented %d, left to member TSO or GSO %d (GSO fallbacks %d), coalesced %d (of %d segments)\n",
-			kp.Queues, kp.Offloads, kp.SuperFrames, kp.Offloaded, kp.KernelGSOFallbacks, kp.Coalesced, kp.CoalescedSegments)
+		fmt.Fprintf(w, "  kernel path: %d queues, offloads %s; super-frames segmented %d, left to member TSO or GSO %d (GSO rejected by the member's kernel: %d full, %d other; %d segmented in backoff), coalesced %d (of %d segments)\n",
+			kp.Queues, kp.Offloads, kp.SuperFrames, kp.Offloaded, kp.KernelGSORefusedFull, kp.KernelGSORefusedOther, kp.KernelGSOBackoff, kp.Coalesced, kp.CoalescedSegments)
 		if t.ClientsRefused != nil {
 			fmt.Fprintf(w, "  clients: %d  refused:", len(t.Clients))
 			printCounts(w, t.ClientsRefused)

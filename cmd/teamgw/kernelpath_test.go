@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/teamgw/teamgw/dataplane"
 	"github.com/teamgw/teamgw/perf/lab"
 )
 
@@ -255,12 +256,17 @@ func checkKernelGSO(t *testing.T, g *lab.Teamgw, paths []string, macs map[string
 		t.Fatal(err)
 	}
 	kp := s.Teams[0].KernelPath
-	t.Logf("super-frames left to the members' kernel %d (refused %d), segmented %d; drops %v", kp.Offloaded, kp.KernelGSOFallbacks, kp.SuperFrames, s.Teams[0].Drops)
+	refused := kp.KernelGSORefusedFull + kp.KernelGSORefusedOther
+	t.Logf("super-frames left to the members' kernel %d (refused %d full, %d other; backoff %d), segmented %d; drops %v",
+		kp.Offloaded, kp.KernelGSORefusedFull, kp.KernelGSORefusedOther, kp.KernelGSOBackoff, kp.SuperFrames, s.Teams[0].Drops)
 	if kp.Offloaded == 0 {
 		t.Error("no super-frame was left whole to a member's kernel")
 	}
-	if kp.SuperFrames > kp.KernelGSOFallbacks {
-		t.Errorf("%d super-frames segmented in software, only %d refused by the kernel", kp.SuperFrames, kp.KernelGSOFallbacks)
+	if kp.SuperFrames > refused+kp.KernelGSOBackoff {
+		t.Errorf("%d super-frames segmented in software, only %d refused by the kernel or in its backoff", kp.SuperFrames, refused+kp.KernelGSOBackoff)
+	}
+	if kp.KernelGSOBackoff > refused*dataplane.GSOBackoff {
+		t.Errorf("%d super-frames in backoff after %d refusals", kp.KernelGSOBackoff, refused)
 	}
 	big := 0
 	for _, p := range paths {
@@ -296,8 +302,10 @@ func checkKernelGSO(t *testing.T, g *lab.Teamgw, paths []string, macs map[string
 // TestKernelPathKernelGSOFallback turns TSO off on the member's interface
 // after teamgw opened its packet sockets on it (past the qdisc, as DPDK's
 // net_af_packet sends), so the kernel drops every super-frame written
-// whole (ENOBUFS): each is counted as refused and goes the PMD's way, cut
-// into wire segments by teamgw, and every byte still arrives.
+// whole (ENOBUFS): each one tried is counted as refused for a full device
+// and makes the next 64 of its type go the PMD's way untried (counted as
+// backoff); all of them are cut into wire segments by teamgw, and every
+// byte still arrives.
 func TestKernelPathKernelGSOFallback(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -321,16 +329,86 @@ func TestKernelPathKernelGSOFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	kp := s.Teams[0].KernelPath
-	t.Logf("super-frames left whole %d, refused %d, segmented %d; drops %v", kp.Offloaded, kp.KernelGSOFallbacks, kp.SuperFrames, s.Teams[0].Drops)
-	if kp.KernelGSOFallbacks == 0 {
-		t.Error("no refused super-frame was counted")
+	t.Logf("super-frames left whole %d, refused %d full, %d other, backoff %d, segmented %d; drops %v",
+		kp.Offloaded, kp.KernelGSORefusedFull, kp.KernelGSORefusedOther, kp.KernelGSOBackoff, kp.SuperFrames, s.Teams[0].Drops)
+	if kp.KernelGSORefusedFull == 0 {
+		t.Error("no super-frame refused for a full device (ENOBUFS) was counted")
 	}
-	if kp.SuperFrames < kp.KernelGSOFallbacks {
-		t.Errorf("%d super-frames refused but only %d segmented", kp.KernelGSOFallbacks, kp.SuperFrames)
+	if kp.KernelGSORefusedOther != 0 {
+		t.Errorf("%d super-frames refused for another reason than ENOBUFS/EAGAIN", kp.KernelGSORefusedOther)
+	}
+	// Every refusal starts a backoff of GSOBackoff super-frames; all but
+	// the last of each GSO type (one worker) run to their end.
+	refused := kp.KernelGSORefusedFull
+	if kp.KernelGSOBackoff > refused*dataplane.GSOBackoff || refused > 2 && kp.KernelGSOBackoff < (refused-2)*dataplane.GSOBackoff {
+		t.Errorf("%d super-frames in backoff after %d refusals, want %d per refusal", kp.KernelGSOBackoff, refused, dataplane.GSOBackoff)
+	}
+	if kp.SuperFrames != refused+kp.KernelGSOBackoff {
+		t.Errorf("%d super-frames segmented, %d refused and %d in backoff", kp.SuperFrames, refused, kp.KernelGSOBackoff)
 	}
 	for _, r := range []string{"bad_offload", "oversize", "kernel_write", "no_mbuf", "tx_full"} {
 		if n := s.Teams[0].Drops[r]; n != 0 {
 			t.Errorf("%d frames dropped as %s", n, r)
 		}
+	}
+}
+
+// TestKernelPathNoSocketsThroughTheQdisc: a kernel-backed member whose
+// PMD sends through the qdisc (qdisc_bypass=0), or whose interface has no
+// TSO when teamgw starts, gets no packet sockets — through the qdisc the
+// kernel would hand what they send to the PMD's RX sockets as well — so
+// its super-frames are segmented by teamgw and sent through the PMD, and
+// every byte still arrives.
+func TestKernelPathNoSocketsThroughTheQdisc(t *testing.T) {
+	for _, c := range []struct {
+		name, args string
+		tsoOff     bool
+	}{
+		{"qdisc_bypass=0", ",qdisc_bypass=0", false},
+		{"qdisc_bypass=00", ",qdisc_bypass=00", false},
+		{"no TSO", "", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			l, err := lab.New(ctx, lab.Spec{Members: 1, Clients: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { l.Close() })
+			if c.tsoOff {
+				if out, err := l.Exec(ctx, l.GW, "ethtool", "-K", "m0", "tso", "off"); err != nil {
+					t.Fatalf("ethtool: %v\n%s", err, out)
+				}
+			}
+			var logb bytes.Buffer
+			g, err := l.StartTeamgw(context.Background(), teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Mode: "slb", MemberArgs: c.args}), &syncWriter{w: &logb})
+			if err != nil {
+				t.Fatalf("%v\n%s", err, logb.String())
+			}
+			defer g.Stop()
+			bulkEcho(t, l, 3)
+			s, err := g.Status()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m := s.Teams[0].Members[0]; m.KernelGSO {
+				t.Errorf("member %s is marked as leaving super-frames to its kernel", m.Name)
+			}
+			kp := s.Teams[0].KernelPath
+			t.Logf("super-frames left whole %d, segmented %d; drops %v", kp.Offloaded, kp.SuperFrames, s.Teams[0].Drops)
+			if kp.Offloaded != 0 || kp.KernelGSORefusedFull+kp.KernelGSORefusedOther+kp.KernelGSOBackoff != 0 {
+				t.Errorf("%d super-frames left whole, %d/%d refused, %d in backoff: want none offered to the member's kernel",
+					kp.Offloaded, kp.KernelGSORefusedFull, kp.KernelGSORefusedOther, kp.KernelGSOBackoff)
+			}
+			if kp.SuperFrames == 0 {
+				t.Error("no super-frame was segmented")
+			}
+			for _, r := range []string{"bad_offload", "oversize", "kernel_write", "no_mbuf", "tx_full"} {
+				if n := s.Teams[0].Drops[r]; n != 0 {
+					t.Errorf("%d frames dropped as %s", n, r)
+				}
+			}
+		})
 	}
 }

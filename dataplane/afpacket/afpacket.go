@@ -42,8 +42,13 @@ type Options struct {
 // segmented: the kernel's direct transmit refuses an skb its checks would
 // have to cut (__dev_direct_xmit), and the write fails with ENOBUFS.
 func OffersTSO(iface string) (bool, error) {
-	if len(iface) == 0 || len(iface) >= unix.IFNAMSIZ {
-		return false, fmt.Errorf("afpacket: bad interface name %q", iface)
+	// x/sys's Ifreq checks the name as the kernel wants it, but cannot
+	// carry the pointer to the ethtool command that SIOCETHTOOL reads
+	// from ifr_data: the request is laid out here, with the name it
+	// checked.
+	ifr, err := unix.NewIfreq(iface)
+	if err != nil {
+		return false, fmt.Errorf("afpacket: interface %q: %w", iface, err)
 	}
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -52,13 +57,15 @@ func OffersTSO(iface string) (bool, error) {
 	defer unix.Close(fd)
 	const ethtoolGTSO = 0x1e // linux/ethtool.h
 	v := struct{ cmd, data uint32 }{cmd: ethtoolGTSO}
+	// data is a pointer, not a uintptr, so that v stays where it points
+	// (struct ifreq: the name, then a union of 24 bytes).
 	var req struct {
 		name [unix.IFNAMSIZ]byte
-		data uintptr
+		data unsafe.Pointer
 		_    [16]byte
 	}
-	copy(req.name[:], iface)
-	req.data = uintptr(unsafe.Pointer(&v))
+	copy(req.name[:], ifr.Name())
+	req.data = unsafe.Pointer(&v)
 	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&req)))
 	if e != 0 {
 		return false, fmt.Errorf("afpacket: %s: ETHTOOL_GTSO: %w", iface, e)
@@ -66,21 +73,29 @@ func OffersTSO(iface string) (bool, error) {
 	return v.data != 0, nil
 }
 
-// Sender is one transmit-only packet socket on one interface.
+// Sender is one transmit-only packet socket on one interface. Only Open
+// makes a usable one; a zero Sender owns no descriptor (Close does
+// nothing, Write fails with EBADF).
 type Sender struct {
 	Iface string
 	Index int
-	fd    int
+	fd    int // valid only when open
+	open  bool
 	addr  unix.RawSockaddrLinklayer
 	msg   unix.Msghdr
 }
 
 // Open opens a Sender on interface iface.
-func Open(iface string, o Options) (_ *Sender, err error) {
+func Open(iface string, o Options) (*Sender, error) {
 	ifi, err := net.InterfaceByName(iface)
 	if err != nil {
 		return nil, fmt.Errorf("afpacket: %w", err)
 	}
+	return open(ifi, o)
+}
+
+func open(ifi *net.Interface, o Options) (_ *Sender, err error) {
+	iface := ifi.Name
 	// Protocol 0: no packet type is hooked, the socket receives nothing.
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -107,7 +122,7 @@ func Open(iface string, o Options) (_ *Sender, err error) {
 			return nil, fmt.Errorf("afpacket: %s: SO_SNDBUFFORCE %d: %w", iface, o.SendBuffer, err)
 		}
 	}
-	s := &Sender{Iface: iface, Index: ifi.Index, fd: fd}
+	s := &Sender{Iface: iface, Index: ifi.Index, fd: fd, open: true}
 	s.addr = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Ifindex: int32(ifi.Index)}
 	s.msg.Name = (*byte)(unsafe.Pointer(&s.addr))
 	s.msg.Namelen = uint32(unsafe.Sizeof(s.addr))
@@ -124,12 +139,15 @@ func Open(iface string, o Options) (_ *Sender, err error) {
 // ENETDOWN or ENXIO when the interface is down or gone, EINVAL when the
 // header does not match the frame.
 func (s *Sender) Write(iov []unix.Iovec, etherType uint16) error {
+	if !s.open {
+		return unix.EBADF
+	}
 	if len(iov) == 0 {
 		return unix.EINVAL
 	}
 	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&s.addr.Protocol))[:], etherType)
 	s.msg.Iov = unsafe.SliceData(iov)
-	s.msg.Iovlen = uint64(len(iov))
+	s.msg.SetIovlen(len(iov))
 	_, _, e := unix.Syscall(unix.SYS_SENDMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&s.msg)), unix.MSG_DONTWAIT)
 	s.msg.Iov = nil
 	if e != 0 {
@@ -138,13 +156,26 @@ func (s *Sender) Write(iov []unix.Iovec, etherType uint16) error {
 	return nil
 }
 
+// SendBuffer is the socket's send buffer in bytes (SO_SNDBUF as the
+// kernel reports it: twice what was set, for its bookkeeping).
+func (s *Sender) SendBuffer() (int, error) {
+	if !s.open {
+		return 0, unix.EBADF
+	}
+	n, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_SNDBUF)
+	if err != nil {
+		return 0, fmt.Errorf("afpacket: %s: SO_SNDBUF: %w", s.Iface, err)
+	}
+	return n, nil
+}
+
 // Close closes the socket.
 func (s *Sender) Close() error {
-	if s == nil || s.fd < 0 {
+	if s == nil || !s.open {
 		return nil
 	}
 	err := unix.Close(s.fd)
-	s.fd = -1
+	s.fd, s.open = -1, false
 	return err
 }
 
@@ -153,9 +184,13 @@ type Senders []*Sender
 
 // OpenSenders opens n Senders on iface; on error none stays open.
 func OpenSenders(iface string, n int, o Options) (Senders, error) {
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		return nil, fmt.Errorf("afpacket: %w", err)
+	}
 	var ss Senders
 	for range n {
-		s, err := Open(iface, o)
+		s, err := open(ifi, o)
 		if err != nil {
 			ss.Close()
 			return nil, err

@@ -3,10 +3,12 @@ package afpacket
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -157,6 +159,10 @@ func (r *receiver) next(t *testing.T) (vnet.Header, []byte, bool) {
 	}
 }
 
+// maxSegment bounds the segments PacketGSO lets the kernel cut: 1500-byte
+// IP packets behind an Ethernet header and two tags.
+const maxSegment = 1522
+
 var srcMAC = []byte{0x02, 0, 0, 0, 0, 0xa}
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
@@ -192,7 +198,7 @@ func superFrame(v6 bool, tags []uint16, payload int) ([]byte, int) {
 		ip[6] = 0x40
 		ip[8], ip[9] = 64, unix.IPPROTO_TCP
 		copy(ip[12:], []byte{198, 18, 0, 1, 198, 18, 0, 2})
-		binary.BigEndian.PutUint16(ip[10:], ^sum(ip, 0))
+		binary.BigEndian.PutUint16(ip[10:], vnet.Checksum(ip))
 		f = append(f, ip...)
 		pseudo = append(append(pseudo, ip[12:20]...), 0, unix.IPPROTO_TCP, byte((tcpLen+payload)>>8), byte(tcpLen+payload))
 	}
@@ -206,28 +212,12 @@ func superFrame(v6 bool, tags []uint16, payload int) ([]byte, int) {
 	binary.BigEndian.PutUint16(tcp[14:], 1000)
 	tcp[20], tcp[21] = 1, 1 // NOP NOP, then a timestamp option
 	tcp[22], tcp[23] = 8, 10
-	binary.BigEndian.PutUint16(tcp[16:], sum(pseudo, 0))
+	binary.BigEndian.PutUint16(tcp[16:], vnet.Fold(vnet.Sum(pseudo, 0)))
 	f = append(f, tcp...)
 	for i := range payload {
 		f = append(f, byte(i*7+i>>8))
 	}
 	return f, l4
-}
-
-// sum is the ones'-complement sum of b (RFC 1071), folded, plus init.
-func sum(b []byte, init uint32) uint16 {
-	s := init
-	for len(b) >= 2 {
-		s += uint32(b[0])<<8 | uint32(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		s += uint32(b[0]) << 8
-	}
-	for s > 0xffff {
-		s = s>>16 + s&0xffff
-	}
-	return uint16(s)
 }
 
 // write sends frame through s with PacketGSO's header, inserting an
@@ -239,7 +229,7 @@ func write(t *testing.T, s *Sender, frame []byte, l4 int, gso uint8, mss uint16,
 		tag = 4
 	}
 	h := vnet.Header{Flags: vnet.FlagNeedsCsum, GSOType: gso, GSOSize: mss, CsumStart: uint16(l4), CsumOffset: 16}
-	ph, err := vnet.PacketGSO(h, frame, tag)
+	ph, err := vnet.PacketGSO(h, frame, tag, maxSegment)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +340,7 @@ func TestSuperFrameSegmentedWhereDeviceCannot(t *testing.T) {
 	defer b.Close()
 	f, l4 := superFrame(false, nil, 5000)
 	h := vnet.Header{Flags: vnet.FlagNeedsCsum, GSOType: vnet.GSOTCPv4, GSOSize: 1448, CsumStart: uint16(l4), CsumOffset: 16}
-	ph, _ := vnet.PacketGSO(h, f, 0)
+	ph, _ := vnet.PacketGSO(h, f, 0, maxSegment)
 	hb := make([]byte, vnet.HeaderLen)
 	ph.Encode(hb)
 	if err := b.Write([]unix.Iovec{{Base: &hb[0], Len: vnet.HeaderLen}, {Base: &f[0], Len: uint64(len(f))}}, 0x0800); err != unix.ENOBUFS {
@@ -392,13 +382,13 @@ func segmented(t *testing.T, r *receiver, s *Sender, c frameCase) {
 			n := len(got) - l4
 			pseudo = append(append(pseudo, got[l3+8:l3+40]...), 0, 0, byte(n>>8), byte(n), 0, 0, 0, unix.IPPROTO_TCP)
 		} else {
-			if sum(got[l3:l4], 0) != 0xffff {
+			if vnet.Checksum(got[l3:l4]) != 0 {
 				t.Fatalf("segment %d: bad IPv4 header checksum", i)
 			}
 			n := len(got) - l4
 			pseudo = append(append(pseudo, got[l3+12:l3+20]...), 0, unix.IPPROTO_TCP, byte(n>>8), byte(n))
 		}
-		if sum(got[l4:], uint32(sum(pseudo, 0))) != 0xffff {
+		if ^vnet.Fold(vnet.Sum(got[l4:], vnet.Sum(pseudo, 0))) != 0 {
 			t.Fatalf("segment %d: bad TCP checksum", i)
 		}
 		payload = append(payload, got[hdr:]...)
@@ -444,7 +434,7 @@ func TestWriteAllocatesNothing(t *testing.T) {
 	defer s.Close()
 	f, l4 := superFrame(false, nil, 1000)
 	h := vnet.Header{Flags: vnet.FlagNeedsCsum, GSOType: vnet.GSOTCPv4, GSOSize: 1448, CsumStart: uint16(l4), CsumOffset: 16}
-	ph, _ := vnet.PacketGSO(h, f, 0)
+	ph, _ := vnet.PacketGSO(h, f, 0, maxSegment)
 	hb := make([]byte, vnet.HeaderLen)
 	ph.Encode(hb)
 	iov := []unix.Iovec{{Base: &hb[0], Len: vnet.HeaderLen}, {Base: &f[0], Len: uint64(len(f))}}
@@ -462,7 +452,9 @@ func TestWriteAllocatesNothing(t *testing.T) {
 }
 
 // TestOpenFailsCleanly: an interface that does not exist is an error,
-// and OpenSenders leaves nothing open behind a failure.
+// and OpenSenders leaves nothing open behind a failure, also one of its
+// second socket after the first was opened (descriptors limited so that
+// one Open fits and two do not).
 func TestOpenFailsCleanly(t *testing.T) {
 	if _, err := Open("nosuch0", Options{}); err == nil {
 		t.Error("Open on a missing interface succeeded")
@@ -482,6 +474,50 @@ func TestOpenFailsCleanly(t *testing.T) {
 	if after := openFDs(t); after != before {
 		t.Errorf("%d descriptors open before, %d after Close", before, after)
 	}
+
+	free := lowestFreeFD(t)
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	low := lim
+	low.Cur = uint64(free + 1) // room for one descriptor
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	one, err1 := Open("wi", Options{})
+	one.Close()
+	ss, err2 := OpenSenders("wi", 3, Options{})
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if err1 != nil {
+		t.Fatalf("one Open within the limit: %v", err1)
+	}
+	if err2 == nil || ss != nil {
+		ss.Close()
+		t.Fatalf("OpenSenders of 3 with room for one descriptor: %v, %d senders", err2, len(ss))
+	}
+	if !errors.Is(err2, unix.EMFILE) || !strings.Contains(err2.Error(), "socket") {
+		t.Errorf("OpenSenders with room for one descriptor: %v, want the second socket to fail with EMFILE", err2)
+	}
+	if after := openFDs(t); after != before {
+		t.Errorf("%d descriptors open before, %d after the failed OpenSenders", before, after)
+	}
+	if got := lowestFreeFD(t); got != free {
+		t.Errorf("descriptor %d still taken after the failed OpenSenders", free)
+	}
+}
+
+// lowestFreeFD is the descriptor the next one opened gets.
+func lowestFreeFD(t *testing.T) int {
+	t.Helper()
+	fd, err := unix.Dup(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
+	return fd
 }
 
 func openFDs(t *testing.T) int {
@@ -491,4 +527,56 @@ func openFDs(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(es)
+}
+
+// TestOnlyPastTheQdiscNoCopyComesBack: a frame a Sender writes through
+// the interface's queueing discipline is copied to every other ETH_P_ALL
+// packet socket on that interface — as the PMD's RX sockets are, which
+// would take our super-frames back in as loops — and one written past it
+// (QdiscBypass) is copied to none. Hence control gives a member sockets
+// only when they can bypass the qdisc (control.memberTxPlan).
+func TestOnlyPastTheQdiscNoCopyComesBack(t *testing.T) {
+	vethPair(t, "wk", "wl")
+	r := listen(t, "wk") // as the PMD's RX socket on the member interface
+	for _, bypass := range []bool{false, true} {
+		s, err := Open("wk", Options{QdiscBypass: bypass})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		f, l4 := superFrame(false, nil, 20000)
+		want := write(t, s, f, l4, vnet.GSOTCPv4, 1448, 0)
+		if bypass {
+			if !r.none(t) {
+				t.Error("past the qdisc: a copy of the frame came back to the interface's packet socket")
+			}
+			continue
+		}
+		_, got, ok := r.next(t)
+		if !ok {
+			t.Fatal("through the qdisc: no copy reached the interface's packet socket (the reason for not using the qdisc path is gone?)")
+		}
+		if !bytes.Equal(got, want) {
+			t.Error("through the qdisc: the copy differs from the frame sent")
+		}
+		if !r.none(t) {
+			t.Error("through the qdisc: more than one copy")
+		}
+	}
+}
+
+// TestZeroSenderOwnsNothing: a Sender not made by Open has no descriptor
+// of its own: Close leaves descriptor 0 (stdin) alone, Write fails.
+func TestZeroSenderOwnsNothing(t *testing.T) {
+	var s Sender
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if _, err := unix.FcntlInt(0, unix.F_GETFD, 0); err != nil {
+		t.Errorf("descriptor 0 after a zero Sender's Close: %v", err)
+	}
+	var b [1]byte
+	if err := s.Write([]unix.Iovec{{Base: &b[0], Len: 1}}, 0x0800); err != unix.EBADF {
+		t.Errorf("Write on a zero Sender: %v, want EBADF", err)
+	}
 }

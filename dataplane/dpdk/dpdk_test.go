@@ -374,7 +374,8 @@ func TestStepFillsAVectorFromOneQueue(t *testing.T) {
 // TestPushVectorKeepsOrder: the head of a vector queued without a copy
 // leaves before what is pushed on the queue after it; queued after other
 // frames (or not at the head of the vector) it is copied, in order; what
-// the PMD takes is counted and no mbuf leaks.
+// the PMD takes is counted and no mbuf leaks. Len counts both kinds
+// until the flush.
 func TestPushVectorKeepsOrder(t *testing.T) {
 	pool := dpdktest.Pool(t, 1023)
 	rings := make([]*dpdk.Ring, 2)
@@ -448,6 +449,9 @@ func TestPushVectorKeepsOrder(t *testing.T) {
 	if n := io.PushVector(q, pkts[4:]); n != 2 { // not the head: copied after 100
 		t.Fatalf("PushVector took %d, want 2", n)
 	}
+	if n := q.Len(); n != 7 {
+		t.Errorf("Len %d with 4 frames of the vector and 3 pushed queued, want 7", n)
+	}
 	if got, want := sent(), []byte{0, 1, 2, 3, 100, 4, 5}; !bytes.Equal(got, want) {
 		t.Errorf("sent %v, want %v", got, want)
 	}
@@ -462,7 +466,13 @@ func TestPushVectorKeepsOrder(t *testing.T) {
 	// Two calls in one step: the first takes the head without a copy,
 	// the second copies the frames it is given; each leaves once.
 	pkts = vector(2)
+	if n := q.Len(); n != 0 {
+		t.Errorf("Len %d after a step, want 0", n)
+	}
 	io.PushVector(q, pkts[:1])
+	if n := q.Len(); n != 1 {
+		t.Errorf("Len %d with the vector's head queued, want 1", n)
+	}
 	io.PushVector(q, pkts[1:])
 	if got, want := sent(), []byte{0, 1}; !bytes.Equal(got, want) {
 		t.Errorf("sent %v, want %v", got, want)

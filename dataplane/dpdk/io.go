@@ -205,6 +205,12 @@ func (q *TxQueue) Push(m *Mbuf) bool {
 	return true
 }
 
+// Len is how many frames are queued on q, waiting for the next Step or
+// Flush: those pushed and a run of the received vector (PushVector).
+// Frames the control plane injects join a buffer only inside the flush
+// that sends them.
+func (q *TxQueue) Len() int { return q.n + q.vec }
+
 // Full reports whether the buffer is full.
 func (q *TxQueue) Full() bool { return uint(q.n) >= TxQueueCap }
 

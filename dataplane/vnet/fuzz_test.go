@@ -33,16 +33,18 @@ func FuzzSegment(f *testing.F) {
 			return
 		}
 		CompleteChecksum(h, bytes.Clone(fr))
+		const maxSeg = 2048
 		// A header PacketGSO accepts points inside the frame (with a
-		// tag inserted, inside it and the tag).
+		// tag inserted, inside it and the tag), and no segment the
+		// kernel cuts by it exceeds maxSeg before the tag.
 		for _, tag := range []int{0, 4} {
-			if ph, err := PacketGSO(h, fr, tag); err == nil {
-				if int(ph.HdrLen) > len(fr)+tag || int(ph.CsumStart)+int(ph.CsumOffset)+2 > int(ph.HdrLen) || ph.GSOSize == 0 {
+			if ph, err := PacketGSO(h, bytes.Clone(fr), tag, maxSeg); err == nil {
+				if int(ph.HdrLen) > len(fr)+tag || int(ph.CsumStart)+int(ph.CsumOffset)+2 > int(ph.HdrLen) || ph.GSOSize == 0 ||
+					int(ph.HdrLen)-tag+int(ph.GSOSize) > maxSeg {
 					t.Fatalf("PacketGSO(%+v, %d-byte frame, %d) = %+v", h, len(fr), tag, ph)
 				}
 			}
 		}
-		const maxSeg = 2048
 		var s Segmenter
 		if s.Reset(h, fr, maxSeg) != nil {
 			if s.Next(make([]byte, maxSeg)) != 0 {

@@ -85,6 +85,7 @@ var (
 	ErrHeaders  = errors.New("vnet: frame headers do not match the GSO type")
 	ErrCsumSpan = errors.New("vnet: checksum start or offset outside the frame")
 	ErrGSOSize  = errors.New("vnet: GSO size 0 or larger than a segment may be")
+	ErrLength   = errors.New("vnet: IP length does not match the frame")
 )
 
 // ErrShort reports a frame too short for the headers it claims.

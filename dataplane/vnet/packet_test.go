@@ -2,9 +2,29 @@ package vnet
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"testing"
 )
+
+// maxSeg bounds the segments in these tests: room for 1500-byte IP
+// packets behind an Ethernet header and two tags.
+const maxSeg = 1522
+
+// gsoFrame is superFrame's frame with its IP length the frame's, as the
+// kernel writes a TCP super-frame for a TAP (superFrame leaves an IPv4
+// total length 0, which the segmenter must not depend on).
+func gsoFrame(s superSpec) []byte {
+	f, _ := superFrame(s)
+	l, err := parse(f)
+	if err != nil {
+		panic(err)
+	}
+	if !l.v6 {
+		binary.BigEndian.PutUint16(f[l.l3+2:], uint16(len(f)-l.l3))
+	}
+	return f
+}
 
 // TestPacketGSOHeaderBytes checks the header written for an AF_PACKET
 // socket byte by byte against headers worked out by hand from the
@@ -41,16 +61,27 @@ func TestPacketGSOHeaderBytes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f, _ := superFrame(c.s)
+			f := gsoFrame(c.s)
 			l, err := parse(f)
 			if err != nil {
 				t.Fatal(err)
 			}
 			orig := bytes.Clone(f)
+			// The checksum field as the kernel leaves it for a partial
+			// checksum: the pseudo-header sum over the TCP length.
+			ip := f[l.l3:l.l4]
+			src, dst := ip[12:16], ip[16:20]
+			if l.v6 {
+				src, dst = ip[8:24], ip[24:40]
+			}
+			binary.BigEndian.PutUint16(orig[l.l4+16:], Fold(pseudoSum(src, dst, protoTCP, len(f)-l.l4)))
+			// What the TAP's header says is not trusted: garbage in
+			// the field must not reach the member's kernel.
+			binary.BigEndian.PutUint16(f[l.l4+16:], 0xbeef)
 			// The TAP's header as the kernel writes it: hdr_len is the
 			// skb's linear part, not the headers' length.
 			h := Header{Flags: FlagNeedsCsum, GSOType: c.gso, HdrLen: 128, GSOSize: c.mss, CsumStart: uint16(l.l4), CsumOffset: 16}
-			ph, err := PacketGSO(h, f, c.tag)
+			ph, err := PacketGSO(h, f, c.tag, 9000)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -60,51 +91,83 @@ func TestPacketGSOHeaderBytes(t *testing.T) {
 				t.Errorf("header % x, want % x", got, c.want)
 			}
 			if !bytes.Equal(f, orig) {
-				t.Error("PacketGSO changed the frame")
+				t.Error("the frame is not the kernel's with the pseudo-header sum over its TCP length in the checksum field")
 			}
 		})
 	}
 }
 
-// TestPacketGSORefuses: what the kernel would misread is refused, so the
-// worker segments the frame itself.
+// TestPacketGSORefuses: what the kernel would misread, or what would put
+// on the wire a frame larger than the segmenting path does, is refused
+// and the frame left as it was, so the worker segments it itself (and
+// counts it if the segmenter refuses it too).
 func TestPacketGSORefuses(t *testing.T) {
-	tcp, _ := superFrame(superSpec{payload: 5000})
-	tcp6, _ := superFrame(superSpec{v6: true, payload: 5000})
-	udp, _ := superFrame(superSpec{udp: true, payload: 5000})
+	tcp := gsoFrame(superSpec{payload: 5000})
+	tcp6 := gsoFrame(superSpec{v6: true, payload: 5000})
+	udp := gsoFrame(superSpec{udp: true, payload: 5000})
 	ok := Header{Flags: FlagNeedsCsum, GSOType: GSOTCPv4, GSOSize: 1448, CsumStart: 34, CsumOffset: 16}
-	with := func(f func(*Header)) Header { h := ok; f(&h); return h }
+	ok6 := Header{Flags: FlagNeedsCsum, GSOType: GSOTCPv6, GSOSize: 1428, CsumStart: 54, CsumOffset: 16}
+	with := func(h Header, f func(*Header)) Header { f(&h); return h }
+	// frameWith is a copy of f with the two bytes at i set to v.
+	frameWith := func(f []byte, i int, v uint16) []byte {
+		f = bytes.Clone(f)
+		binary.BigEndian.PutUint16(f[i:], v)
+		return f
+	}
 	for _, c := range []struct {
 		name string
 		h    Header
 		f    []byte
+		tag  int
 		want error
 	}{
-		{"udp segmentation", Header{Flags: FlagNeedsCsum, GSOType: GSOUDPL4, GSOSize: 1472, CsumStart: 34, CsumOffset: 6}, udp, ErrGSOType},
-		{"ufo", with(func(h *Header) { h.GSOType = GSOUDP }), tcp, ErrGSOType},
-		{"no gso", with(func(h *Header) { h.GSOType = GSONone }), tcp, ErrGSOType},
-		{"tcpv6 type on ipv4", with(func(h *Header) { h.GSOType = GSOTCPv6 }), tcp, ErrHeaders},
-		{"tcpv4 type on ipv6", with(func(h *Header) { h.CsumStart = 54 }), tcp6, ErrHeaders},
-		{"checksum not partial", with(func(h *Header) { h.Flags = 0 }), tcp, ErrHeaders},
-		{"checksum start elsewhere", with(func(h *Header) { h.CsumStart = 30 }), tcp, ErrHeaders},
-		{"checksum offset not the tcp field", with(func(h *Header) { h.CsumOffset = 6 }), tcp, ErrHeaders},
-		{"mss zero", with(func(h *Header) { h.GSOSize = 0 }), tcp, ErrGSOSize},
-		{"short", ok, tcp[:40], ErrHeaders},
+		{"udp segmentation", Header{Flags: FlagNeedsCsum, GSOType: GSOUDPL4, GSOSize: 1472, CsumStart: 34, CsumOffset: 6}, udp, 0, ErrGSOType},
+		{"ufo", with(ok, func(h *Header) { h.GSOType = GSOUDP }), tcp, 0, ErrGSOType},
+		{"no gso", with(ok, func(h *Header) { h.GSOType = GSONone }), tcp, 0, ErrGSOType},
+		{"tcpv6 type on ipv4", with(ok, func(h *Header) { h.GSOType = GSOTCPv6 }), tcp, 0, ErrHeaders},
+		{"tcpv4 type on ipv6", with(ok, func(h *Header) { h.CsumStart = 54 }), tcp6, 0, ErrHeaders},
+		{"checksum not partial", with(ok, func(h *Header) { h.Flags = 0 }), tcp, 0, ErrHeaders},
+		{"checksum start elsewhere", with(ok, func(h *Header) { h.CsumStart = 30 }), tcp, 0, ErrHeaders},
+		{"checksum offset not the tcp field", with(ok, func(h *Header) { h.CsumOffset = 6 }), tcp, 0, ErrHeaders},
+		{"mss zero", with(ok, func(h *Header) { h.GSOSize = 0 }), tcp, 0, ErrGSOSize},
+		// 54 bytes of headers + 1469 > 1522: a segment the PMD path
+		// would not send either.
+		{"mss over the segment bound", with(ok, func(h *Header) { h.GSOSize = 1469 }), tcp, 0, ErrGSOSize},
+		{"ipv6 mss over the segment bound", with(ok6, func(h *Header) { h.GSOSize = 1449 }), tcp6, 4, ErrGSOSize},
+		{"mss of 64 KB", with(ok, func(h *Header) { h.GSOSize = 0xffff }), tcp, 0, ErrGSOSize},
+		{"ipv4 total length short", ok, frameWith(tcp, 16, uint16(len(tcp)-14-1)), 0, ErrLength},
+		{"ipv4 total length long", ok, frameWith(tcp, 16, uint16(len(tcp)-14+1)), 0, ErrLength},
+		{"ipv4 total length 0", ok, frameWith(tcp, 16, 0), 0, ErrLength},
+		{"ipv6 payload length short", ok6, frameWith(tcp6, 18, uint16(len(tcp6)-54-1)), 0, ErrLength},
+		{"ipv6 payload length long", ok6, frameWith(tcp6, 18, uint16(len(tcp6)-54+1)), 0, ErrLength},
+		{"ipv6 jumbogram length 0", ok6, frameWith(tcp6, 18, 0), 0, ErrLength},
+		{"short", ok, tcp[:40], 0, ErrHeaders},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if _, err := PacketGSO(c.h, c.f, 0); !errors.Is(err, c.want) {
+			f := bytes.Clone(c.f)
+			if _, err := PacketGSO(c.h, f, c.tag, maxSeg); !errors.Is(err, c.want) {
 				t.Errorf("got %v, want %v", err, c.want)
 			}
+			if !bytes.Equal(f, c.f) {
+				t.Error("a refused frame was changed")
+			}
 		})
+	}
+	// The bounds themselves are accepted.
+	if _, err := PacketGSO(with(ok, func(h *Header) { h.GSOSize = maxSeg - 54 }), bytes.Clone(tcp), 4, maxSeg); err != nil {
+		t.Errorf("the largest GSO size refused: %v", err)
+	}
+	if _, err := PacketGSO(ok6, bytes.Clone(tcp6), 0, maxSeg); err != nil {
+		t.Errorf("ipv6: %v", err)
 	}
 }
 
 func TestPacketGSOAllocatesNothing(t *testing.T) {
-	f, _ := superFrame(superSpec{payload: 64000})
+	f := gsoFrame(superSpec{payload: 64000})
 	h := Header{Flags: FlagNeedsCsum, GSOType: GSOTCPv4, GSOSize: 1448, CsumStart: 34, CsumOffset: 16}
 	b := make([]byte, HeaderLen)
 	if n := testing.AllocsPerRun(100, func() {
-		ph, _ := PacketGSO(h, f, 4)
+		ph, _ := PacketGSO(h, f, 4, maxSeg)
 		ph.Encode(b)
 	}); n != 0 {
 		t.Errorf("%v allocations", n)

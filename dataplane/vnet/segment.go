@@ -97,6 +97,45 @@ func parse(f []byte) (layout, error) {
 	return l, nil
 }
 
+// openSuper is the opening PacketGSO, PrepareTSO and Segmenter.Reset
+// share: it reads the headers of super-frame frame and checks them
+// against h — the GSO type names the frame's protocols (GSOUDPL4 only
+// when udp is true), a partial checksum starts at the L4 header, and
+// the GSO size is not 0 and leaves every segment (headers plus GSO size
+// bytes of payload) at most maxSegment bytes.
+func openSuper(h Header, frame []byte, maxSegment int, udp bool) (layout, error) {
+	l, err := parse(frame)
+	if err != nil {
+		return l, err
+	}
+	switch h.GSOType &^ GSOECN {
+	case GSOTCPv4:
+		if l.v6 || l.proto != protoTCP {
+			return l, ErrHeaders
+		}
+	case GSOTCPv6:
+		if !l.v6 || l.proto != protoTCP {
+			return l, ErrHeaders
+		}
+	case GSOUDPL4:
+		if !udp {
+			return l, ErrGSOType
+		}
+		if l.proto != protoUDP {
+			return l, ErrHeaders
+		}
+	default:
+		return l, ErrGSOType
+	}
+	if h.Flags&FlagNeedsCsum != 0 && int(h.CsumStart) != l.l4 {
+		return l, ErrHeaders
+	}
+	if h.GSOSize == 0 || l.payload+int(h.GSOSize) > maxSegment {
+		return l, ErrGSOSize
+	}
+	return l, nil
+}
+
 // Segmenter cuts a TCP or UDP super-frame from the kernel into frames of
 // at most the GSO size of payload each, the way a NIC does TSO/USO: every
 // segment gets the headers of the super-frame with the IP length, the
@@ -122,31 +161,9 @@ type Segmenter struct {
 // would exceed it is refused.
 func (s *Segmenter) Reset(h Header, frame []byte, maxSegment int) error {
 	*s = Segmenter{}
-	l, err := parse(frame)
+	l, err := openSuper(h, frame, maxSegment, true)
 	if err != nil {
 		return err
-	}
-	switch h.GSOType &^ GSOECN {
-	case GSOTCPv4:
-		if l.v6 || l.proto != protoTCP {
-			return ErrHeaders
-		}
-	case GSOTCPv6:
-		if !l.v6 || l.proto != protoTCP {
-			return ErrHeaders
-		}
-	case GSOUDPL4:
-		if l.proto != protoUDP {
-			return ErrHeaders
-		}
-	default:
-		return ErrGSOType
-	}
-	if h.Flags&FlagNeedsCsum != 0 && int(h.CsumStart) != l.l4 {
-		return ErrHeaders
-	}
-	if h.GSOSize == 0 || l.payload+int(h.GSOSize) > maxSegment {
-		return ErrGSOSize
 	}
 	s.frame, s.l, s.mss, s.next = frame, l, int(h.GSOSize), l.payload
 	if l.proto == protoTCP {

@@ -20,27 +20,9 @@ type Offload struct {
 // sum covers the whole super-frame's length, which no segment has.
 // maxSegment bounds a segment's frame, as in Segmenter.Reset.
 func PrepareTSO(h Header, frame []byte, maxSegment int) (Offload, error) {
-	l, err := parse(frame)
+	l, err := openSuper(h, frame, maxSegment, false)
 	if err != nil {
 		return Offload{}, err
-	}
-	switch h.GSOType &^ GSOECN {
-	case GSOTCPv4:
-		if l.v6 || l.proto != protoTCP {
-			return Offload{}, ErrHeaders
-		}
-	case GSOTCPv6:
-		if !l.v6 || l.proto != protoTCP {
-			return Offload{}, ErrHeaders
-		}
-	default:
-		return Offload{}, ErrGSOType
-	}
-	if h.Flags&FlagNeedsCsum != 0 && int(h.CsumStart) != l.l4 {
-		return Offload{}, ErrHeaders
-	}
-	if h.GSOSize == 0 || l.payload+int(h.GSOSize) > maxSegment {
-		return Offload{}, ErrGSOSize
 	}
 	ip := frame[l.l3:l.l4]
 	var src, dst []byte

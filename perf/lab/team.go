@@ -31,6 +31,9 @@ type TeamConfig struct {
 	// ports on m<i>; WireTapMembers connects each to m<i> once teamgw
 	// has created them.
 	TapMembers bool
+	// MemberArgs are appended to each af_packet member's device string
+	// (such as ",qdisc_bypass=0").
+	MemberArgs string
 }
 
 // Config renders a teamgw config for the lab's members: the team "team0"
@@ -62,7 +65,7 @@ func (l *Lab) Config(tc TeamConfig) string {
 	}
 	b.WriteString("members = [\n")
 	for i := range l.Spec.Members {
-		dev := fmt.Sprintf("net_af_packet%d,iface=m%d", i, i)
+		dev := fmt.Sprintf("net_af_packet%d,iface=m%d%s", i, i, tc.MemberArgs)
 		if tc.TapMembers {
 			dev = fmt.Sprintf("net_tap%d,iface=%s", i, TapMember(i))
 		}

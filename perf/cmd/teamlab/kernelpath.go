@@ -40,10 +40,12 @@ type kernelRun struct {
 	// Whole are the kernel's super-frames that left teamgw whole (to a
 	// member's TSO or an af_packet member's kernel), Cut those teamgw
 	// segmented, Refused those an af_packet member's kernel refused whole
-	// (they are among Cut).
+	// (any error) and Backoff those not offered to it in the 64 after a
+	// refusal (both are among Cut).
 	Whole   uint64 `json:"superframes_whole"`
 	Cut     uint64 `json:"superframes_cut"`
 	Refused uint64 `json:"superframes_refused"`
+	Backoff uint64 `json:"superframes_backoff"`
 }
 
 func kernelPath(args []string) error {
@@ -73,8 +75,8 @@ func kernelPath(args []string) error {
 	var runs []kernelRun
 	report := func(r kernelRun) {
 		runs = append(runs, r)
-		fmt.Printf("%-20s members %d streams %d %-15s %6.2f Gbit/s  teamgw CPU %4.2f  %5.3f CPU-s/Gbit  retr %d  drops %d nic %d  super-frames whole %d cut %d refused %d\n",
-			r.Path, r.Members, r.Streams, r.Direction, r.Gbps, r.TeamgwCPU, r.CPUPerGbit, r.Retransmits, r.Drops, r.NICDrops, r.Whole, r.Cut, r.Refused)
+		fmt.Printf("%-20s members %d streams %d %-15s %6.2f Gbit/s  teamgw CPU %4.2f  %5.3f CPU-s/Gbit  retr %d  drops %d nic %d  super-frames whole %d cut %d (refused %d, backoff %d)\n",
+			r.Path, r.Members, r.Streams, r.Direction, r.Gbps, r.TeamgwCPU, r.CPUPerGbit, r.Retransmits, r.Drops, r.NICDrops, r.Whole, r.Cut, r.Refused, r.Backoff)
 	}
 	maxStreams := slices.Max(streams)
 	// The anchors: the server's kernel on the veth itself, no teamgw.
@@ -299,6 +301,7 @@ func iperfOnce(l *lab.Lab, streams int, reverse bool, dur time.Duration, team *t
 		}
 		r.Drops, r.NICDrops = after.drops-before.drops, after.nicDrops-before.nicDrops
 		r.Whole, r.Cut, r.Refused = after.whole-before.whole, after.cut-before.cut, after.refused-before.refused
+		r.Backoff = after.backoff - before.backoff
 		used := (after.cpu - before.cpu).Seconds()
 		r.TeamgwCPU = used / elapsed.Seconds()
 		if r.Gbps > 0 {
@@ -320,6 +323,7 @@ type teamSample struct {
 	cpu                 time.Duration
 	drops, nicDrops     uint64
 	whole, cut, refused uint64
+	backoff             uint64
 }
 
 func (p *teamProbe) sample() (teamSample, error) {
@@ -335,7 +339,8 @@ func (p *teamProbe) sample() (teamSample, error) {
 	for _, t := range st.Teams {
 		s.whole += t.KernelPath.Offloaded
 		s.cut += t.KernelPath.SuperFrames
-		s.refused += t.KernelPath.KernelGSOFallbacks
+		s.refused += t.KernelPath.KernelGSORefusedFull + t.KernelPath.KernelGSORefusedOther
+		s.backoff += t.KernelPath.KernelGSOBackoff
 		for _, r := range lossReasons {
 			s.drops += t.Drops[r]
 		}
