@@ -238,9 +238,6 @@ func (q *TxQueue) Queued() *[TxQueueCap]*Mbuf { return (*[TxQueueCap]*Mbuf)(unsa
 // queued.
 func (q *TxQueue) SetLen(n int) { q.n = n }
 
-// Len is how many packets q holds.
-func (q *TxQueue) Len() int { return q.n }
-
 // MbufAddr is the address of m as a TX buffer entry holds it (Slots).
 func MbufAddr(m *Mbuf) uintptr { return uintptr(unsafe.Pointer(m)) }
 
