@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -15,42 +14,17 @@ import (
 	"github.com/teamgw/teamgw/perf/lab"
 )
 
-// capture runs tshark on iface in namespace ns until stop is called, and
-// returns the capture file's path. (It captures on the switch side: DPDK's
-// af_packet transmits past the kernel's packet taps.)
+// capture runs tshark on iface in namespace ns (lab.Capture) until stop
+// is called, and returns the capture file's path.
 func capture(t *testing.T, l *lab.Lab, ns, iface, filter string) (path string, stop func()) {
 	t.Helper()
 	path = filepath.Join(t.TempDir(), iface+".pcap")
 	os.Chmod(filepath.Dir(path), 0o777)
-	// tshark says "Capture started" once its capture runs (it says
-	// "Capturing on" before, and the file may exist before): wait for
-	// that, so that nothing sent after is missed.
-	pr, pw := io.Pipe()
-	capturing := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "Capture started") {
-				close(capturing)
-				break
-			}
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	cmd, err := l.Start(ns, io.Discard, pw, "tshark", "-q", "-i", iface, "-f", filter, "-w", path)
+	stop, err := l.Capture(ns, iface, filter, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-capturing:
-	case <-time.After(10 * time.Second):
-		t.Fatal("tshark did not start capturing within 10 s")
-	}
-	return path, func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-		pw.Close()
-	}
+	return path, stop
 }
 
 // decode runs tshark's full dissection over a capture and fails the test

@@ -104,10 +104,14 @@ func drawTx(dir, file string) ([]string, error) {
 		if err := add(p, err, "txbench.png"); err != nil {
 			return out, err
 		}
-		cats, ss = byContender(rep.Outbound, members, membersLabel, insnPerPacket)
-		p, err = groupedBars("Outbound path: instructions per packet (lower is better)", "instructions / packet", cats, ss)
-		if err := add(p, err, "txbench-insn.png"); err != nil {
-			return out, err
+		// Instructions are counted only where the CPU has counters
+		// for them: a report without counts draws no chart of them.
+		if slices.ContainsFunc(rep.Outbound, func(r result) bool { return r.InsnPerPacket > 0 }) {
+			cats, ss = byContender(rep.Outbound, members, membersLabel, insnPerPacket)
+			p, err = groupedBars("Outbound path: instructions per packet (lower is better)", "instructions / packet", cats, ss)
+			if err := add(p, err, "txbench-insn.png"); err != nil {
+				return out, err
+			}
 		}
 	}
 	if len(rep.Peer) > 0 {

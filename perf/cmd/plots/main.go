@@ -2,7 +2,7 @@
 // next to them, from the newest JSON report of each kind:
 //
 //	txbench.png        outbound Mpps by contender and member count (txbench)
-//	txbench-insn.png   the same in instructions per packet
+//	txbench-insn.png   the same in instructions per packet (when the report counted them)
 //	txbench-peer.png   whole processes against dpdk-testpmd (txbench, peer section)
 //	scaling.png        outbound Mpps over 1..N worker lcores (txbench, scaling section)
 //	rxbench.png        receive path Mpps against io forwarding (rxbench)

@@ -86,3 +86,27 @@ func TestBrokenNewestReportIsAnError(t *testing.T) {
 		t.Error("a broken report drew without error")
 	}
 }
+
+// TestDrawAllLeavesOutInstructionsNotCounted: a report from a machine
+// without instruction counters (insn_per_packet absent) draws the
+// outbound rates but no chart of zeros.
+func TestDrawAllLeavesOutInstructionsNotCounted(t *testing.T) {
+	dir := t.TempDir()
+	body := `{"when":"2026-01-01T00:00:00Z","flows":65536,
+		"outbound":[{"contender":"null","members":2,"workers":1,"mpps":{"median":40,"min":35,"max":45}},
+			{"contender":"trunk","members":2,"workers":1,"mpps":{"median":14,"min":12,"max":15}}]}`
+	if err := os.WriteFile(filepath.Join(dir, "txbench-20260101T000000Z.json"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	written, err := drawAll(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range written {
+		names = append(names, filepath.Base(f))
+	}
+	if !slices.Equal(names, []string{"txbench.png"}) {
+		t.Errorf("wrote %v, want [txbench.png]", names)
+	}
+}
