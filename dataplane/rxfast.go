@@ -228,17 +228,17 @@ func (f *rxFast) countRun(pkts []*dpdk.Mbuf) (taken int, bytes uint64, short boo
 		} else {
 			k = rxKey4(binary.LittleEndian.Uint32(h[26:30]))
 		}
-		s := RxSlotOf(k)
-		other := 0
+		s := uintptr(RxSlotOf(k))
+		other := uintptr(0)
 		if keys[s] != k {
 			other = 1
 		}
-		s = (s ^ other) & (NRxSlots - 1)
+		s ^= other // s < NRxSlots still: no bounds check
 		hit := uint64(0)
-		if keys[s] == k {
+		if *(*uint64)(unsafe.Add(unsafe.Pointer(keys), s*8)) == k {
 			hit = 1
 		}
-		c := &clients[s]
+		c := (*[2]uint64)(unsafe.Add(unsafe.Pointer(clients), s*16))
 		c[0] += hit
 		c[1] += n & -hit
 	}
