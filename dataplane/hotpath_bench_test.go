@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"testing"
 
@@ -25,7 +26,7 @@ func benchTeam(frames [][]byte) *TeamState {
 		if len(f) < 34 || f[12] != 0x08 || f[13] != 0 {
 			continue
 		}
-		k := rxKey4(f[26:30])
+		k := rxKey4(binary.LittleEndian.Uint32(f[26:30]))
 		if h := RxSlotOf(k); ts.RxSlots.Key[h] == 0 {
 			ts.RxSlots.Key[h] = k
 		} else if ts.RxSlots.Key[h^1] == 0 {
@@ -103,7 +104,7 @@ func BenchmarkClientTableLookup(b *testing.B) {
 	keys := make([]uint64, 0, len(frames))
 	for _, f := range frames {
 		if f[12] == 0x08 && f[13] == 0 {
-			keys = append(keys, rxKey4(f[26:30]))
+			keys = append(keys, rxKey4(binary.LittleEndian.Uint32(f[26:30])))
 		}
 	}
 	keys = keys[:4096]

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"encoding/binary"
+	"unsafe"
 
 	"github.com/teamgw/teamgw/dataplane/dpdk"
 	"github.com/teamgw/teamgw/dataplane/frame"
@@ -154,36 +155,94 @@ func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 	return len(pkts), bytes
 }
 
-// runCounting is run for a team that counts its clients (f.slots set).
+// runCounting is run for a team that counts its clients (f.slots set):
+// countRun over the vector, and takeShort for each frame countRun leaves
+// for being short.
 func (f *rxFast) runCounting(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
-	team, slots := f.team, f.slots
+	for {
+		k, b, short := f.countRun(pkts[taken:])
+		taken, bytes = taken+k, bytes+b
+		if !short {
+			return taken, bytes
+		}
+		n, ok := f.takeShort(pkts[taken])
+		if !ok {
+			return taken, bytes
+		}
+		taken, bytes = taken+1, bytes+n
+	}
+}
+
+// takeShort tests a frame shorter than rxCountLen as run does for a team
+// that counts no clients and, if it passes, counts it as countClient does
+// and returns its length. Rare: every frame from the wire is at least 60
+// bytes long.
+func (f *rxFast) takeShort(m *dpdk.Mbuf) (n uint64, ok bool) {
+	slots := f.slots
+	f.slots = nil
+	k, _ := f.run([]*dpdk.Mbuf{m})
+	f.slots = slots
+	if k == 0 {
+		return 0, false
+	}
+	n = uint64(m.PktLen())
+	countClient(slots, f.clients, m.Data(), n)
+	return n, true
+}
+
+// countRun is runCounting's loop, for frames long enough to hold an IPv6
+// source address (rxCountLen), so one length test covers the header and
+// both kinds of source: it stops at the first frame that needs the full
+// filters, or at the first shorter one (short). The slot is picked as
+// RxSlots.count does, with the table and counters held in registers across
+// the vector.
+func (f *rxFast) countRun(pkts []*dpdk.Mbuf) (taken int, bytes uint64, short bool) {
+	team, keys := f.team, &f.slots.Key
+	clients := (*[NRxSlots][2]uint64)(unsafe.Pointer(f.clients))
+	_ = clients[0] // one nil check here, not one a frame
 	for i, m := range pkts {
 		e := m.Data()
-		if len(e) < frame.EthHeaderLen {
-			return i, bytes
+		if len(e) < rxCountLen {
+			return i, bytes, true
 		}
-		h := (*[frame.EthHeaderLen]byte)(e)
+		h := (*[rxCountLen]byte)(e)
 		st := binary.LittleEndian.Uint64(h[6:14]) // source MAC, EtherType
 		src, dst := st<<16, binary.LittleEndian.Uint64(h[0:8])<<16
 		typ := uint16(st >> 48)
 		if typ != typeIPv4Swapped && typ != typeIPv6Swapped ||
 			f.mayBeOurs(src) && (src == team || f.isMember(src)) {
-			return i, bytes
+			return i, bytes, false
 		}
 		if dst != team {
 			if !f.mayBeOurs(dst) || !f.isMember(dst) {
-				return i, bytes
+				return i, bytes, false
 			}
 			binary.LittleEndian.PutUint32(h[0:4], uint32(team>>16))
 			binary.LittleEndian.PutUint16(h[4:6], uint16(team>>48))
 		}
 		n := uint64(m.PktLen())
 		bytes += n
-		if k := ipClientKey(e, typ == typeIPv6Swapped); k != 0 {
-			slots.count(f.clients, k, n)
+		var k uint64
+		if typ == typeIPv6Swapped {
+			k = rxKey6(binary.BigEndian.Uint64(h[22:30]), binary.BigEndian.Uint64(h[30:38]))
+		} else {
+			k = rxKey4(binary.LittleEndian.Uint32(h[26:30]))
 		}
+		s := uintptr(RxSlotOf(k))
+		other := uintptr(0)
+		if keys[s] != k {
+			other = 1
+		}
+		s ^= other // s < NRxSlots still: no bounds check
+		hit := uint64(0)
+		if *(*uint64)(unsafe.Add(unsafe.Pointer(keys), s*8)) == k {
+			hit = 1
+		}
+		c := (*[2]uint64)(unsafe.Add(unsafe.Pointer(clients), s*16))
+		c[0] += hit
+		c[1] += n & -hit
 	}
-	return len(pkts), bytes
+	return len(pkts), bytes, false
 }
 
 // wireDeliver sends a run of frames rxFast.run took (of bytes in all) to

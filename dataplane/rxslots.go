@@ -37,18 +37,23 @@ type RxSlots struct {
 // bit 32 set, for IPv6 a 63-bit fingerprint of the address with bit 63
 // set; never 0. Two IPv6 clients whose fingerprints collide would share
 // counters (it only skews balancing): with 63 bits an even chance of one
-// collision takes about three billion clients.
+// collision takes about three billion clients. An IPv4 address is read as
+// a little-endian word (as a worker loads it from a frame, with no byte
+// swap); the key is only ever compared with another RxKey. IPv6 halves
+// stay big-endian: the fingerprint's first step, hi*K+lo, spreads a
+// difference only upwards, and addresses differ in their low bytes.
 func RxKey(a netip.Addr) uint64 {
 	if a.Is4() {
 		b := a.As4()
-		return rxKey4(b[:])
+		return rxKey4(binary.LittleEndian.Uint32(b[:]))
 	}
 	b := a.As16()
 	return rxKey6(binary.BigEndian.Uint64(b[0:8]), binary.BigEndian.Uint64(b[8:16]))
 }
 
-// rxKey4 is the key of the IPv4 address in b[0:4].
-func rxKey4(b []byte) uint64 { return 1<<32 | uint64(binary.BigEndian.Uint32(b)) }
+// rxKey4 is the key of the IPv4 address whose 4 bytes, read as a
+// little-endian word, are v.
+func rxKey4(v uint32) uint64 { return 1<<32 | uint64(v) }
 
 // rxKey6 is the key of the IPv6 address whose big-endian halves are hi
 // and lo.
@@ -117,13 +122,17 @@ func ipClientKey(e []byte, ipv6 bool) uint64 {
 		if len(e) < 34 {
 			return 0
 		}
-		return rxKey4(e[26:30])
+		return rxKey4(binary.LittleEndian.Uint32(e[26:30]))
 	}
-	if len(e) < 38 {
+	if len(e) < rxCountLen {
 		return 0
 	}
 	return rxKey6(binary.BigEndian.Uint64(e[22:30]), binary.BigEndian.Uint64(e[30:38]))
 }
+
+// rxCountLen is the length of an untagged frame's header up to the end of
+// an IPv6 source address (and past an IPv4 one's).
+const rxCountLen = 38
 
 // count counts a frame of n bytes in the slot holding key k, if any (c
 // are the team's counters); k must not be 0, the free slot's key.
