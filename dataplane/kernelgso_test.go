@@ -40,17 +40,10 @@ func TestSendWholeAllocatesNothing(t *testing.T) {
 	}
 	defer tx.Close()
 
-	r := newRig(t, 1, func(r *rig, wc *WorkerConfig) {
-		wc.Teams[0].MemberTx = []afpacket.Senders{{tx}}
-		r.noStart = true
-	})
-	w := r.w
-	w.kio = newKernelIO(r.pool)
-	ks := &kernelSource{src: source{team: 0, member: -1}}
+	w, ks, s := gsoWorker(t, tx)
 	if w.memberTx(ks.src, 0) != tx {
 		t.Fatal("the worker has not the member's socket")
 	}
-	s := r.snap.Load()
 	f := tcpSuper(20000)
 	h := vnet.Header{Flags: vnet.FlagNeedsCsum, GSOType: vnet.GSOTCPv4, GSOSize: 1448, CsumStart: 34, CsumOffset: 16}
 	results := map[wholeResult]int{}
@@ -118,14 +111,7 @@ func tcpSuper(payload int) []byte {
 // of the "other" class).
 func TestGSOBackoffPerTypeAndClearedByNewPorts(t *testing.T) {
 	dead := &afpacket.Sender{}
-	r := newRig(t, 1, func(r *rig, wc *WorkerConfig) {
-		wc.Teams[0].MemberTx = []afpacket.Senders{{dead}}
-		r.noStart = true
-	})
-	w := r.w
-	w.kio = newKernelIO(r.pool)
-	ks := &kernelSource{src: source{team: 0, member: -1}}
-	s := r.snap.Load()
+	w, ks, s := gsoWorker(t, dead)
 	v4, v6 := tcpSuper(5000), tcpSuper6(5000)
 	h4 := vnet.Header{Flags: vnet.FlagNeedsCsum, GSOType: vnet.GSOTCPv4, GSOSize: 1448, CsumStart: 34, CsumOffset: 16}
 	h6 := vnet.Header{Flags: vnet.FlagNeedsCsum, GSOType: vnet.GSOTCPv6, GSOSize: 1428, CsumStart: 54, CsumOffset: 16}
@@ -172,4 +158,17 @@ func tcpSuper6(payload int) []byte {
 	f[22], f[38] = 0x20, 0x20
 	f[66] = 5 << 4
 	return f
+}
+
+// gsoWorker is a worker, not started, of a one-member team whose member
+// sends super-frames on tx, with its kernel-path state, the source of the
+// team's TAP and the published snapshot.
+func gsoWorker(t *testing.T, tx *afpacket.Sender) (*Worker, *kernelSource, *Snapshot) {
+	t.Helper()
+	r := newRig(t, 1, func(r *rig, wc *WorkerConfig) {
+		wc.Teams[0].MemberTx = []afpacket.Senders{{tx}}
+		r.noStart = true
+	})
+	r.w.kio = newKernelIO(r.pool)
+	return r.w, &kernelSource{src: source{team: 0, member: -1}}, r.snap.Load()
 }

@@ -35,12 +35,7 @@ func TestKernelPathBulkTCP(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { l.Close() })
-			var logb bytes.Buffer
-			g, err := l.StartTeamgw(context.Background(), teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Mode: "trunk"}), &syncWriter{w: &logb})
-			if err != nil {
-				t.Fatalf("%v\n%s", err, logb.String())
-			}
-			defer g.Stop()
+			g := startTeamgw(t, l, l.Config(lab.TeamConfig{Mode: "trunk"}))
 
 			size := strconv.Itoa(mtu - 28)
 			if out, err := l.Exec(ctx, l.Clients[0], "ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "do", "-s", size, l.Spec.TeamIP.String()); err != nil {
@@ -66,11 +61,7 @@ func TestKernelPathBulkTCP(t *testing.T) {
 			if kp.Coalesced == 0 {
 				t.Error("no wire segments were coalesced for the kernel (GRO not in use)")
 			}
-			for _, r := range []string{"bad_offload", "oversize", "kernel_write", "no_mbuf"} {
-				if n := s.Teams[0].Drops[r]; n != 0 {
-					t.Errorf("%d frames dropped as %s", n, r)
-				}
-			}
+			noDrops(t, s.Teams[0].Drops, "bad_offload", "oversize", "kernel_write", "no_mbuf")
 		})
 	}
 }
@@ -128,12 +119,7 @@ func TestKernelPathMemberTSO(t *testing.T) {
 	}
 	t.Cleanup(func() { l.Close() })
 	cfg := l.Config(lab.TeamConfig{Mode: "slb", TapMembers: true})
-	var logb bytes.Buffer
-	g, err := l.StartTeamgw(context.Background(), teamgwBin, t.TempDir(), cfg, &syncWriter{w: &logb})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, logb.String())
-	}
-	defer g.Stop()
+	g := startTeamgw(t, l, cfg)
 	if err := l.WireTapMembers(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -181,11 +167,7 @@ func TestKernelPathMemberTSO(t *testing.T) {
 	if kp.SuperFrames != 0 {
 		t.Errorf("%d super-frames were segmented in software on a TSO member", kp.SuperFrames)
 	}
-	for _, r := range []string{"bad_offload", "oversize", "kernel_write", "no_mbuf"} {
-		if n := s.Teams[0].Drops[r]; n != 0 {
-			t.Errorf("%d frames dropped as %s", n, r)
-		}
-	}
+	noDrops(t, s.Teams[0].Drops, "bad_offload", "oversize", "kernel_write", "no_mbuf")
 }
 
 // TestKernelPathKernelGSO runs the bulk echo over an SLB team of two
@@ -194,19 +176,8 @@ func TestKernelPathMemberTSO(t *testing.T) {
 // sockets — frames larger than the MTU cross the veth, from the team's or
 // a member's own MAC (SLB) — and every byte still arrives.
 func TestKernelPathKernelGSO(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	l, err := lab.New(ctx, lab.Spec{Members: 2, Clients: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	var logb bytes.Buffer
-	g, err := l.StartTeamgw(context.Background(), teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Mode: "slb"}), &syncWriter{w: &logb})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, logb.String())
-	}
-	defer g.Stop()
+	l := newLab(t, 2, 1)
+	g := startTeamgw(t, l, l.Config(lab.TeamConfig{Mode: "slb"}))
 	s, err := g.Status()
 	if err != nil {
 		t.Fatal(err)
@@ -292,11 +263,7 @@ func checkKernelGSO(t *testing.T, g *lab.Teamgw, paths []string, macs map[string
 		t.Error("no frame larger than the MTU crossed a member veth: the super-frames were cut before")
 	}
 	t.Logf("%d frames larger than the MTU crossed the member veths", big)
-	for _, r := range []string{"bad_offload", "oversize", "kernel_write", "no_mbuf", "tx_full"} {
-		if n := s.Teams[0].Drops[r]; n != 0 {
-			t.Errorf("%d frames dropped as %s", n, r)
-		}
-	}
+	noDrops(t, s.Teams[0].Drops, "bad_offload", "oversize", "kernel_write", "no_mbuf", "tx_full")
 }
 
 // TestKernelPathKernelGSOFallback turns TSO off on the member's interface
@@ -314,12 +281,7 @@ func TestKernelPathKernelGSOFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	var logb bytes.Buffer
-	g, err := l.StartTeamgw(context.Background(), teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Mode: "slb"}), &syncWriter{w: &logb})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, logb.String())
-	}
-	defer g.Stop()
+	g := startTeamgw(t, l, l.Config(lab.TeamConfig{Mode: "slb"}))
 	if out, err := l.Exec(ctx, l.GW, "ethtool", "-K", "m0", "tso", "off"); err != nil {
 		t.Fatalf("ethtool: %v\n%s", err, out)
 	}
@@ -346,11 +308,7 @@ func TestKernelPathKernelGSOFallback(t *testing.T) {
 	if kp.SuperFrames != refused+kp.KernelGSOBackoff {
 		t.Errorf("%d super-frames segmented, %d refused and %d in backoff", kp.SuperFrames, refused, kp.KernelGSOBackoff)
 	}
-	for _, r := range []string{"bad_offload", "oversize", "kernel_write", "no_mbuf", "tx_full"} {
-		if n := s.Teams[0].Drops[r]; n != 0 {
-			t.Errorf("%d frames dropped as %s", n, r)
-		}
-	}
+	noDrops(t, s.Teams[0].Drops, "bad_offload", "oversize", "kernel_write", "no_mbuf", "tx_full")
 }
 
 // TestKernelPathNoSocketsThroughTheQdisc: a kernel-backed member whose
@@ -381,12 +339,7 @@ func TestKernelPathNoSocketsThroughTheQdisc(t *testing.T) {
 					t.Fatalf("ethtool: %v\n%s", err, out)
 				}
 			}
-			var logb bytes.Buffer
-			g, err := l.StartTeamgw(context.Background(), teamgwBin, t.TempDir(), l.Config(lab.TeamConfig{Mode: "slb", MemberArgs: c.args}), &syncWriter{w: &logb})
-			if err != nil {
-				t.Fatalf("%v\n%s", err, logb.String())
-			}
-			defer g.Stop()
+			g := startTeamgw(t, l, l.Config(lab.TeamConfig{Mode: "slb", MemberArgs: c.args}))
 			bulkEcho(t, l, 3)
 			s, err := g.Status()
 			if err != nil {
@@ -404,11 +357,17 @@ func TestKernelPathNoSocketsThroughTheQdisc(t *testing.T) {
 			if kp.SuperFrames == 0 {
 				t.Error("no super-frame was segmented")
 			}
-			for _, r := range []string{"bad_offload", "oversize", "kernel_write", "no_mbuf", "tx_full"} {
-				if n := s.Teams[0].Drops[r]; n != 0 {
-					t.Errorf("%d frames dropped as %s", n, r)
-				}
-			}
+			noDrops(t, s.Teams[0].Drops, "bad_offload", "oversize", "kernel_write", "no_mbuf", "tx_full")
 		})
+	}
+}
+
+// noDrops fails t for every frame counted in drops under one of reasons.
+func noDrops(t *testing.T, drops map[string]uint64, reasons ...string) {
+	t.Helper()
+	for _, r := range reasons {
+		if n := drops[r]; n != 0 {
+			t.Errorf("%d frames dropped as %s", n, r)
+		}
 	}
 }

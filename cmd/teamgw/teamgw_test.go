@@ -328,3 +328,17 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// startTeamgw starts teamgw in l's gateway namespace with config, fails
+// t with teamgw's log if it does not come up, and stops it at the end of
+// the test.
+func startTeamgw(t *testing.T, l *lab.Lab, config string) *lab.Teamgw {
+	t.Helper()
+	var logb bytes.Buffer
+	g, err := l.StartTeamgw(context.Background(), teamgwBin, t.TempDir(), config, &syncWriter{w: &logb})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logb.String())
+	}
+	t.Cleanup(func() { g.Stop() })
+	return g
+}

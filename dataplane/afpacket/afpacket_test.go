@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/teamgw/teamgw/dataplane/netnstest"
 	"github.com/teamgw/teamgw/dataplane/vnet"
 )
 
@@ -23,22 +24,7 @@ import (
 // from the other by a packet socket with virtio-net headers, which shows
 // whether the kernel carried a super-frame whole (one frame, GSO type and
 // size in its header) or cut it.
-func TestMain(m *testing.M) {
-	if os.Getenv("AFPACKET_TEST_NETNS") == "" {
-		cmd := exec.Command("unshare", append([]string{"--net", os.Args[0]}, os.Args[1:]...)...)
-		cmd.Env = append(os.Environ(), "AFPACKET_TEST_NETNS=1")
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			if ee, ok := err.(*exec.ExitError); ok {
-				os.Exit(ee.ExitCode())
-			}
-			fmt.Fprintln(os.Stderr, "unshare --net (the tests need root):", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { netnstest.Main(m) }
 
 func run(t *testing.T, args ...string) {
 	t.Helper()

@@ -3,38 +3,22 @@ package tap
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/teamgw/teamgw/dataplane/netnstest"
 	"github.com/teamgw/teamgw/dataplane/vnet"
 )
 
 // The tests create TAPs in the test's own network namespace: each test
 // process gets a fresh one (unshare in TestMain), so nothing touches the
 // host's interfaces.
-func TestMain(m *testing.M) {
-	if os.Getenv("TAP_TEST_NETNS") == "" {
-		cmd := exec.Command("unshare", append([]string{"--net", os.Args[0]}, os.Args[1:]...)...)
-		cmd.Env = append(os.Environ(), "TAP_TEST_NETNS=1")
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			if ee, ok := err.(*exec.ExitError); ok {
-				os.Exit(ee.ExitCode())
-			}
-			fmt.Fprintln(os.Stderr, "unshare --net (the tests need root):", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { netnstest.Main(m) }
 
 // open creates a configured TAP with 198.18.0.1/24 on it.
 func open(t *testing.T, name string, queues int) *Device {
