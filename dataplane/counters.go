@@ -191,19 +191,25 @@ func (tt *TeamTotals) Add(c *TeamCounters) {
 }
 
 // Bucket counters: a worker counts packets and bytes per team and flow
-// bucket in hugepage memory (dpdk.Counters), two words per bucket.
+// bucket in hugepage memory (dpdk.Counters): per team, the packet
+// counters of its buckets, then their byte counters (bucketCounters).
 const bucketWords = MaxTeams * NBuckets * 2
 
-// bucketIndex is the index of the packet counter of (team, bucket); the
-// byte counter follows it.
-func bucketIndex(team, bucket int) int { return (team*NBuckets + bucket) * 2 }
+// bucketIndex is the index of the packet counter of (team, bucket); its
+// byte counter is NBuckets words further.
+func bucketIndex(team, bucket int) int { return team*NBuckets*2 + bucket }
+
+// bucketCounters is one team's bucket counters as a worker updates them:
+// packets by bucket, then bytes by bucket. Two arrays of words rather than
+// pairs, so that a bucket's counter is addressed with one scaled index.
+type bucketCounters [2][NBuckets]uint64
 
 // AddBuckets adds one worker's bucket counters of team into packets and
 // bytes (each of length NBuckets).
 func AddBuckets(c []uint64, team int, packets, bytes []uint64) {
 	base := bucketIndex(team, 0)
 	for b := range NBuckets {
-		packets[b] += c[base+2*b]
-		bytes[b] += c[base+2*b+1]
+		packets[b] += c[base+b]
+		bytes[b] += c[base+NBuckets+b]
 	}
 }

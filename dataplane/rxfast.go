@@ -254,7 +254,7 @@ func (w *Worker) wireDeliver(v *wireVector, tq *dpdk.TxQueue, run []*dpdk.Mbuf, 
 	sent := w.io.PushVector(tq, run)
 	for _, m := range run[sent:] {
 		bytes -= uint64(m.PktLen())
-		d.drops[DropTxFull]++
+		d.drop(DropTxFull, 1)
 		w.io.Drop(m)
 	}
 	d.txPkts[TapIndex] += uint64(sent)

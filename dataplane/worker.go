@@ -105,6 +105,9 @@ type Worker struct {
 	vlanID  [MaxTeams][1 + MaxVLANs]uint16        // VLAN of each kernel-facing port
 	vlanTap [MaxTeams]*[4096]uint8                // VLAN ID -> kernel-facing port, 0 = none
 	memberQ [MaxTeams][MaxMembers]*dpdk.TxQueue
+	// slots is, per team, one more than its highest member slot with a
+	// queue: the loops over a team's members stop there.
+	slots [MaxTeams]uint8
 	// dst and others are fromKernel's scratch space: the member chosen
 	// for each frame of a vector, and the frames chooseFast left over.
 	dst      [dpdk.Vector]int8
@@ -277,6 +280,7 @@ func (w *Worker) addQueues() error {
 				return err
 			}
 			w.memberQ[t][m] = w.io.Queue(qi)
+			w.slots[t] = uint8(m + 1)
 			w.memberID[t][m] = p.ID
 			w.member[t][m] = p
 		}
@@ -378,6 +382,7 @@ func (w *Worker) applyPorts(teams []TeamPorts) error {
 	w.vlanID = [MaxTeams][1 + MaxVLANs]uint16{}
 	w.vlanTap = [MaxTeams]*[4096]uint8{}
 	w.memberQ = [MaxTeams][MaxMembers]*dpdk.TxQueue{}
+	w.slots = [MaxTeams]uint8{}
 	w.memberID = [MaxTeams][MaxMembers]uint16{}
 	w.member = [MaxTeams][MaxMembers]*dpdk.Port{}
 	if w.kio != nil {
@@ -539,13 +544,16 @@ func (w *Worker) forward(s *Snapshot, src source, pkts []*dpdk.Mbuf) {
 	}
 	rx.RxPackets.Add(uint64(len(pkts)))
 	rx.RxBytes.Add(d.rxBytes)
-	for i := range d.txPkts {
-		if d.txPkts[i] != 0 {
-			c.Ports[i].TxPackets.Add(d.txPkts[i])
-			c.Ports[i].TxBytes.Add(d.txBytes[i])
+	// Frames from the wire go to the kernel, those from the kernel to
+	// the team's members.
+	if src.member >= 0 {
+		d.addTx(c, TapIndex)
+	} else {
+		for i := range int(w.slots[t]) {
+			d.addTx(c, i)
 		}
 	}
-	if d.drops != ([NumDropReasons]uint64{}) { // one comparison when nothing was dropped
+	if d.dropped != 0 {
 		for r, n := range d.drops {
 			if n != 0 {
 				c.Drops[r].Add(n)
@@ -575,12 +583,29 @@ type delta struct {
 	txPkts  [MaxMembers + 1]uint64
 	txBytes [MaxMembers + 1]uint64
 	drops   [NumDropReasons]uint64
+	// dropped is the sum of drops, for one test when nothing was
+	// dropped (delta.drop keeps it).
+	dropped uint64
 	classes [classMask + 1]uint64
 	// toControl counts frames handed to the control plane.
 	toControl uint64
 	// coalesced and coalescedSegs count the TCP super-frames written to
 	// the kernel and the segments in them.
 	coalesced, coalescedSegs uint64
+}
+
+// addTx adds port i's transmit counts to c, if any.
+func (d *delta) addTx(c *TeamCounters, i int) {
+	if d.txPkts[i] != 0 {
+		c.Ports[i].TxPackets.Add(d.txPkts[i])
+		c.Ports[i].TxBytes.Add(d.txBytes[i])
+	}
+}
+
+// drop counts n frames dropped for reason r.
+func (d *delta) drop(r DropReason, n uint64) {
+	d.drops[r] += n
+	d.dropped += n
 }
 
 // classMask bounds a class index for the per-vector class counts (an
@@ -605,9 +630,9 @@ const classMask = 7
 // every frame in order. Frame order is kept throughout.
 func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf, d *delta) {
 	// Team t's packet and byte counter pairs, by bucket.
-	buckets := (*[NBuckets][2]uint64)(unsafe.Pointer((*[NBuckets * 2]uint64)(w.buckets[bucketIndex(t, 0):])))
-	if q := &w.fast; vid == 0 && q.load(&w.memberQ[t], ts, buckets) {
-		n := sendFast(pkts, q)
+	buckets := (*bucketCounters)(unsafe.Pointer((*[NBuckets * 2]uint64)(w.buckets[bucketIndex(t, 0):])))
+	if q := &w.fast; vid == 0 && q.load(&w.memberQ[t], w.slots[t], ts, buckets) {
+		n := sendFast(q, pkts)
 		if ts.Rewrite != 0 {
 			q.rewrite(&w.memberQ[t])
 		}
@@ -636,7 +661,7 @@ func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf,
 		w.sendChosen(ts, &w.memberQ[t], vec, dst, d)
 	}
 	// Every frame was sent on a member or dropped.
-	for _, b := range d.txBytes[:MaxMembers] {
+	for _, b := range d.txBytes[:min(w.slots[t], MaxMembers)] {
 		d.rxBytes += b
 	}
 }
@@ -662,7 +687,7 @@ const (
 // hash's multiplies clobber.
 //
 //go:noinline
-func sendFast(pkts []*dpdk.Mbuf, q *fastQueues) int {
+func sendFast(q *fastQueues, pkts []*dpdk.Mbuf) int {
 	sent := min(len(pkts), dpdk.Vector)
 	// Both pointers tested once here, not on every turn.
 	buckets := q.buckets
@@ -693,10 +718,12 @@ func sendFast(pkts []*dpdk.Mbuf, q *fastQueues) int {
 		}
 		n := uint64(m.PktLen())
 		k := q.n[mi]
-		q.buf[mi][k] = dpdk.MbufAddr(m)
-		q.n[mi] = k + 1
-		buckets[b][0]++
-		buckets[b][1] += n
+		q.n[mi]++
+		// Entry k of the member's buffer, which load set (a pointer
+		// offset rather than an index, for no nil check).
+		*(*uintptr)(unsafe.Add(q.buf[mi], uintptr(k)*unsafe.Sizeof(uintptr(0)))) = dpdk.MbufAddr(m)
+		buckets[0][b]++
+		buckets[1][b] += n
 		q.bytes[mi] += n
 	}
 	return sent
@@ -710,7 +737,7 @@ func (q *fastQueues) rewrite(queues *[MaxMembers]*dpdk.TxQueue) {
 	// The source MAC and the EtherType as one word (every frame sendFast
 	// takes is longer than 14 bytes), compared without the EtherType.
 	team := q.team << 16
-	for k, fix := range q.fix {
+	for k, fix := range q.fix[:q.slots] {
 		if fix == 0 || q.n[k] == q.n0[k] {
 			continue
 		}
@@ -733,8 +760,8 @@ type fastQueues struct {
 	// table and buckets are the team's bucket table (a copy, so that the
 	// loop has one pointer less to keep) and bucket counters.
 	table   [NBuckets]int8
-	buckets *[NBuckets][2]uint64
-	buf     [MaxMembers]*[dpdk.TxQueueCap]uintptr
+	buckets *bucketCounters
+	buf     [MaxMembers]unsafe.Pointer // *[dpdk.TxQueueCap]uintptr
 	n, n0   [MaxMembers]uint8
 	bytes   [MaxMembers]uint64
 	// fix is, for a member that rewrites, the team MAC xor its source MAC
@@ -744,13 +771,16 @@ type fastQueues struct {
 	team uint64
 	// l3 counts the ClassL3 frames sent.
 	l3 uint64
+	// slots bounds the member slots in use (Worker.slots): the table
+	// names none past it, and the loops over members stop there.
+	slots uint8
 }
 
 // load takes the member queues and, for SLB, ts's MACs. It reports false
 // when a queue holds more than dpdk.TxQueueCap-dpdk.Vector packets (never
 // after a step, which empties them), so that a vector of frames fits
 // every queue and a uint8 count cannot wrap.
-func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, ts *TeamState, buckets *[NBuckets][2]uint64) bool {
+func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, slots uint8, ts *TeamState, buckets *bucketCounters) bool {
 	// Field by field: a composite literal would be built on the stack
 	// and copied. What comes from ts is taken again only when the
 	// snapshot changed: a published TeamState never changes, and q.ts
@@ -766,7 +796,12 @@ func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, ts *TeamState, buck
 	q.buckets = buckets
 	q.bytes = [MaxMembers]uint64{}
 	q.l3 = 0
-	for k, tq := range queues {
+	if slots = min(slots, MaxMembers); slots != q.slots {
+		// No buffer of an earlier port set stays past the slots.
+		q.buf = [MaxMembers]unsafe.Pointer{}
+		q.slots = slots
+	}
+	for k, tq := range queues[:q.slots] {
 		if tq == nil {
 			// No member in this slot: the table never names it.
 			q.buf[k], q.n[k], q.n0[k] = nil, 0, 0
@@ -776,7 +811,7 @@ func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, ts *TeamState, buck
 		if n > dpdk.TxQueueCap-dpdk.Vector {
 			return false
 		}
-		q.buf[k], q.n[k], q.n0[k] = buf, uint8(n), uint8(n)
+		q.buf[k], q.n[k], q.n0[k] = unsafe.Pointer(buf), uint8(n), uint8(n)
 	}
 	return true
 }
@@ -799,7 +834,7 @@ func macWord(mac *frame.MAC) uint64 {
 // store hands the counts back to the queues and adds each member's
 // packets (what its count grew by) and bytes to d.
 func (q *fastQueues) store(queues *[MaxMembers]*dpdk.TxQueue, d *delta) {
-	for k, tq := range queues {
+	for k, tq := range queues[:q.slots] {
 		if tq == nil || q.n[k] == q.n0[k] {
 			continue
 		}
@@ -818,7 +853,7 @@ func (q *fastQueues) store(queues *[MaxMembers]*dpdk.TxQueue, d *delta) {
 // would inline it), so that its loop has the registers to itself.
 //
 //go:noinline
-func chooseFast(ts *TeamState, pkts []*dpdk.Mbuf, dst []int8, buckets *[NBuckets][2]uint64, others *[dpdk.Vector]uint8, classes *[classMask + 1]uint64) []uint8 {
+func chooseFast(ts *TeamState, pkts []*dpdk.Mbuf, dst []int8, buckets *bucketCounters, others *[dpdk.Vector]uint8, classes *[classMask + 1]uint64) []uint8 {
 	table := &ts.Table
 	dst = dst[:len(pkts)]
 	n := 0
@@ -840,8 +875,8 @@ func chooseFast(ts *TeamState, pkts []*dpdk.Mbuf, dst []int8, buckets *[NBuckets
 			continue
 		}
 		dst[i] = table[b]
-		buckets[b][0]++
-		buckets[b][1] += uint64(m.PktLen())
+		buckets[0][b]++
+		buckets[1][b] += uint64(m.PktLen())
 	}
 	return others[:min(n, dpdk.Vector)]
 }
@@ -901,7 +936,7 @@ func sendRun(ts *TeamState, queues [MaxMembers]*dpdk.TxQueue, pkts []*dpdk.Mbuf,
 // bytes as received (fromKernel sums the bytes received from those sent
 // and those dropped).
 func (w *Worker) dropKernel(m *dpdk.Mbuf, r DropReason, d *delta) {
-	d.drops[r]++
+	d.drop(r, 1)
 	d.rxBytes += uint64(m.PktLen())
 	w.io.Drop(m)
 }
@@ -913,7 +948,7 @@ func (w *Worker) dropKernel(m *dpdk.Mbuf, r DropReason, d *delta) {
 // It stays out of line so that the hot loop keeps its registers.
 //
 //go:noinline
-func kernelMember(ts *TeamState, data []byte, n uint64, buckets *[NBuckets][2]uint64, d *delta) int8 {
+func kernelMember(ts *TeamState, data []byte, n uint64, buckets *bucketCounters, d *delta) int8 {
 	r := classify.Rest(data)
 	d.classes[r.Class&classMask]++
 	mi := ts.Path
@@ -921,8 +956,8 @@ func kernelMember(ts *TeamState, data []byte, n uint64, buckets *[NBuckets][2]ui
 	case classify.ClassL4, classify.ClassL3:
 		b := bucketOf(r.Hash)
 		mi = ts.Table[b]
-		buckets[b][0]++
-		buckets[b][1] += n
+		buckets[0][b]++
+		buckets[1][b] += n
 		if r.Class == classify.ClassL3 && ts.Clients6 != nil {
 			mi = steerND(ts, data, mi)
 		}
@@ -1060,7 +1095,7 @@ func (w *Worker) wireFrame(v *wireVector, m *dpdk.Mbuf, d *delta) {
 	e := frame.Ethernet(m.Data())
 	if (ts.SlowToControl && e.Valid() && e.Type() == frame.TypeSlow) || (ts.Probes && isProbeReply(ts, e)) {
 		if e.Type() == frame.TypeSlow && e.Src() != ts.PartnerMAC[mi] && !w.slowBudget(t, mi) {
-			d.drops[DropSlowFlood]++
+			d.drop(DropSlowFlood, 1)
 			w.io.Drop(m)
 			return
 		}
@@ -1070,7 +1105,7 @@ func (w *Worker) wireFrame(v *wireVector, m *dpdk.Mbuf, d *delta) {
 		return
 	}
 	if r, ok := acceptFromWire(ts, mi, v.active, e); !ok {
-		d.drops[r]++
+		d.drop(r, 1)
 		w.io.Drop(m)
 		return
 	}
@@ -1085,7 +1120,7 @@ func (w *Worker) wireFrame(v *wireVector, m *dpdk.Mbuf, d *delta) {
 	if w.vlanID[t][1] != 0 && e.Type() == frame.TypeVLAN && len(e) >= frame.EthHeaderLen+4 {
 		if vid := binary.BigEndian.Uint16(e[14:16]) & 0x0fff; vid != 0 {
 			if tap = w.vlanTap[t][vid]; tap == 0 {
-				d.drops[DropUnknownVLAN]++
+				d.drop(DropUnknownVLAN, 1)
 				w.io.Drop(m)
 				return
 			}
@@ -1097,7 +1132,7 @@ func (w *Worker) wireFrame(v *wireVector, m *dpdk.Mbuf, d *delta) {
 		return
 	}
 	if !w.tapQ[t][tap].Push(m) {
-		d.drops[DropTxFull]++
+		d.drop(DropTxFull, 1)
 		w.io.Drop(m)
 		return
 	}
