@@ -742,9 +742,9 @@ func (q *fastQueues) rewrite(queues *[MaxMembers]*dpdk.TxQueue) {
 			continue
 		}
 		for _, m := range queues[k].Queued()[q.n0[k]:q.n[k]] {
-			h := (*[frame.EthHeaderLen]byte)(m.Data())
-			if w := le.Uint64(h[6:14]); w<<16 == team {
-				le.PutUint64(h[6:14], w^fix)
+			h := (*[8]byte)(unsafe.Add(m.Start(), 6))
+			if w := le.Uint64(h[:]); w<<16 == team {
+				le.PutUint64(h[:], w^fix)
 			}
 		}
 	}

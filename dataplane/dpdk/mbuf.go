@@ -88,6 +88,13 @@ func (m *Mbuf) Data() []byte {
 	return (*[1 << 16]byte)(unsafe.Add(base, off))[:n:n]
 }
 
+// Start is the address of the first segment's first byte, for a hot loop
+// that already knows how long the frame is (Data checks nothing either,
+// but costs the length's load).
+func (m *Mbuf) Start() unsafe.Pointer {
+	return unsafe.Add(*(*unsafe.Pointer)(m.ptr()), *m.u16(offDataOff))
+}
+
 // DataLen is the length of the first segment.
 func (m *Mbuf) DataLen() int { return int(*m.u16(offDataLen)) }
 
