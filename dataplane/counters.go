@@ -213,3 +213,64 @@ func AddBuckets(c []uint64, team int, packets, bytes []uint64) {
 		bytes[b] += c[base+NBuckets+b]
 	}
 }
+
+// publishEvery is how many vectors a worker counts in its pendingCounters
+// before it adds them to its WorkerCounters; it also does so at every step
+// that finds nothing. At 128 packets a vector, readers see the counters
+// at most 4096 packets late while the worker is busy.
+const publishEvery = 32
+
+// pendingCounters are the counts of the vectors a worker handled since it
+// last published them (Worker.publishCounters): plain words that only
+// the worker touches, so that a vector costs no locked instruction (each
+// of which, on x86, also waits for the vector's stores to drain).
+type pendingCounters struct {
+	teams [MaxTeams]TeamTotals
+	// dirty has bit t set when teams[t] holds counts.
+	dirty   uint8
+	vectors uint64
+	sizes   [len(VectorSizeBounds)]uint64
+	packets uint64
+}
+
+// publishCounters adds the pending counts to the shared counters and
+// clears them. Only the worker's polling thread calls it.
+func (w *Worker) publishCounters() {
+	p := &w.pend
+	for t := range p.teams {
+		if p.dirty&(1<<t) == 0 {
+			continue
+		}
+		pt, c := &p.teams[t], &w.counters.Teams[t]
+		for i := range pt.Ports {
+			pp, cp := &pt.Ports[i], &c.Ports[i]
+			publish(&cp.RxPackets, &pp.RxPackets)
+			publish(&cp.RxBytes, &pp.RxBytes)
+			publish(&cp.TxPackets, &pp.TxPackets)
+			publish(&cp.TxBytes, &pp.TxBytes)
+		}
+		for i := range pt.Drops {
+			publish(&c.Drops[i], &pt.Drops[i])
+		}
+		for i := range pt.Classes {
+			publish(&c.Classes[i], &pt.Classes[i])
+		}
+		publish(&c.ToControl, &pt.ToControl)
+		publish(&c.Coalesced, &pt.Coalesced)
+		publish(&c.CoalescedSegments, &pt.CoalescedSegments)
+	}
+	p.dirty = 0
+	for i := range p.sizes {
+		publish(&w.counters.VectorSizes[i], &p.sizes[i])
+	}
+	publish(&w.counters.Packets, &p.packets)
+	publish(&w.counters.Vectors, &p.vectors)
+}
+
+// publish adds *n to c and clears it.
+func publish(c *atomic.Uint64, n *uint64) {
+	if *n != 0 {
+		c.Add(*n)
+		*n = 0
+	}
+}

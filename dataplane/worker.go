@@ -118,6 +118,7 @@ type Worker struct {
 	// next is a new port set waiting for the worker (SetPorts).
 	next     atomic.Pointer[portSet]
 	counters WorkerCounters
+	pend     pendingCounters // counts not yet in counters
 	bucketC  *dpdk.Counters
 	buckets  []uint64 // bucketC's words: packets and bytes per team and bucket
 	clientC  *dpdk.Counters
@@ -422,7 +423,9 @@ func (w *Worker) Free() {
 	w.clients = nil
 }
 
-// Counters are the worker's counters, readable from any goroutine.
+// Counters are the worker's counters, readable from any goroutine. A
+// running worker adds its counts every publishEvery vectors and whenever a
+// step finds nothing (PublishCounters).
 func (w *Worker) Counters() *WorkerCounters { return &w.counters }
 
 // IOCounters are the worker's I/O counters (steps, idle steps, ...).
@@ -498,6 +501,7 @@ func (w *Worker) run(ready chan<- error) {
 		idle = 0
 	}
 	w.io.Flush()
+	w.publishCounters()
 }
 
 // Poll runs one iteration of the worker loop — one step, then the
@@ -518,8 +522,17 @@ func (w *Worker) Poll() int {
 		w.kio.unflushed = n > 0
 		n += w.pollKernel()
 	}
+	if n == 0 && w.pend.vectors != 0 {
+		w.publishCounters()
+	}
 	return n
 }
+
+// PublishCounters makes the counts of every vector handled so far visible
+// in Counters. The worker does so every few vectors and whenever it finds
+// nothing to do; a harness that calls Poll and reads the counters while
+// traffic is still queued calls it, from the thread that polls.
+func (w *Worker) PublishCounters() { w.publishCounters() }
 
 // IO is the worker's I/O vector, for harnesses (e.g. to attach a
 // benchmark feed). The worker owns it: use it only while Poll is not
@@ -531,19 +544,20 @@ func (w *Worker) IO() *dpdk.IO { return w.io }
 func (w *Worker) forward(s *Snapshot, src source, pkts []*dpdk.Mbuf) {
 	t := int(src.team)
 	ts := &s.Teams[t]
-	c := &w.counters.Teams[t]
 	var d delta
 	if src.member < 0 {
 		w.fromKernel(t, ts, w.vlanID[t][src.tap], pkts, &d)
 	} else {
 		w.fromWire(t, ts, int(src.member), pkts, &d)
 	}
+	p := &w.pend
+	c := &p.teams[t]
 	rx := &c.Ports[TapIndex]
 	if src.member >= 0 {
 		rx = &c.Ports[src.member]
 	}
-	rx.RxPackets.Add(uint64(len(pkts)))
-	rx.RxBytes.Add(d.rxBytes)
+	rx.RxPackets += uint64(len(pkts))
+	rx.RxBytes += d.rxBytes
 	// Frames from the wire go to the kernel, those from the kernel to
 	// the team's members.
 	if src.member >= 0 {
@@ -555,26 +569,21 @@ func (w *Worker) forward(s *Snapshot, src source, pkts []*dpdk.Mbuf) {
 	}
 	if d.dropped != 0 {
 		for r, n := range d.drops {
-			if n != 0 {
-				c.Drops[r].Add(n)
-			}
+			c.Drops[r] += n
 		}
 	}
 	for k, n := range d.classes[:classify.NumClasses] {
-		if n != 0 {
-			c.Classes[k].Add(n)
-		}
+		c.Classes[k] += n
 	}
-	if d.toControl != 0 {
-		c.ToControl.Add(d.toControl)
+	c.ToControl += d.toControl
+	c.Coalesced += d.coalesced
+	c.CoalescedSegments += d.coalescedSegs
+	p.dirty |= 1 << t
+	p.sizes[vectorSizeBucket(len(pkts))]++
+	p.packets += uint64(len(pkts))
+	if p.vectors++; p.vectors >= publishEvery {
+		w.publishCounters()
 	}
-	if d.coalesced != 0 {
-		c.Coalesced.Add(d.coalesced)
-		c.CoalescedSegments.Add(d.coalescedSegs)
-	}
-	w.counters.Vectors.Add(1)
-	w.counters.VectorSizes[vectorSizeBucket(len(pkts))].Add(1)
-	w.counters.Packets.Add(uint64(len(pkts)))
 }
 
 // delta accumulates one vector's counts, added to the shared counters once.
@@ -594,12 +603,10 @@ type delta struct {
 	coalesced, coalescedSegs uint64
 }
 
-// addTx adds port i's transmit counts to c, if any.
-func (d *delta) addTx(c *TeamCounters, i int) {
-	if d.txPkts[i] != 0 {
-		c.Ports[i].TxPackets.Add(d.txPkts[i])
-		c.Ports[i].TxBytes.Add(d.txBytes[i])
-	}
+// addTx adds port i's transmit counts to c.
+func (d *delta) addTx(c *TeamTotals, i int) {
+	c.Ports[i].TxPackets += d.txPkts[i]
+	c.Ports[i].TxBytes += d.txBytes[i]
 }
 
 // drop counts n frames dropped for reason r.
