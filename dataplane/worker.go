@@ -871,7 +871,7 @@ func chooseFast(ts *TeamState, pkts []*dpdk.Mbuf, dst []int8, buckets *bucketCou
 		case classify.IsFastL4(data):
 			b = bucketOf(classify.FastL4Hash(data))
 		case classify.IsFastV6L4(data):
-			b = bucketOf(classify.FastV6L4Hash(data))
+			b = bucketOf(classify.MixV6L4(classify.FastV6L4Words(data)))
 		case classify.IsFastV4L3(data):
 			b = bucketOf(classify.FastV4L3Hash(data))
 			classes[classify.ClassL3]++
