@@ -105,12 +105,12 @@ type TeamCounters struct {
 }
 
 // VectorSizeBounds are the upper bounds of the vector-size histogram's
-// buckets (a vector holds at most dpdk.Vector = 128 packets).
-var VectorSizeBounds = [...]int{1, 3, 7, 15, 31, 63, 127, 128}
+// buckets (a vector holds at most dpdk.Vector = 256 packets).
+var VectorSizeBounds = [...]int{1, 3, 7, 15, 31, 63, 127, 255, 256}
 
 // vectorSizeBucket is the histogram bucket of a vector of n >= 1 packets:
-// the bit length of n, capped (1 -> 0, 2..3 -> 1, ..., 64..127 -> 6,
-// 128 -> 7).
+// the bit length of n, capped (1 -> 0, 2..3 -> 1, ..., 128..255 -> 7,
+// 256 -> 8).
 func vectorSizeBucket(n int) int { return min(bits.Len(uint(n))-1, len(VectorSizeBounds)-1) }
 
 // TapIndex is the Ports index of the kernel-facing port.
@@ -216,9 +216,9 @@ func AddBuckets(c []uint64, team int, packets, bytes []uint64) {
 
 // publishEvery is how many vectors a worker counts in its pendingCounters
 // before it adds them to its WorkerCounters; it also does so at every step
-// that finds nothing. At 128 packets a vector, readers see the counters
+// that finds nothing. At 256 packets a vector, readers see the counters
 // at most 4096 packets late while the worker is busy.
-const publishEvery = 32
+const publishEvery = 16
 
 // pendingCounters are the counts of the vectors a worker handled since it
 // last published them (Worker.publishCounters): plain words that only

@@ -769,7 +769,7 @@ type fastQueues struct {
 	table   [NBuckets]int8
 	buckets *bucketCounters
 	buf     [MaxMembers]unsafe.Pointer // *[dpdk.TxQueueCap]uintptr
-	n, n0   [MaxMembers]uint8
+	n, n0   [MaxMembers]uint16
 	bytes   [MaxMembers]uint64
 	// fix is, for a member that rewrites, the team MAC xor its source MAC
 	// as the low 48 bits of a little-endian word, and team the team MAC
@@ -786,7 +786,7 @@ type fastQueues struct {
 // load takes the member queues and, for SLB, ts's MACs. It reports false
 // when a queue holds more than dpdk.TxQueueCap-dpdk.Vector packets (never
 // after a step, which empties them), so that a vector of frames fits
-// every queue and a uint8 count cannot wrap.
+// every queue.
 func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, slots uint8, ts *TeamState, buckets *bucketCounters) bool {
 	// Field by field: a composite literal would be built on the stack
 	// and copied. What comes from ts is taken again only when the
@@ -818,7 +818,7 @@ func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, slots uint8, ts *Te
 		if n > dpdk.TxQueueCap-dpdk.Vector {
 			return false
 		}
-		q.buf[k], q.n[k], q.n0[k] = unsafe.Pointer(buf), uint8(n), uint8(n)
+		q.buf[k], q.n[k], q.n0[k] = unsafe.Pointer(buf), uint16(n), uint16(n)
 	}
 	return true
 }
