@@ -739,21 +739,14 @@ func sendFast(q *fastQueues, pkts []*dpdk.Mbuf) int {
 // rewrite gives the frames sendFast queued on each member that transmits
 // with its own MAC (SLB) that MAC as their source, where the source is
 // the team MAC. A pass of its own, over those frames only, so that
-// sendFast's loop, which every frame goes through, need not test for it.
+// sendFast's loop, which every frame goes through, need not test for it
+// (every frame sendFast takes is longer than 14 bytes).
 func (q *fastQueues) rewrite(queues *[MaxMembers]*dpdk.TxQueue) {
-	// The source MAC and the EtherType as one word (every frame sendFast
-	// takes is longer than 14 bytes), compared without the EtherType.
-	team := q.team << 16
 	for k, fix := range q.fix[:q.slots] {
 		if fix == 0 || q.n[k] == q.n0[k] {
 			continue
 		}
-		for _, m := range queues[k].Queued()[q.n0[k]:q.n[k]] {
-			h := (*[8]byte)(unsafe.Add(m.Start(), 6))
-			if w := le.Uint64(h[:]); w<<16 == team {
-				le.PutUint64(h[:], w^fix)
-			}
-		}
+		dpdk.RewriteSource(queues[k].Queued()[q.n0[k]:q.n[k]], q.team, fix)
 	}
 }
 
