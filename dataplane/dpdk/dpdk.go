@@ -39,6 +39,11 @@ const (
 	MaxQueues = C.TG_MAX_QUEUES
 	// SideCap is how many frames one step can free or hand to control.
 	SideCap = C.TG_SIDE_CAP
+	// PoolCache is the per-lcore cache of the packet pools: two vectors
+	// (DPDK's largest, RTE_MEMPOOL_CACHE_MAX_SIZE), so that a vector
+	// received and a vector freed are served from the cache rather than
+	// the pool's ring. A cache holds up to 1.5 times its size.
+	PoolCache = 2 * Vector
 )
 
 // TxQueue.Slots promises a 512-entry buffer: these fail to compile if

@@ -122,7 +122,7 @@ func run(members []int, rounds, steps int, tpTime time.Duration, useTestpmd, noH
 		return err
 	}
 	defer crew.Close()
-	pool, err := dpdk.NewMempool("rxbench", 16383, 256, dpdk.DefaultDataRoom, 0)
+	pool, err := dpdk.NewMempool("rxbench", 16383, dpdk.PoolCache, dpdk.DefaultDataRoom, 0)
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ same loop in this process on teamgw's ports. Reproduce: make bench-rx.
 
 // testpmdIO is testpmd's io forwarding over n net_null ports on core.
 func testpmdIO(n, core int) testpmd.Config {
-	c := testpmd.Config{MainCore: 0, Core: core, Args: []string{"--forward-mode=io", "--port-topology=chained", "--burst=" + strconv.Itoa(dpdk.Vector), "--total-num-mbufs=16384"}}
+	c := testpmd.Config{MainCore: 0, Core: core, Args: []string{"--forward-mode=io", "--port-topology=chained", "--burst=" + strconv.Itoa(dpdk.Vector), "--mbcache=" + strconv.Itoa(dpdk.PoolCache), "--total-num-mbufs=16384"}}
 	for i := range n {
 		c.Vdevs = append(c.Vdevs, fmt.Sprintf("net_null%d", i))
 	}
