@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"unsafe"
 
 	"github.com/teamgw/teamgw/dataplane/dpdk"
@@ -238,13 +239,13 @@ func (f *rxFast) countRun(pkts []*dpdk.Mbuf) (taken int, bytes uint64, short boo
 			other = 1
 		}
 		s ^= other // s < NRxSlots still: no bounds check
-		hit := uint64(0)
-		if *(*uint64)(unsafe.Add(unsafe.Pointer(keys), s*8)) == k {
-			hit = 1
-		}
+		// hit is all ones when slot s holds k, else 0: from the borrow
+		// of (key^k) - 1, with no compare to turn into a number.
+		_, borrow := bits.Sub64(*(*uint64)(unsafe.Add(unsafe.Pointer(keys), s*8))^k, 1, 0)
+		hit := -borrow
 		c := (*[2]uint64)(unsafe.Add(unsafe.Pointer(clients), s*16))
-		c[1] += uint64(m.PktLen()) * hit // the same load as bytes'
-		c[0] += hit
+		c[1] += uint64(m.PktLen()) & hit // the same load as bytes'
+		c[0] -= hit
 	}
 	return len(pkts), bytes, false
 }
