@@ -38,7 +38,9 @@ type EAL struct {
 	// runtime.NumCPU() may be given.
 	WorkerCores []int `toml:"worker_cores"`
 	// Mbufs is the number of mbufs in the packet pool. It defaults to
-	// 16383 and must be between 1023 and 1048575.
+	// 32767 (2 workers with 4 members need about 22,500: every ring and
+	// cache full and a vector in flight everywhere) and must be between
+	// 1023 and 1048575.
 	Mbufs int `toml:"mbufs"`
 	// IdleSleep, when set, lets an idle worker sleep that long after a
 	// run of empty polls instead of spinning: for machines where the

@@ -63,8 +63,8 @@ func TestMinimalDefaults(t *testing.T) {
 	if want := []int{runtime.NumCPU() - 1}; !reflect.DeepEqual(e.WorkerCores, want) {
 		t.Errorf("eal.worker_cores = %v, want %v", e.WorkerCores, want)
 	}
-	if e.Mbufs != 16383 {
-		t.Errorf("eal.mbufs = %d, want 16383", e.Mbufs)
+	if e.Mbufs != 32767 {
+		t.Errorf("eal.mbufs = %d, want 32767", e.Mbufs)
 	}
 	if len(e.ExtraArgs) != 0 {
 		t.Errorf("eal.extra_args = %q, want empty", e.ExtraArgs)

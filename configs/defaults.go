@@ -18,7 +18,7 @@ const (
 const (
 	DefaultMemoryMB      = 512
 	DefaultLogLevel      = "warning"
-	DefaultMbufs         = 16383
+	DefaultMbufs         = 32767
 	DefaultSocket        = "/run/teamgw/teamgw.sock"
 	DefaultMetrics       = "127.0.0.1:9469"
 	DefaultLinkPoll      = 10 * time.Millisecond

@@ -179,7 +179,7 @@ func (d *Daemon) startShared() error {
 			e.Mbufs, d.ports(), len(e.WorkerCores), need)
 	}
 	id := instances.Add(1)
-	pool, err := dpdk.NewMempool(fmt.Sprintf("tg_mbufs_%d", id), e.Mbufs, 256, mbufDataRoom(d.cfg.Teams), 0)
+	pool, err := dpdk.NewMempool(fmt.Sprintf("tg_mbufs_%d", id), e.Mbufs, dpdk.PoolCache, mbufDataRoom(d.cfg.Teams), 0)
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func (d *Daemon) mbufsNeeded() int { return d.mbufsFor(d.ports()) }
 func (d *Daemon) mbufsFor(ports int) int {
 	w := len(d.cfg.EAL.WorkerCores)
 	const ringDesc = 1024
-	return ports*w*2*ringDesc + (w+1)*256 + w*(2*dpdk.Vector+ports*dpdk.TxQueueFill) + 512
+	return ports*w*2*ringDesc + (w+1)*dpdk.PoolCache*3/2 + w*(2*dpdk.Vector+ports*dpdk.TxQueueFill) + 512
 }
 
 func (d *Daemon) queues() uint16 { return uint16(len(d.cfg.EAL.WorkerCores)) }

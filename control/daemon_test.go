@@ -64,7 +64,7 @@ func startTapTeamWith(t *testing.T, extra string, before func(*Daemon)) *tapTeam
 	text := fmt.Sprintf(`
 [eal]
 idle_sleep = "50us"
-mbufs = 8191
+mbufs = 12287
 [control]
 socket = %q
 link_poll = "5ms"
@@ -410,7 +410,7 @@ func TestMetrics(t *testing.T) {
 		fmt.Sprintf(`teamgw_drops_total{reason="unknown_vlan",team="%s"} 0`, tt.name),
 		fmt.Sprintf(`teamgw_failovers_total{team="%s"} 0`, tt.name),
 		`teamgw_worker_polls_total{worker="0"}`,
-		`teamgw_worker_vector_packets_bucket{worker="0",le="128"}`,
+		`teamgw_worker_vector_packets_bucket{worker="0",le="256"}`,
 		`teamgw_worker_vector_packets_count{worker="0"}`,
 		fmt.Sprintf(`teamgw_kernel_superframes_total{direction="segmented",team="%s"}`, tt.name),
 		fmt.Sprintf(`teamgw_member_nic_drops_total{member="net_tapc%sm0",reason="rx_missed",team="%s"} 0`, id, tt.name),
@@ -584,7 +584,7 @@ func TestReload(t *testing.T) {
 	if !strings.Contains(tt.log.String(), "event=107 ") {
 		t.Error("no reload event")
 	}
-	bad := strings.Replace(changed, "mbufs = 8191", "mbufs = 16383", 1)
+	bad := strings.Replace(changed, "mbufs = 12287", "mbufs = 16383", 1)
 	bad = strings.Replace(bad, `address = "192.0.2.1/24"`, `address = "192.0.2.2/24"`, 1)
 	os.WriteFile(tt.config, []byte(bad), 0o644)
 	_, err := tt.d.Reload(context.Background())

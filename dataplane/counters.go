@@ -105,12 +105,12 @@ type TeamCounters struct {
 }
 
 // VectorSizeBounds are the upper bounds of the vector-size histogram's
-// buckets (a vector holds at most dpdk.Vector = 128 packets).
-var VectorSizeBounds = [...]int{1, 3, 7, 15, 31, 63, 127, 128}
+// buckets (a vector holds at most dpdk.Vector = 256 packets).
+var VectorSizeBounds = [...]int{1, 3, 7, 15, 31, 63, 127, 255, 256}
 
 // vectorSizeBucket is the histogram bucket of a vector of n >= 1 packets:
-// the bit length of n, capped (1 -> 0, 2..3 -> 1, ..., 64..127 -> 6,
-// 128 -> 7).
+// the bit length of n, capped (1 -> 0, 2..3 -> 1, ..., 128..255 -> 7,
+// 256 -> 8).
 func vectorSizeBucket(n int) int { return min(bits.Len(uint(n))-1, len(VectorSizeBounds)-1) }
 
 // TapIndex is the Ports index of the kernel-facing port.
@@ -191,19 +191,86 @@ func (tt *TeamTotals) Add(c *TeamCounters) {
 }
 
 // Bucket counters: a worker counts packets and bytes per team and flow
-// bucket in hugepage memory (dpdk.Counters), two words per bucket.
+// bucket in hugepage memory (dpdk.Counters): per team, the packet
+// counters of its buckets, then their byte counters (bucketCounters).
 const bucketWords = MaxTeams * NBuckets * 2
 
-// bucketIndex is the index of the packet counter of (team, bucket); the
-// byte counter follows it.
-func bucketIndex(team, bucket int) int { return (team*NBuckets + bucket) * 2 }
+// bucketIndex is the index of the packet counter of (team, bucket); its
+// byte counter is NBuckets words further.
+func bucketIndex(team, bucket int) int { return team*NBuckets*2 + bucket }
+
+// bucketCounters is one team's bucket counters as a worker updates them:
+// packets by bucket, then bytes by bucket. Two arrays of words rather than
+// pairs, so that a bucket's counter is addressed with one scaled index.
+type bucketCounters [2][NBuckets]uint64
 
 // AddBuckets adds one worker's bucket counters of team into packets and
 // bytes (each of length NBuckets).
 func AddBuckets(c []uint64, team int, packets, bytes []uint64) {
 	base := bucketIndex(team, 0)
 	for b := range NBuckets {
-		packets[b] += c[base+2*b]
-		bytes[b] += c[base+2*b+1]
+		packets[b] += c[base+b]
+		bytes[b] += c[base+NBuckets+b]
+	}
+}
+
+// publishEvery is how many vectors a worker counts in its pendingCounters
+// before it adds them to its WorkerCounters; it also does so at every step
+// that finds nothing. At 256 packets a vector, readers see the counters
+// at most 4096 packets late while the worker is busy.
+const publishEvery = 16
+
+// pendingCounters are the counts of the vectors a worker handled since it
+// last published them (Worker.publishCounters): plain words that only
+// the worker touches, so that a vector costs no locked instruction (each
+// of which, on x86, also waits for the vector's stores to drain).
+type pendingCounters struct {
+	teams [MaxTeams]TeamTotals
+	// dirty has bit t set when teams[t] holds counts.
+	dirty   uint8
+	vectors uint64
+	sizes   [len(VectorSizeBounds)]uint64
+	packets uint64
+}
+
+// publishCounters adds the pending counts to the shared counters and
+// clears them. Only the worker's polling thread calls it.
+func (w *Worker) publishCounters() {
+	p := &w.pend
+	for t := range p.teams {
+		if p.dirty&(1<<t) == 0 {
+			continue
+		}
+		pt, c := &p.teams[t], &w.counters.Teams[t]
+		for i := range pt.Ports {
+			pp, cp := &pt.Ports[i], &c.Ports[i]
+			publish(&cp.RxPackets, &pp.RxPackets)
+			publish(&cp.RxBytes, &pp.RxBytes)
+			publish(&cp.TxPackets, &pp.TxPackets)
+			publish(&cp.TxBytes, &pp.TxBytes)
+		}
+		for i := range pt.Drops {
+			publish(&c.Drops[i], &pt.Drops[i])
+		}
+		for i := range pt.Classes {
+			publish(&c.Classes[i], &pt.Classes[i])
+		}
+		publish(&c.ToControl, &pt.ToControl)
+		publish(&c.Coalesced, &pt.Coalesced)
+		publish(&c.CoalescedSegments, &pt.CoalescedSegments)
+	}
+	p.dirty = 0
+	for i := range p.sizes {
+		publish(&w.counters.VectorSizes[i], &p.sizes[i])
+	}
+	publish(&w.counters.Packets, &p.packets)
+	publish(&w.counters.Vectors, &p.vectors)
+}
+
+// publish adds *n to c and clears it.
+func publish(c *atomic.Uint64, n *uint64) {
+	if *n != 0 {
+		c.Add(*n)
+		*n = 0
 	}
 }

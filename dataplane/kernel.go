@@ -405,7 +405,7 @@ func (w *Worker) writeFlow(f *groFlow, d *delta) {
 			d.coalescedSegs += uint64(f.n)
 		}
 	} else {
-		d.drops[DropKernelWrite] += uint64(f.n)
+		d.drop(DropKernelWrite, uint64(f.n))
 	}
 	for _, m := range f.mbufs[:f.n] {
 		w.io.Drop(m)
@@ -433,7 +433,7 @@ func (w *Worker) writeKernel(q *tap.Queue, m *dpdk.Mbuf, h vnet.Header, d *delta
 		d.txPkts[TapIndex]++
 		d.txBytes[TapIndex] += uint64(m.PktLen())
 	} else {
-		d.drops[DropKernelWrite]++
+		d.drop(DropKernelWrite, 1)
 	}
 	w.io.Drop(m)
 }

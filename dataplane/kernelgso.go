@@ -205,7 +205,7 @@ func (w *Worker) sendWhole(ks *kernelSource, s *Snapshot, tx *afpacket.Sender, m
 	c.Classes[classify.ClassL4].Add(segs)
 	bi := bucketIndex(t, int(b))
 	w.buckets[bi] += segs
-	w.buckets[bi+1] += wire
+	w.buckets[bi+NBuckets] += wire
 	return n + 1, wholeSent
 }
 

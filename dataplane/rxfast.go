@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"unsafe"
 
 	"github.com/teamgw/teamgw/dataplane/dpdk"
@@ -14,8 +15,9 @@ import (
 // answer — not slow protocols, not an echo-probe reply, not ARP (so no
 // ARP guard), not 802.1Q, not multicast — except the loop filter (is the
 // source one of our MACs?) and the destination test. rxFast decides both
-// from two 8-byte loads of the header and a few compares against MACs
-// read out of the snapshot once per vector (fromWire's loop); every other
+// from the EtherType, the last byte of each MAC and one 8-byte load of the
+// destination, with a few compares against MACs read out of the snapshot
+// once per vector (fromWire's loop); every other
 // frame takes the full filters (wireFrame: acceptFromWire and the rest),
 // so the answer is the same either way.
 //
@@ -25,12 +27,13 @@ import (
 // the EtherType) and the destination of the word at offset 0.
 //
 // The source is tested against all of our MACs, team and members, with
-// one table lookup before any compare: a frame from a host whose MAC ends
-// in a byte none of ours ends in (most hosts) costs no compare of its
-// source.
+// one table lookup (ours, by the MAC's last byte, read from the frame)
+// before any compare: a frame from a host whose MAC ends in a byte none of
+// ours ends in (most hosts) costs no compare of its source, nor a load of
+// it.
 
-// EtherTypes as the high 16 bits of a little-endian word read at offset 6
-// of a frame (the source MAC, then the type): byte-swapped.
+// EtherTypes as a little-endian load of a frame's bytes 12 and 13 reads
+// them: byte-swapped.
 const (
 	typeIPv4Swapped = frame.TypeIPv4>>8 | frame.TypeIPv4&0xff<<8
 	typeIPv6Swapped = frame.TypeIPv6>>8 | frame.TypeIPv6&0xff<<8
@@ -63,7 +66,8 @@ type rxFast struct {
 const noMAC = 1
 
 // mayBeOurs reports whether the MAC with key k may be the team's or a
-// member's: the entry of its last byte is set in ours.
+// member's: the entry of its last byte is set in ours. The loops index
+// ours with the byte as the frame holds it (e[5], e[11]): the same entry.
 func (f *rxFast) mayBeOurs(k uint64) bool { return f.ours[k>>56] }
 
 // mark sets the entry of the MAC with key k in ours.
@@ -108,8 +112,15 @@ func (v *rxView) of(ts *TeamState, active bool) *rxFast {
 	return &v.f
 }
 
+// srcKey is the key (macKey) of the source MAC of the frame e, at least
+// 14 bytes long.
+func srcKey(e []byte) uint64 { return binary.LittleEndian.Uint64(e[6:14]) << 16 }
+
+// isOurs reports whether the MAC with key k is the team's or a member's.
+func (f *rxFast) isOurs(k uint64) bool { return k == f.team || f.isMember(k) }
+
 // isMember reports whether the MAC with key k is one of the members' own
-// MACs (test mayBeOurs first: it is cheaper).
+// MACs (test ours first: it is cheaper).
 func (f *rxFast) isMember(k uint64) bool {
 	m := &f.members
 	return m[0] == k || m[1] == k || m[2] == k || m[3] == k || m[4] == k || m[5] == k || m[6] == k || m[7] == k
@@ -136,15 +147,12 @@ func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 			return i, bytes
 		}
 		h := (*[frame.EthHeaderLen]byte)(e)
-		st := binary.LittleEndian.Uint64(h[6:14]) // source MAC, EtherType
-		src, dst := st<<16, binary.LittleEndian.Uint64(h[0:8])<<16
-		typ := uint16(st >> 48)
-		if typ != typeIPv4Swapped && typ != typeIPv6Swapped ||
-			f.mayBeOurs(src) && (src == team || f.isMember(src)) {
+		typ := binary.LittleEndian.Uint16(h[12:14])
+		if typ != typeIPv4Swapped && typ != typeIPv6Swapped || f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
 			return i, bytes
 		}
-		if dst != team {
-			if !f.mayBeOurs(dst) || !f.isMember(dst) {
+		if dst := binary.LittleEndian.Uint64(h[0:8]) << 16; dst != team {
+			if !f.ours[h[5]] || !f.isMember(dst) {
 				return i, bytes
 			}
 			binary.LittleEndian.PutUint32(h[0:4], uint32(team>>16))
@@ -197,7 +205,7 @@ func (f *rxFast) takeShort(m *dpdk.Mbuf) (n uint64, ok bool) {
 // RxSlots.count does, with the table and counters held in registers across
 // the vector.
 func (f *rxFast) countRun(pkts []*dpdk.Mbuf) (taken int, bytes uint64, short bool) {
-	team, keys := f.team, &f.slots.Key
+	keys := &f.slots.Key
 	clients := (*[NRxSlots][2]uint64)(unsafe.Pointer(f.clients))
 	_ = clients[0] // one nil check here, not one a frame
 	for i, m := range pkts {
@@ -206,41 +214,38 @@ func (f *rxFast) countRun(pkts []*dpdk.Mbuf) (taken int, bytes uint64, short boo
 			return i, bytes, true
 		}
 		h := (*[rxCountLen]byte)(e)
-		st := binary.LittleEndian.Uint64(h[6:14]) // source MAC, EtherType
-		src, dst := st<<16, binary.LittleEndian.Uint64(h[0:8])<<16
-		typ := uint16(st >> 48)
-		if typ != typeIPv4Swapped && typ != typeIPv6Swapped ||
-			f.mayBeOurs(src) && (src == team || f.isMember(src)) {
-			return i, bytes, false
-		}
-		if dst != team {
-			if !f.mayBeOurs(dst) || !f.isMember(dst) {
-				return i, bytes, false
-			}
-			binary.LittleEndian.PutUint32(h[0:4], uint32(team>>16))
-			binary.LittleEndian.PutUint16(h[4:6], uint16(team>>48))
-		}
-		n := uint64(m.PktLen())
-		bytes += n
-		var k uint64
-		if typ == typeIPv6Swapped {
+		var k uint64 // the source address's key (RxKey)
+		if typ := binary.LittleEndian.Uint16(h[12:14]); typ == typeIPv4Swapped {
+			k = rxKey4(binary.LittleEndian.Uint32(h[26:30]))
+		} else if typ == typeIPv6Swapped {
 			k = rxKey6(binary.BigEndian.Uint64(h[22:30]), binary.BigEndian.Uint64(h[30:38]))
 		} else {
-			k = rxKey4(binary.LittleEndian.Uint32(h[26:30]))
+			return i, bytes, false
 		}
+		if f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
+			return i, bytes, false
+		}
+		if dst := binary.LittleEndian.Uint64(h[0:8]) << 16; dst != f.team {
+			if !f.ours[h[5]] || !f.isMember(dst) {
+				return i, bytes, false
+			}
+			binary.LittleEndian.PutUint32(h[0:4], uint32(f.team>>16))
+			binary.LittleEndian.PutUint16(h[4:6], uint16(f.team>>48))
+		}
+		bytes += uint64(m.PktLen())
 		s := uintptr(RxSlotOf(k))
 		other := uintptr(0)
 		if keys[s] != k {
 			other = 1
 		}
 		s ^= other // s < NRxSlots still: no bounds check
-		hit := uint64(0)
-		if *(*uint64)(unsafe.Add(unsafe.Pointer(keys), s*8)) == k {
-			hit = 1
-		}
+		// hit is all ones when slot s holds k, else 0: from the borrow
+		// of (key^k) - 1, with no compare to turn into a number.
+		_, borrow := bits.Sub64(*(*uint64)(unsafe.Add(unsafe.Pointer(keys), s*8))^k, 1, 0)
+		hit := -borrow
 		c := (*[2]uint64)(unsafe.Add(unsafe.Pointer(clients), s*16))
-		c[0] += hit
-		c[1] += n & -hit
+		c[1] += uint64(m.PktLen()) & hit // the same load as bytes'
+		c[0] -= hit
 	}
 	return len(pkts), bytes, false
 }
@@ -254,7 +259,7 @@ func (w *Worker) wireDeliver(v *wireVector, tq *dpdk.TxQueue, run []*dpdk.Mbuf, 
 	sent := w.io.PushVector(tq, run)
 	for _, m := range run[sent:] {
 		bytes -= uint64(m.PktLen())
-		d.drops[DropTxFull]++
+		d.drop(DropTxFull, 1)
 		w.io.Drop(m)
 	}
 	d.txPkts[TapIndex] += uint64(sent)

@@ -105,6 +105,9 @@ type Worker struct {
 	vlanID  [MaxTeams][1 + MaxVLANs]uint16        // VLAN of each kernel-facing port
 	vlanTap [MaxTeams]*[4096]uint8                // VLAN ID -> kernel-facing port, 0 = none
 	memberQ [MaxTeams][MaxMembers]*dpdk.TxQueue
+	// slots is, per team, one more than its highest member slot with a
+	// queue: the loops over a team's members stop there.
+	slots [MaxTeams]uint8
 	// dst and others are fromKernel's scratch space: the member chosen
 	// for each frame of a vector, and the frames chooseFast left over.
 	dst      [dpdk.Vector]int8
@@ -115,6 +118,7 @@ type Worker struct {
 	// next is a new port set waiting for the worker (SetPorts).
 	next     atomic.Pointer[portSet]
 	counters WorkerCounters
+	pend     pendingCounters // counts not yet in counters
 	bucketC  *dpdk.Counters
 	buckets  []uint64 // bucketC's words: packets and bytes per team and bucket
 	clientC  *dpdk.Counters
@@ -277,6 +281,7 @@ func (w *Worker) addQueues() error {
 				return err
 			}
 			w.memberQ[t][m] = w.io.Queue(qi)
+			w.slots[t] = uint8(m + 1)
 			w.memberID[t][m] = p.ID
 			w.member[t][m] = p
 		}
@@ -378,6 +383,7 @@ func (w *Worker) applyPorts(teams []TeamPorts) error {
 	w.vlanID = [MaxTeams][1 + MaxVLANs]uint16{}
 	w.vlanTap = [MaxTeams]*[4096]uint8{}
 	w.memberQ = [MaxTeams][MaxMembers]*dpdk.TxQueue{}
+	w.slots = [MaxTeams]uint8{}
 	w.memberID = [MaxTeams][MaxMembers]uint16{}
 	w.member = [MaxTeams][MaxMembers]*dpdk.Port{}
 	if w.kio != nil {
@@ -417,7 +423,9 @@ func (w *Worker) Free() {
 	w.clients = nil
 }
 
-// Counters are the worker's counters, readable from any goroutine.
+// Counters are the worker's counters, readable from any goroutine. A
+// running worker adds its counts every publishEvery vectors and whenever a
+// step finds nothing (PublishCounters).
 func (w *Worker) Counters() *WorkerCounters { return &w.counters }
 
 // IOCounters are the worker's I/O counters (steps, idle steps, ...).
@@ -493,6 +501,7 @@ func (w *Worker) run(ready chan<- error) {
 		idle = 0
 	}
 	w.io.Flush()
+	w.publishCounters()
 }
 
 // Poll runs one iteration of the worker loop — one step, then the
@@ -513,8 +522,17 @@ func (w *Worker) Poll() int {
 		w.kio.unflushed = n > 0
 		n += w.pollKernel()
 	}
+	if n == 0 && w.pend.vectors != 0 {
+		w.publishCounters()
+	}
 	return n
 }
+
+// PublishCounters makes the counts of every vector handled so far visible
+// in Counters. The worker does so every few vectors and whenever it finds
+// nothing to do; a harness that calls Poll and reads the counters while
+// traffic is still queued calls it, from the thread that polls.
+func (w *Worker) PublishCounters() { w.publishCounters() }
 
 // IO is the worker's I/O vector, for harnesses (e.g. to attach a
 // benchmark feed). The worker owns it: use it only while Poll is not
@@ -526,47 +544,46 @@ func (w *Worker) IO() *dpdk.IO { return w.io }
 func (w *Worker) forward(s *Snapshot, src source, pkts []*dpdk.Mbuf) {
 	t := int(src.team)
 	ts := &s.Teams[t]
-	c := &w.counters.Teams[t]
 	var d delta
 	if src.member < 0 {
 		w.fromKernel(t, ts, w.vlanID[t][src.tap], pkts, &d)
 	} else {
 		w.fromWire(t, ts, int(src.member), pkts, &d)
 	}
+	p := &w.pend
+	c := &p.teams[t]
 	rx := &c.Ports[TapIndex]
 	if src.member >= 0 {
 		rx = &c.Ports[src.member]
 	}
-	rx.RxPackets.Add(uint64(len(pkts)))
-	rx.RxBytes.Add(d.rxBytes)
-	for i := range d.txPkts {
-		if d.txPkts[i] != 0 {
-			c.Ports[i].TxPackets.Add(d.txPkts[i])
-			c.Ports[i].TxBytes.Add(d.txBytes[i])
+	rx.RxPackets += uint64(len(pkts))
+	rx.RxBytes += d.rxBytes
+	// Frames from the wire go to the kernel, those from the kernel to
+	// the team's members.
+	if src.member >= 0 {
+		d.addTx(c, TapIndex)
+	} else {
+		for i := range int(w.slots[t]) {
+			d.addTx(c, i)
 		}
 	}
-	if d.drops != ([NumDropReasons]uint64{}) { // one comparison when nothing was dropped
+	if d.dropped != 0 {
 		for r, n := range d.drops {
-			if n != 0 {
-				c.Drops[r].Add(n)
-			}
+			c.Drops[r] += n
 		}
 	}
 	for k, n := range d.classes[:classify.NumClasses] {
-		if n != 0 {
-			c.Classes[k].Add(n)
-		}
+		c.Classes[k] += n
 	}
-	if d.toControl != 0 {
-		c.ToControl.Add(d.toControl)
+	c.ToControl += d.toControl
+	c.Coalesced += d.coalesced
+	c.CoalescedSegments += d.coalescedSegs
+	p.dirty |= 1 << t
+	p.sizes[vectorSizeBucket(len(pkts))]++
+	p.packets += uint64(len(pkts))
+	if p.vectors++; p.vectors >= publishEvery {
+		w.publishCounters()
 	}
-	if d.coalesced != 0 {
-		c.Coalesced.Add(d.coalesced)
-		c.CoalescedSegments.Add(d.coalescedSegs)
-	}
-	w.counters.Vectors.Add(1)
-	w.counters.VectorSizes[vectorSizeBucket(len(pkts))].Add(1)
-	w.counters.Packets.Add(uint64(len(pkts)))
 }
 
 // delta accumulates one vector's counts, added to the shared counters once.
@@ -575,12 +592,27 @@ type delta struct {
 	txPkts  [MaxMembers + 1]uint64
 	txBytes [MaxMembers + 1]uint64
 	drops   [NumDropReasons]uint64
+	// dropped is the sum of drops, for one test when nothing was
+	// dropped (delta.drop keeps it).
+	dropped uint64
 	classes [classMask + 1]uint64
 	// toControl counts frames handed to the control plane.
 	toControl uint64
 	// coalesced and coalescedSegs count the TCP super-frames written to
 	// the kernel and the segments in them.
 	coalesced, coalescedSegs uint64
+}
+
+// addTx adds port i's transmit counts to c.
+func (d *delta) addTx(c *TeamTotals, i int) {
+	c.Ports[i].TxPackets += d.txPkts[i]
+	c.Ports[i].TxBytes += d.txBytes[i]
+}
+
+// drop counts n frames dropped for reason r.
+func (d *delta) drop(r DropReason, n uint64) {
+	d.drops[r] += n
+	d.dropped += n
 }
 
 // classMask bounds a class index for the per-vector class counts (an
@@ -605,9 +637,9 @@ const classMask = 7
 // every frame in order. Frame order is kept throughout.
 func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf, d *delta) {
 	// Team t's packet and byte counter pairs, by bucket.
-	buckets := (*[NBuckets][2]uint64)(unsafe.Pointer((*[NBuckets * 2]uint64)(w.buckets[bucketIndex(t, 0):])))
-	if q := &w.fast; vid == 0 && q.load(&w.memberQ[t], ts, buckets) {
-		n := sendFast(pkts, q)
+	buckets := (*bucketCounters)(unsafe.Pointer((*[NBuckets * 2]uint64)(w.buckets[bucketIndex(t, 0):])))
+	if q := &w.fast; vid == 0 && q.load(&w.memberQ[t], w.slots[t], ts, buckets) {
+		n := sendFast(q, pkts)
 		if ts.Rewrite != 0 {
 			q.rewrite(&w.memberQ[t])
 		}
@@ -636,7 +668,7 @@ func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf,
 		w.sendChosen(ts, &w.memberQ[t], vec, dst, d)
 	}
 	// Every frame was sent on a member or dropped.
-	for _, b := range d.txBytes[:MaxMembers] {
+	for _, b := range d.txBytes[:min(w.slots[t], MaxMembers)] {
 		d.rxBytes += b
 	}
 }
@@ -662,7 +694,7 @@ const (
 // hash's multiplies clobber.
 //
 //go:noinline
-func sendFast(pkts []*dpdk.Mbuf, q *fastQueues) int {
+func sendFast(q *fastQueues, pkts []*dpdk.Mbuf) int {
 	sent := min(len(pkts), dpdk.Vector)
 	// Both pointers tested once here, not on every turn.
 	buckets := q.buckets
@@ -693,10 +725,12 @@ func sendFast(pkts []*dpdk.Mbuf, q *fastQueues) int {
 		}
 		n := uint64(m.PktLen())
 		k := q.n[mi]
-		q.buf[mi][k] = dpdk.MbufAddr(m)
-		q.n[mi] = k + 1
-		buckets[b][0]++
-		buckets[b][1] += n
+		q.n[mi]++
+		// Entry k of the member's buffer, which load set (a pointer
+		// offset rather than an index, for no nil check).
+		*(*uintptr)(unsafe.Add(q.buf[mi], uintptr(k)*unsafe.Sizeof(uintptr(0)))) = dpdk.MbufAddr(m)
+		buckets[0][b]++
+		buckets[1][b] += n
 		q.bytes[mi] += n
 	}
 	return sent
@@ -705,21 +739,14 @@ func sendFast(pkts []*dpdk.Mbuf, q *fastQueues) int {
 // rewrite gives the frames sendFast queued on each member that transmits
 // with its own MAC (SLB) that MAC as their source, where the source is
 // the team MAC. A pass of its own, over those frames only, so that
-// sendFast's loop, which every frame goes through, need not test for it.
+// sendFast's loop, which every frame goes through, need not test for it
+// (every frame sendFast takes is longer than 14 bytes).
 func (q *fastQueues) rewrite(queues *[MaxMembers]*dpdk.TxQueue) {
-	// The source MAC and the EtherType as one word (every frame sendFast
-	// takes is longer than 14 bytes), compared without the EtherType.
-	team := q.team << 16
-	for k, fix := range q.fix {
+	for k, fix := range q.fix[:q.slots] {
 		if fix == 0 || q.n[k] == q.n0[k] {
 			continue
 		}
-		for _, m := range queues[k].Queued()[q.n0[k]:q.n[k]] {
-			h := (*[frame.EthHeaderLen]byte)(m.Data())
-			if w := le.Uint64(h[6:14]); w<<16 == team {
-				le.PutUint64(h[6:14], w^fix)
-			}
-		}
+		dpdk.RewriteSource(queues[k].Queued()[q.n0[k]:q.n[k]], q.team, fix)
 	}
 }
 
@@ -733,9 +760,9 @@ type fastQueues struct {
 	// table and buckets are the team's bucket table (a copy, so that the
 	// loop has one pointer less to keep) and bucket counters.
 	table   [NBuckets]int8
-	buckets *[NBuckets][2]uint64
-	buf     [MaxMembers]*[dpdk.TxQueueCap]uintptr
-	n, n0   [MaxMembers]uint8
+	buckets *bucketCounters
+	buf     [MaxMembers]unsafe.Pointer // *[dpdk.TxQueueCap]uintptr
+	n, n0   [MaxMembers]uint16
 	bytes   [MaxMembers]uint64
 	// fix is, for a member that rewrites, the team MAC xor its source MAC
 	// as the low 48 bits of a little-endian word, and team the team MAC
@@ -744,13 +771,16 @@ type fastQueues struct {
 	team uint64
 	// l3 counts the ClassL3 frames sent.
 	l3 uint64
+	// slots bounds the member slots in use (Worker.slots): the table
+	// names none past it, and the loops over members stop there.
+	slots uint8
 }
 
 // load takes the member queues and, for SLB, ts's MACs. It reports false
 // when a queue holds more than dpdk.TxQueueCap-dpdk.Vector packets (never
 // after a step, which empties them), so that a vector of frames fits
-// every queue and a uint8 count cannot wrap.
-func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, ts *TeamState, buckets *[NBuckets][2]uint64) bool {
+// every queue.
+func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, slots uint8, ts *TeamState, buckets *bucketCounters) bool {
 	// Field by field: a composite literal would be built on the stack
 	// and copied. What comes from ts is taken again only when the
 	// snapshot changed: a published TeamState never changes, and q.ts
@@ -766,7 +796,12 @@ func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, ts *TeamState, buck
 	q.buckets = buckets
 	q.bytes = [MaxMembers]uint64{}
 	q.l3 = 0
-	for k, tq := range queues {
+	if slots = min(slots, MaxMembers); slots != q.slots {
+		// No buffer of an earlier port set stays past the slots.
+		q.buf = [MaxMembers]unsafe.Pointer{}
+		q.slots = slots
+	}
+	for k, tq := range queues[:q.slots] {
 		if tq == nil {
 			// No member in this slot: the table never names it.
 			q.buf[k], q.n[k], q.n0[k] = nil, 0, 0
@@ -776,7 +811,7 @@ func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, ts *TeamState, buck
 		if n > dpdk.TxQueueCap-dpdk.Vector {
 			return false
 		}
-		q.buf[k], q.n[k], q.n0[k] = buf, uint8(n), uint8(n)
+		q.buf[k], q.n[k], q.n0[k] = unsafe.Pointer(buf), uint16(n), uint16(n)
 	}
 	return true
 }
@@ -799,7 +834,7 @@ func macWord(mac *frame.MAC) uint64 {
 // store hands the counts back to the queues and adds each member's
 // packets (what its count grew by) and bytes to d.
 func (q *fastQueues) store(queues *[MaxMembers]*dpdk.TxQueue, d *delta) {
-	for k, tq := range queues {
+	for k, tq := range queues[:q.slots] {
 		if tq == nil || q.n[k] == q.n0[k] {
 			continue
 		}
@@ -818,7 +853,7 @@ func (q *fastQueues) store(queues *[MaxMembers]*dpdk.TxQueue, d *delta) {
 // would inline it), so that its loop has the registers to itself.
 //
 //go:noinline
-func chooseFast(ts *TeamState, pkts []*dpdk.Mbuf, dst []int8, buckets *[NBuckets][2]uint64, others *[dpdk.Vector]uint8, classes *[classMask + 1]uint64) []uint8 {
+func chooseFast(ts *TeamState, pkts []*dpdk.Mbuf, dst []int8, buckets *bucketCounters, others *[dpdk.Vector]uint8, classes *[classMask + 1]uint64) []uint8 {
 	table := &ts.Table
 	dst = dst[:len(pkts)]
 	n := 0
@@ -829,7 +864,7 @@ func chooseFast(ts *TeamState, pkts []*dpdk.Mbuf, dst []int8, buckets *[NBuckets
 		case classify.IsFastL4(data):
 			b = bucketOf(classify.FastL4Hash(data))
 		case classify.IsFastV6L4(data):
-			b = bucketOf(classify.FastV6L4Hash(data))
+			b = bucketOf(classify.MixV6L4(classify.FastV6L4Words(data)))
 		case classify.IsFastV4L3(data):
 			b = bucketOf(classify.FastV4L3Hash(data))
 			classes[classify.ClassL3]++
@@ -840,8 +875,8 @@ func chooseFast(ts *TeamState, pkts []*dpdk.Mbuf, dst []int8, buckets *[NBuckets
 			continue
 		}
 		dst[i] = table[b]
-		buckets[b][0]++
-		buckets[b][1] += uint64(m.PktLen())
+		buckets[0][b]++
+		buckets[1][b] += uint64(m.PktLen())
 	}
 	return others[:min(n, dpdk.Vector)]
 }
@@ -901,7 +936,7 @@ func sendRun(ts *TeamState, queues [MaxMembers]*dpdk.TxQueue, pkts []*dpdk.Mbuf,
 // bytes as received (fromKernel sums the bytes received from those sent
 // and those dropped).
 func (w *Worker) dropKernel(m *dpdk.Mbuf, r DropReason, d *delta) {
-	d.drops[r]++
+	d.drop(r, 1)
 	d.rxBytes += uint64(m.PktLen())
 	w.io.Drop(m)
 }
@@ -913,7 +948,7 @@ func (w *Worker) dropKernel(m *dpdk.Mbuf, r DropReason, d *delta) {
 // It stays out of line so that the hot loop keeps its registers.
 //
 //go:noinline
-func kernelMember(ts *TeamState, data []byte, n uint64, buckets *[NBuckets][2]uint64, d *delta) int8 {
+func kernelMember(ts *TeamState, data []byte, n uint64, buckets *bucketCounters, d *delta) int8 {
 	r := classify.Rest(data)
 	d.classes[r.Class&classMask]++
 	mi := ts.Path
@@ -921,8 +956,8 @@ func kernelMember(ts *TeamState, data []byte, n uint64, buckets *[NBuckets][2]ui
 	case classify.ClassL4, classify.ClassL3:
 		b := bucketOf(r.Hash)
 		mi = ts.Table[b]
-		buckets[b][0]++
-		buckets[b][1] += n
+		buckets[0][b]++
+		buckets[1][b] += n
 		if r.Class == classify.ClassL3 && ts.Clients6 != nil {
 			mi = steerND(ts, data, mi)
 		}
@@ -1060,7 +1095,7 @@ func (w *Worker) wireFrame(v *wireVector, m *dpdk.Mbuf, d *delta) {
 	e := frame.Ethernet(m.Data())
 	if (ts.SlowToControl && e.Valid() && e.Type() == frame.TypeSlow) || (ts.Probes && isProbeReply(ts, e)) {
 		if e.Type() == frame.TypeSlow && e.Src() != ts.PartnerMAC[mi] && !w.slowBudget(t, mi) {
-			d.drops[DropSlowFlood]++
+			d.drop(DropSlowFlood, 1)
 			w.io.Drop(m)
 			return
 		}
@@ -1070,7 +1105,7 @@ func (w *Worker) wireFrame(v *wireVector, m *dpdk.Mbuf, d *delta) {
 		return
 	}
 	if r, ok := acceptFromWire(ts, mi, v.active, e); !ok {
-		d.drops[r]++
+		d.drop(r, 1)
 		w.io.Drop(m)
 		return
 	}
@@ -1085,7 +1120,7 @@ func (w *Worker) wireFrame(v *wireVector, m *dpdk.Mbuf, d *delta) {
 	if w.vlanID[t][1] != 0 && e.Type() == frame.TypeVLAN && len(e) >= frame.EthHeaderLen+4 {
 		if vid := binary.BigEndian.Uint16(e[14:16]) & 0x0fff; vid != 0 {
 			if tap = w.vlanTap[t][vid]; tap == 0 {
-				d.drops[DropUnknownVLAN]++
+				d.drop(DropUnknownVLAN, 1)
 				w.io.Drop(m)
 				return
 			}
@@ -1097,7 +1132,7 @@ func (w *Worker) wireFrame(v *wireVector, m *dpdk.Mbuf, d *delta) {
 		return
 	}
 	if !w.tapQ[t][tap].Push(m) {
-		d.drops[DropTxFull]++
+		d.drop(DropTxFull, 1)
 		w.io.Drop(m)
 		return
 	}

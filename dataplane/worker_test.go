@@ -340,3 +340,36 @@ func TestWorkerSetPortsRefusesWhatDoesNotFit(t *testing.T) {
 	r.members[0].send(ethFrame(teamMAC, clientMAC, 1))
 	r.tap.collect(1)
 }
+
+// TestWorkerPublishesCountersEveryFewVectorsAndWhenIdle drives Poll one
+// single-frame vector at a time: the counters stay behind until
+// publishEvery vectors have gone by, then show all of them, and an idle
+// step shows the rest.
+func TestWorkerPublishesCountersEveryFewVectorsAndWhenIdle(t *testing.T) {
+	r := newRig(t, 1, func(r *rig, _ *WorkerConfig) { r.noStart = true })
+	tx := &r.w.Counters().Teams[0].Ports[0].TxPackets
+	f := ethFrame(clientMAC, teamMAC, 1)
+	for i := 1; i <= publishEvery+1; i++ {
+		r.tap.send(f)
+		if n := r.w.Poll(); n != 1 {
+			t.Fatalf("vector %d: Poll handled %d frames, want 1", i, n)
+		}
+		want := uint64(0)
+		if i >= publishEvery {
+			want = publishEvery
+		}
+		if got := tx.Load(); got != want {
+			t.Fatalf("after %d vectors: member TX packets %d, want %d", i, got, want)
+		}
+	}
+	if n := r.w.Poll(); n != 0 {
+		t.Fatalf("idle Poll handled %d frames", n)
+	}
+	if got, want := tx.Load(), uint64(publishEvery+1); got != want {
+		t.Errorf("after an idle step: member TX packets %d, want %d", got, want)
+	}
+	if got := r.w.Counters().Vectors.Load(); got != publishEvery+1 {
+		t.Errorf("vectors %d, want %d", got, publishEvery+1)
+	}
+	r.members[0].collect(publishEvery + 1)
+}

@@ -157,12 +157,14 @@ const fastLen = ethHeaderLen + ipv4MinHeaderLen + portsLen
 // is classified by Rest. IsFastL4 and FastL4Hash are small enough to be
 // inlined into a caller's loop, where the one length check covers every
 // read: the EtherType and the version and header length are one load
-// (bytes 12-14: 0x0800, 0x45), and the flags and fragment offset are
-// tested without swapping their bytes.
+// (bytes 12-14: 0x0800, 0x45), and so are the flags, fragment offset and
+// protocol (bytes 20-23 without the TTL, not fragmented: 0, 6 or 17).
 func IsFastL4(b []byte) bool {
-	return len(b) >= fastLen && le.Uint32(b[12:16])&0xffffff == 0x450008 &&
-		(b[23] == protoTCP || b[23] == protoUDP) && le.Uint16(b[20:22])&0xff3f == 0 &&
-		be.Uint16(b[16:18]) >= ipv4MinHeaderLen+portsLen
+	if len(b) < fastLen || le.Uint32(b[12:16])&0xffffff != 0x450008 {
+		return false
+	}
+	fp := le.Uint32(b[20:24]) & 0xff00ff3f
+	return (fp == protoTCP<<24 || fp == protoUDP<<24) && be.Uint16(b[16:18]) >= ipv4MinHeaderLen+portsLen
 }
 
 // FastL4Hash is the flow hash of a frame IsFastL4 takes.

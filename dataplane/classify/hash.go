@@ -61,16 +61,19 @@ func hashV4L4(addrs uint64, proto byte, ports uint32) uint32 {
 // untagged frame without IP options read little-endian, where the fast
 // path (FastL4Hash) takes them with two loads: bytes 22-29 with only the
 // protocol (bits 8-15) and the source address (bits 32-63) kept, and
-// bytes 30-37, the destination address and the ports.
+// bytes 30-37, the destination address and the ports. Only the first
+// word takes a seed: it is never the seed (its protocol byte is 6 or 17,
+// the seed's 0x08), and the second is zero only for 0.0.0.0 port 0, the
+// one destination whose flows all share a bucket.
 func mixV4L4(srcProto, dstPorts uint64) uint32 {
-	return mum(srcProto^seedV4L4, dstPorts^finishM2)
+	return mum(srcProto^seedV4L4, dstPorts)
 }
 
 // mum is the IPv4 fast path's mixer: one 64x64->128-bit multiply of the
 // two input words, folded (the "mum" of wyhash). Every output bit depends
 // on every input bit, at a fifth of the instructions of absorb+finish.
-// (Its one weak spot: the address pair equal to the seed multiplies to
-// zero, so all flows of that single pair share a bucket.)
+// (Its weak spot: an input of zero makes the product zero whatever the
+// other input, so callers seed what can be zero.)
 func mum(a, b uint64) uint32 {
 	x := mum64(a, b)
 	return uint32(x>>32) ^ uint32(x)

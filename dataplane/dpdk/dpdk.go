@@ -3,7 +3,7 @@
 // worker lcores drive. It is the only package in the tree that uses cgo.
 //
 // Hot-path rule (DESIGN.md): a worker makes one cgo call per vector of up to
-// 128 packets (IO.Step); packet bytes are read in place through Mbuf views,
+// 256 packets (IO.Step); packet bytes are read in place through Mbuf views,
 // and every array that crosses into C lives in C memory.
 package dpdk
 
@@ -39,13 +39,18 @@ const (
 	MaxQueues = C.TG_MAX_QUEUES
 	// SideCap is how many frames one step can free or hand to control.
 	SideCap = C.TG_SIDE_CAP
+	// PoolCache is the per-lcore cache of the packet pools: two vectors
+	// (DPDK's largest, RTE_MEMPOOL_CACHE_MAX_SIZE), so that a vector
+	// received and a vector freed are served from the cache rather than
+	// the pool's ring. A cache holds up to 1.5 times its size.
+	PoolCache = 2 * Vector
 )
 
-// TxQueue.Slots promises a 256-entry buffer: these fail to compile if
+// TxQueue.Slots promises a 512-entry buffer: these fail to compile if
 // TG_TXQ_CAP says otherwise.
 var (
-	_ [TxQueueCap - 256]struct{}
-	_ [256 - TxQueueCap]struct{}
+	_ [TxQueueCap - 512]struct{}
+	_ [512 - TxQueueCap]struct{}
 )
 
 // Error is a failed DPDK call: Op is the operation, Port the device (may be

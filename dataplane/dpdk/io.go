@@ -223,9 +223,9 @@ func (q *TxQueue) Put(m *Mbuf) {
 }
 
 // Slots gives a loop that fills several queues at once direct access to
-// q: its buffer and how many packets it holds. The buffer has 256 entries
-// (TxQueueCap), so that a uint8 index needs no bounds check; the loop must
-// not write past entry 255 and hands its count back with SetLen.
+// q: its buffer and how many packets it holds. The buffer has TxQueueCap
+// entries; the loop must not write past the last and hands its count back
+// with SetLen.
 func (q *TxQueue) Slots() (buf *[TxQueueCap]uintptr, n int) { return q.pkts, q.n }
 
 // Queued is q's buffer (see Slots) as the mbufs it holds, for reading

@@ -19,12 +19,13 @@
  * rte_eth_rx_burst call; a step polls a queue again after a full one. */
 #define TG_BURST 32
 /* One tg_io_step receives at most TG_VECTOR packets (several bursts from one
- * queue), so one cgo crossing is amortised over up to 128 packets. */
-#define TG_VECTOR 128
+ * queue), so one cgo crossing and the Go side's work per vector are
+ * amortised over up to 256 packets (the frame size of VPP, for the same
+ * reason). */
+#define TG_VECTOR 256
 /* Packets a TX queue buffers between two steps: a full vector plus control
- * frames injected by the control plane, rounded up to 256 so that the Go
- * side can index a buffer with a byte and no bounds check (TxQueue.Slots). */
-#define TG_TXQ_CAP 256
+ * frames injected by the control plane, rounded up to a power of two. */
+#define TG_TXQ_CAP 512
 /* RX and TX queues one worker can own: 4 teams of 8 members, a TAP and
  * 64 VLAN TAPs each. */
 #define TG_MAX_QUEUES 296

@@ -234,5 +234,6 @@ func PollSteps(w *dataplane.Worker, steps int) uint64 {
 		pkts += uint64(w.Poll())
 	}
 	w.IO().Flush()
+	w.PublishCounters()
 	return pkts
 }

@@ -78,7 +78,7 @@ func Name(prefix string) string {
 // Pool creates a mempool for a test and frees it at the end.
 func Pool(tb testing.TB, n int) *dpdk.Mempool {
 	tb.Helper()
-	p, err := dpdk.NewMempool(Name("pool"), n, min(256, n/8), dpdk.DefaultDataRoom, 0)
+	p, err := dpdk.NewMempool(Name("pool"), n, min(dpdk.PoolCache, n/8), dpdk.DefaultDataRoom, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}

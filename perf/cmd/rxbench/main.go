@@ -61,7 +61,7 @@ type Report struct {
 func main() {
 	membersFlag := flag.String("members", "1,2,4", "member counts")
 	rounds := flag.Int("rounds", 5, "rounds per member count (median reported)")
-	steps := flag.Int("steps", 20000, "vectors of up to 128 packets per contender and round")
+	steps := flag.Int("steps", 20000, "vectors of up to 256 packets (dpdk.Vector) per contender and round")
 	tpTime := flag.Duration("testpmd-time", 300*time.Millisecond, "length of a testpmd round")
 	useTestpmd := flag.Bool("testpmd", true, "compare with dpdk-testpmd (skipped if it is not installed)")
 	out := flag.String("out", "perf/results", "directory for the JSON and Markdown report ('' = none)")
@@ -122,7 +122,7 @@ func run(members []int, rounds, steps int, tpTime time.Duration, useTestpmd, noH
 		return err
 	}
 	defer crew.Close()
-	pool, err := dpdk.NewMempool("rxbench", 16383, 256, dpdk.DefaultDataRoom, 0)
+	pool, err := dpdk.NewMempool("rxbench", 16383, dpdk.PoolCache, dpdk.DefaultDataRoom, 0)
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ same loop in this process on teamgw's ports. Reproduce: make bench-rx.
 
 // testpmdIO is testpmd's io forwarding over n net_null ports on core.
 func testpmdIO(n, core int) testpmd.Config {
-	c := testpmd.Config{MainCore: 0, Core: core, Args: []string{"--forward-mode=io", "--port-topology=chained", "--burst=128", "--total-num-mbufs=16384"}}
+	c := testpmd.Config{MainCore: 0, Core: core, Args: []string{"--forward-mode=io", "--port-topology=chained", "--burst=" + strconv.Itoa(dpdk.Vector), "--mbcache=" + strconv.Itoa(dpdk.PoolCache), "--total-num-mbufs=16384"}}
 	for i := range n {
 		c.Vdevs = append(c.Vdevs, fmt.Sprintf("net_null%d", i))
 	}

@@ -81,7 +81,7 @@ func main() {
 	workersFlag := flag.String("workers", "1,2", "worker lcores (scaling section)")
 	flag.IntVar(&o.scaleMembers, "scale-members", 2, "member count of the scaling section")
 	flag.IntVar(&o.rounds, "rounds", 5, "rounds per configuration (median reported)")
-	flag.IntVar(&o.steps, "steps", 20000, "vectors of up to 128 packets per contender and round")
+	flag.IntVar(&o.steps, "steps", 20000, "vectors of up to 256 packets (dpdk.Vector) per contender and round")
 	flag.IntVar(&o.flows, "flows", 65536, "distinct flows in the outbound section's traffic")
 	sections := flag.String("sections", "outbound,peer,scaling", "sections to run")
 	flag.DurationVar(&o.testpmdTime, "testpmd-time", 300*time.Millisecond, "length of a testpmd round (peer section)")
@@ -165,7 +165,7 @@ func run(o options, out string) error {
 		return err
 	}
 	defer crew.Close()
-	pool, err := dpdk.NewMempool("txbench", o.flows+32767, 256, dpdk.DefaultDataRoom, 0)
+	pool, err := dpdk.NewMempool("txbench", o.flows+32767, dpdk.PoolCache, dpdk.DefaultDataRoom, 0)
 	if err != nil {
 		return err
 	}
@@ -412,7 +412,7 @@ func outbound(o options, crew *bench.Crew, pool *dpdk.Mempool, md *bytes.Buffer)
 // l34 over members net_null ports.
 func testpmdTx(o options, members int) testpmd.Config {
 	c := testpmd.Config{MainCore: 0, Core: o.core}
-	args := []string{"--forward-mode=txonly", "--txonly-multi-flow", "--burst=128", "--total-num-mbufs=16384"}
+	args := []string{"--forward-mode=txonly", "--txonly-multi-flow", "--burst=" + strconv.Itoa(dpdk.Vector), "--mbcache=" + strconv.Itoa(dpdk.PoolCache), "--total-num-mbufs=16384"}
 	if members == 0 {
 		c.Vdevs = []string{"net_null0"}
 		c.Args = args
@@ -553,7 +553,7 @@ func scaleRun(o options, cores []int, md *bytes.Buffer) ([]bench.Result, error) 
 		return nil, err
 	}
 	defer crew.Close()
-	pool, err := dpdk.NewMempool(bench.Name("txb_scale"), 16383, 256, dpdk.DefaultDataRoom, 0)
+	pool, err := dpdk.NewMempool(bench.Name("txb_scale"), 16383, dpdk.PoolCache, dpdk.DefaultDataRoom, 0)
 	if err != nil {
 		return nil, err
 	}
