@@ -74,10 +74,16 @@ type WorkerConfig struct {
 	// when a team has a Kernel device.
 	Pool *dpdk.Mempool
 	// IdleSleep, if non-zero, makes an idle worker sleep that long after
-	// 256 empty polls in a row instead of spinning (for small shared
-	// machines; a dedicated appliance core should spin).
+	// idlePolls empty polls in a row instead of spinning (for small
+	// shared machines; a dedicated appliance core should spin). A frame
+	// the kernel sends on one of the worker's TAP queues ends the sleep
+	// at once; the members' queues wait for its end.
 	IdleSleep time.Duration
 }
+
+// idlePolls is how many empty polls in a row make a worker idle (see
+// WorkerConfig.IdleSleep).
+const idlePolls = 256
 
 // slowWindow counts the slow-protocols frames from unknown sources a
 // member handed to control since start.
@@ -101,9 +107,12 @@ type Worker struct {
 	tapQ    [MaxTeams][1 + MaxVLANs]*dpdk.TxQueue // kernel-facing TX queues (DPDK ports)
 	kernelQ [MaxTeams][1 + MaxVLANs]*tap.Queue    // kernel-facing TAP queues
 	kio     *kernelIO                             // nil when no team has a TAP
-	slow    [MaxTeams][MaxMembers]slowWindow      // slow-protocols budget per member
-	vlanID  [MaxTeams][1 + MaxVLANs]uint16        // VLAN of each kernel-facing port
-	vlanTap [MaxTeams]*[4096]uint8                // VLAN ID -> kernel-facing port, 0 = none
+	// waiter puts the worker to sleep when idle (IdleSleep), woken early
+	// by its TAP queues.
+	waiter  tap.Waiter
+	slow    [MaxTeams][MaxMembers]slowWindow // slow-protocols budget per member
+	vlanID  [MaxTeams][1 + MaxVLANs]uint16   // VLAN of each kernel-facing port
+	vlanTap [MaxTeams]*[4096]uint8           // VLAN ID -> kernel-facing port, 0 = none
 	memberQ [MaxTeams][MaxMembers]*dpdk.TxQueue
 	// dst and others are fromKernel's scratch space: the member chosen
 	// for each frame of a vector, and the frames chooseFast left over.
@@ -246,6 +255,7 @@ func (w *Worker) addQueues() error {
 				tq := kp.dev.Queue(w.cfg.ID)
 				w.kernelQ[t][k] = tq
 				w.kio.sources = append(w.kio.sources, kernelSource{q: tq, src: source{team: int8(t), member: -1, tap: uint8(k)}})
+				w.waiter.Add(tq)
 				continue
 			}
 			p := kp.port
@@ -380,6 +390,7 @@ func (w *Worker) applyPorts(teams []TeamPorts) error {
 	w.memberQ = [MaxTeams][MaxMembers]*dpdk.TxQueue{}
 	w.memberID = [MaxTeams][MaxMembers]uint16{}
 	w.member = [MaxTeams][MaxMembers]*dpdk.Port{}
+	w.waiter.Reset()
 	if w.kio != nil {
 		w.kio.sources = w.kio.sources[:0]
 		// A slot the new set reuses starts without the backoff of
@@ -485,8 +496,8 @@ func (w *Worker) run(ready chan<- error) {
 		}
 		if w.Poll() == 0 {
 			idle++
-			if w.cfg.IdleSleep > 0 && idle >= 256 {
-				time.Sleep(w.cfg.IdleSleep)
+			if w.cfg.IdleSleep > 0 && idle >= idlePolls {
+				w.waiter.Wait(w.cfg.IdleSleep)
 			}
 			continue
 		}
