@@ -83,7 +83,7 @@ type WorkerConfig struct {
 
 // idlePolls is how many empty polls in a row make a worker idle (see
 // WorkerConfig.IdleSleep).
-const idlePolls = 256
+const idlePolls = 32
 
 // slowWindow counts the slow-protocols frames from unknown sources a
 // member handed to control since start.
@@ -109,7 +109,9 @@ type Worker struct {
 	kio     *kernelIO                             // nil when no team has a TAP
 	// waiter puts the worker to sleep when idle (IdleSleep), woken early
 	// by its TAP queues.
-	waiter  tap.Waiter
+	waiter tap.Waiter
+	// looping: the worker's own loop polls (Start), not a harness.
+	looping bool
 	slow    [MaxTeams][MaxMembers]slowWindow // slow-protocols budget per member
 	vlanID  [MaxTeams][1 + MaxVLANs]uint16   // VLAN of each kernel-facing port
 	vlanTap [MaxTeams]*[4096]uint8           // VLAN ID -> kernel-facing port, 0 = none
@@ -489,6 +491,7 @@ func (w *Worker) run(ready chan<- error) {
 	defer dpdk.UnregisterThread()
 	w.lcore = lcore
 	ready <- nil
+	w.looping = true
 	idle := 0
 	for !w.stop.Load() {
 		if w.next.Load() != nil {
@@ -496,8 +499,8 @@ func (w *Worker) run(ready chan<- error) {
 		}
 		if w.Poll() == 0 {
 			idle++
-			if w.cfg.IdleSleep > 0 && idle >= idlePolls {
-				w.waiter.Wait(w.cfg.IdleSleep)
+			if w.cfg.IdleSleep > 0 && idle >= idlePolls && w.waiter.Wait(w.cfg.IdleSleep) {
+				w.kio.skip = 0 // woken by a TAP queue: read it now
 			}
 			continue
 		}
