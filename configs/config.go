@@ -44,7 +44,9 @@ type EAL struct {
 	Mbufs int `toml:"mbufs"`
 	// IdleSleep, when set, lets an idle worker sleep that long after a
 	// run of empty polls instead of spinning: for machines where the
-	// worker shares its CPU. Default 0 (spin, as DPDK workers do);
+	// worker shares its CPU. The sleep is on the kernel's timer (a
+	// short one is kept) and ends at once when the kernel sends on one
+	// of the worker's TAP queues. Default 0 (spin, as DPDK workers do);
 	// 0 to 10ms.
 	IdleSleep Duration `toml:"idle_sleep"`
 	// ExtraArgs is appended verbatim to the EAL argument vector.

@@ -22,6 +22,10 @@ import (
 // members' queues get their turn while the kernel is sending.
 const kernelReads = 16
 
+// kernelSkip is how many polls of the members' queues the worker's loop
+// makes without reading its TAP queues after finding them empty.
+const kernelSkip = 4
+
 // maxChain bounds the segments of one mbuf chain written to the TAP.
 const maxChain = 16
 
@@ -73,6 +77,13 @@ type kernelIO struct {
 	groUsed int
 	// unflushed: the step's member vector is still in the IO's buffers.
 	unflushed bool
+	// skip is how many more polls leave the TAP queues unread: in the
+	// worker's own loop (not for callers of Poll), kernelSkip after a
+	// poll found them empty. A read that finds a TAP queue empty is a
+	// system call, where a poll of the members' queues costs none; a
+	// frame the kernel sends meanwhile waits a few member polls (an
+	// idle worker's sleep ends at once for it: Worker.waiter).
+	skip int
 }
 
 func newKernelIO(pool *dpdk.Mempool) *kernelIO {
@@ -104,9 +115,17 @@ func (w *Worker) mbuf() *dpdk.Mbuf {
 // pollKernel reads what the kernel sent on the worker's TAP queues and
 // forwards it; it returns the frames handled.
 func (w *Worker) pollKernel() int {
+	k := w.kio
+	if k.skip > 0 {
+		k.skip--
+		return 0
+	}
 	total := 0
-	for i := range w.kio.sources {
-		total += w.readKernel(&w.kio.sources[i])
+	for i := range k.sources {
+		total += w.readKernel(&k.sources[i])
+	}
+	if total == 0 && w.looping {
+		k.skip = kernelSkip
 	}
 	return total
 }

@@ -74,10 +74,16 @@ type WorkerConfig struct {
 	// when a team has a Kernel device.
 	Pool *dpdk.Mempool
 	// IdleSleep, if non-zero, makes an idle worker sleep that long after
-	// 256 empty polls in a row instead of spinning (for small shared
-	// machines; a dedicated appliance core should spin).
+	// idlePolls empty polls in a row instead of spinning (for small
+	// shared machines; a dedicated appliance core should spin). A frame
+	// the kernel sends on one of the worker's TAP queues ends the sleep
+	// at once; the members' queues wait for its end.
 	IdleSleep time.Duration
 }
+
+// idlePolls is how many empty polls in a row make a worker idle (see
+// WorkerConfig.IdleSleep).
+const idlePolls = 32
 
 // slowWindow counts the slow-protocols frames from unknown sources a
 // member handed to control since start.
@@ -101,9 +107,14 @@ type Worker struct {
 	tapQ    [MaxTeams][1 + MaxVLANs]*dpdk.TxQueue // kernel-facing TX queues (DPDK ports)
 	kernelQ [MaxTeams][1 + MaxVLANs]*tap.Queue    // kernel-facing TAP queues
 	kio     *kernelIO                             // nil when no team has a TAP
-	slow    [MaxTeams][MaxMembers]slowWindow      // slow-protocols budget per member
-	vlanID  [MaxTeams][1 + MaxVLANs]uint16        // VLAN of each kernel-facing port
-	vlanTap [MaxTeams]*[4096]uint8                // VLAN ID -> kernel-facing port, 0 = none
+	// waiter puts the worker to sleep when idle (IdleSleep), woken early
+	// by its TAP queues.
+	waiter tap.Waiter
+	// looping: the worker's own loop polls (Start), not a harness.
+	looping bool
+	slow    [MaxTeams][MaxMembers]slowWindow // slow-protocols budget per member
+	vlanID  [MaxTeams][1 + MaxVLANs]uint16   // VLAN of each kernel-facing port
+	vlanTap [MaxTeams]*[4096]uint8           // VLAN ID -> kernel-facing port, 0 = none
 	memberQ [MaxTeams][MaxMembers]*dpdk.TxQueue
 	// slots is, per team, one more than its highest member slot with a
 	// queue: the loops over a team's members stop there.
@@ -250,6 +261,7 @@ func (w *Worker) addQueues() error {
 				tq := kp.dev.Queue(w.cfg.ID)
 				w.kernelQ[t][k] = tq
 				w.kio.sources = append(w.kio.sources, kernelSource{q: tq, src: source{team: int8(t), member: -1, tap: uint8(k)}})
+				w.waiter.Add(tq)
 				continue
 			}
 			p := kp.port
@@ -386,6 +398,7 @@ func (w *Worker) applyPorts(teams []TeamPorts) error {
 	w.slots = [MaxTeams]uint8{}
 	w.memberID = [MaxTeams][MaxMembers]uint16{}
 	w.member = [MaxTeams][MaxMembers]*dpdk.Port{}
+	w.waiter.Reset()
 	if w.kio != nil {
 		w.kio.sources = w.kio.sources[:0]
 		// A slot the new set reuses starts without the backoff of
@@ -486,6 +499,7 @@ func (w *Worker) run(ready chan<- error) {
 	defer dpdk.UnregisterThread()
 	w.lcore = lcore
 	ready <- nil
+	w.looping = true
 	idle := 0
 	for !w.stop.Load() {
 		if w.next.Load() != nil {
@@ -493,8 +507,8 @@ func (w *Worker) run(ready chan<- error) {
 		}
 		if w.Poll() == 0 {
 			idle++
-			if w.cfg.IdleSleep > 0 && idle >= 256 {
-				time.Sleep(w.cfg.IdleSleep)
+			if w.cfg.IdleSleep > 0 && idle >= idlePolls && w.waiter.Wait(w.cfg.IdleSleep) {
+				w.kio.skip = 0 // woken by a TAP queue: read it now
 			}
 			continue
 		}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -277,4 +278,34 @@ func (q *Queue) Write(iov []unix.Iovec) error {
 		return e
 	}
 	return nil
+}
+
+// Waiter puts an idle worker to sleep until one of its queues has a
+// frame for it or a timeout passes. It sleeps on the kernel's
+// high-resolution timer (ppoll), so a timeout of tens of microseconds is
+// kept, where the Go runtime's timers round a short sleep of a locked
+// thread up to a millisecond or more; and a frame the kernel sends ends
+// the sleep at once. A zero Waiter waits on no queue: Wait just sleeps.
+// Not safe for concurrent use.
+type Waiter struct {
+	fds []unix.PollFd
+	ts  unix.Timespec
+}
+
+// Add makes the waiter wake when q has a frame to read.
+func (w *Waiter) Add(q *Queue) {
+	w.fds = append(w.fds, unix.PollFd{Fd: int32(q.fd), Events: unix.POLLIN})
+}
+
+// Reset forgets every queue.
+func (w *Waiter) Reset() { w.fds = w.fds[:0] }
+
+// Wait sleeps until a queue of the waiter has a frame to read, d has
+// passed or a signal arrives, whichever comes first; it reports whether a
+// queue woke it. A queue closed or recreated meanwhile (Device.Recreate)
+// wakes it or lets it time out, never blocks it longer.
+func (w *Waiter) Wait(d time.Duration) bool {
+	w.ts = unix.NsecToTimespec(d.Nanoseconds())
+	n, err := unix.Ppoll(w.fds, &w.ts, nil)
+	return err == nil && n > 0
 }

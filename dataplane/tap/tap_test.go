@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"testing"
 	"time"
 
@@ -238,5 +239,77 @@ func TestRecreateAfterDelete(t *testing.T) {
 	s.Write([]byte("again"))
 	if _, req := readFrame(t, d, 0x0806); len(req) < 42 {
 		t.Fatalf("short ARP request % x", req)
+	}
+}
+
+// An idle worker's sleep (Waiter) keeps short timeouts: the Go runtime
+// rounds a locked thread's time.Sleep(200µs) up to a millisecond or more.
+func TestWaiterKeepsShortTimeouts(t *testing.T) {
+	d, err := Open("tgtap5", 2) // down: the kernel sends it nothing
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var w Waiter
+	w.Add(d.Queue(0))
+	w.Add(d.Queue(1))
+	var zero Waiter // no queue: a plain sleep
+	for _, w := range []*Waiter{&w, &zero} {
+		const wait = 200 * time.Microsecond
+		took := make([]time.Duration, 41)
+		for i := range took {
+			start := time.Now()
+			if w.Wait(wait) {
+				t.Fatal("woken by a queue that has nothing to read")
+			}
+			took[i] = time.Since(start)
+		}
+		slices.Sort(took)
+		if med := took[len(took)/2]; med < wait || med > 3*wait {
+			t.Errorf("%d queues: median wait %v for a timeout of %v", len(w.fds), med, wait)
+		}
+	}
+}
+
+// A frame the kernel sends ends the wait at once.
+func TestWaiterWakesOnAFrame(t *testing.T) {
+	d := open(t, "tgtap6", 2)
+	var w Waiter
+	w.Add(d.Queue(0))
+	w.Add(d.Queue(1))
+	// Whatever the kernel sent when the interface came up.
+	buf := make([]byte, MaxFrame)
+	for w.Wait(50 * time.Millisecond) {
+		for i := range d.Queues() {
+			for {
+				n, err := d.Queue(i).Read(buf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n == 0 {
+					break
+				}
+			}
+		}
+	}
+	s, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.MustParseAddrPort("198.18.0.2:9")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Now()
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		s.Write([]byte("hello")) // an ARP request for 198.18.0.2 leaves on a queue
+	}()
+	if !w.Wait(5 * time.Second) {
+		t.Fatal("the wait ended without a frame")
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("woken %v after the frame was sent", took)
+	}
+	w.Reset()
+	if w.Wait(time.Millisecond) {
+		t.Fatal("a waiter without queues was woken by one")
 	}
 }

@@ -123,7 +123,9 @@ func kernelPath(args []string) error {
 						for i := range cores {
 							cores[i] = strconv.Itoa(i)
 						}
-						cfg = strings.Replace(cfg, "[eal]\n", "[eal]\nworker_cores = ["+strings.Join(cores, ", ")+"]\n", 1)
+						// Every worker has rings and caches on every port:
+						// the default pool is too small for 4 members and 2.
+						cfg = strings.Replace(cfg, "[eal]\n", "[eal]\nworker_cores = ["+strings.Join(cores, ", ")+"]\nmbufs = 32767\n", 1)
 					}
 					g, err := l.StartTeamgw(context.Background(), c.teamgw, c.dir, cfg, io.Discard)
 					if err != nil {
