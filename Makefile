@@ -74,11 +74,11 @@ bench-kernel: build
 ## bench-tx: teamgw's outbound path against DPDK net_bonding (l34, rr) and dpdk-testpmd
 ## (txonly on net_bonding) over net_null members, and over 1 and 2 worker lcores.
 bench-tx: build
-	$(BIN)/txbench -members 2,4,8 -workers 1,2 -rounds 7 -steps 20000 -out perf/results | tee perf/results/txbench.txt
+	$(BIN)/txbench -members 2,4,8 -workers 1,2 -rounds 7 -steps 10000 -out perf/results | tee perf/results/txbench.txt
 
 ## bench-rx: teamgw's receive path against dpdk-testpmd io forwarding on net_null ports.
 bench-rx: build
-	$(BIN)/rxbench -members 1,2,4 -rounds 7 -steps 20000 -out perf/results | tee perf/results/rxbench.txt
+	$(BIN)/rxbench -members 1,2,4 -rounds 7 -steps 10000 -out perf/results | tee perf/results/rxbench.txt
 
 ## bench-dist: how evenly flows spread over members, static and rebalanced, over time (simulation).
 bench-dist: build

@@ -61,7 +61,7 @@ type Report struct {
 func main() {
 	membersFlag := flag.String("members", "1,2,4", "member counts")
 	rounds := flag.Int("rounds", 5, "rounds per member count (median reported)")
-	steps := flag.Int("steps", 20000, "vectors of up to 256 packets (dpdk.Vector) per contender and round")
+	steps := flag.Int("steps", 10000, "vectors of up to 256 packets (dpdk.Vector) per contender and round")
 	tpTime := flag.Duration("testpmd-time", 300*time.Millisecond, "length of a testpmd round")
 	useTestpmd := flag.Bool("testpmd", true, "compare with dpdk-testpmd (skipped if it is not installed)")
 	out := flag.String("out", "perf/results", "directory for the JSON and Markdown report ('' = none)")

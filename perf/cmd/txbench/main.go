@@ -81,7 +81,7 @@ func main() {
 	workersFlag := flag.String("workers", "1,2", "worker lcores (scaling section)")
 	flag.IntVar(&o.scaleMembers, "scale-members", 2, "member count of the scaling section")
 	flag.IntVar(&o.rounds, "rounds", 5, "rounds per configuration (median reported)")
-	flag.IntVar(&o.steps, "steps", 20000, "vectors of up to 256 packets (dpdk.Vector) per contender and round")
+	flag.IntVar(&o.steps, "steps", 10000, "vectors of up to 256 packets (dpdk.Vector) per contender and round")
 	flag.IntVar(&o.flows, "flows", 65536, "distinct flows in the outbound section's traffic")
 	sections := flag.String("sections", "outbound,peer,scaling", "sections to run")
 	flag.DurationVar(&o.testpmdTime, "testpmd-time", 300*time.Millisecond, "length of a testpmd round (peer section)")
