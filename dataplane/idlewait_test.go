@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"net"
-	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -18,10 +17,7 @@ import (
 // not when the sleep ends. The TAP lives in a network namespace of the
 // test's own thread; the frames are sent to it by a packet socket there.
 func TestIdleWorkerWakesForTheKernel(t *testing.T) {
-	runtime.LockOSThread() // the thread stays in its own namespace: never unlocked, it ends with the test
-	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		t.Fatalf("unshare: %v", err)
-	}
+	ownNetns(t)
 	d, err := tap.Open("tgwake0", 1)
 	if err != nil {
 		t.Fatal(err)

@@ -16,10 +16,7 @@ import (
 // network namespace of the test's own thread (unshared, so nothing
 // reaches the machine's), which takes GSO skbs past the qdisc.
 func TestSendWholeAllocatesNothing(t *testing.T) {
-	runtime.LockOSThread() // the thread stays in its own namespace: never unlocked, it ends with the test
-	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		t.Fatalf("unshare: %v", err)
-	}
+	ownNetns(t)
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -171,4 +168,14 @@ func gsoWorker(t *testing.T, tx *afpacket.Sender) (*Worker, *kernelSource, *Snap
 	})
 	r.w.kio = newKernelIO(r.pool)
 	return r.w, &kernelSource{src: source{team: 0, member: -1}}, r.snap.Load()
+}
+
+// ownNetns moves the test's thread into a network namespace of its own
+// for the rest of the test: the thread stays locked, and ends with it.
+func ownNetns(t *testing.T) {
+	t.Helper()
+	runtime.LockOSThread()
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		t.Fatalf("unshare: %v", err)
+	}
 }
