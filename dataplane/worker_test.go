@@ -26,30 +26,7 @@ type ringPort struct {
 
 func newRingPort(tb testing.TB, pool *dpdk.Mempool) *ringPort {
 	tb.Helper()
-	in, err := dpdk.NewRing(dpdktest.Name("rin"), 1024, false, false)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	out, err := dpdk.NewRing(dpdktest.Name("rout"), 1024, false, false)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p, err := dpdk.PortFromRings(dpdktest.Name("net_ring"), in, out)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		p.Stop()
-		p.Remove()
-		in.Free()
-		out.Free()
-	})
-	if err := p.Configure(dpdk.PortConfig{RxQueues: 1, TxQueues: 1, Pool: pool}); err != nil {
-		tb.Fatal(err)
-	}
-	if err := p.Start(); err != nil {
-		tb.Fatal(err)
-	}
+	in, out, p := dpdktest.RingPort(tb, pool)
 	return &ringPort{port: p, in: in, out: out, pool: pool, tb: tb}
 }
 

@@ -305,28 +305,7 @@ func TestLinkEventsLifecycle(t *testing.T) {
 // whatever a single rte_eth_rx_burst call returns.
 func TestStepFillsAVectorFromOneQueue(t *testing.T) {
 	pool := dpdktest.Pool(t, 1023)
-	rx, err := dpdk.NewRing(dpdktest.Name("steprx"), 512, true, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rx.Free()
-	tx, err := dpdk.NewRing(dpdktest.Name("steptx"), 512, true, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Free()
-	p, err := dpdk.PortFromRings(dpdktest.Name("net_ring_step"), rx, tx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Remove()
-	if err := p.Configure(dpdk.PortConfig{RxQueues: 1, TxQueues: 1, Pool: pool}); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer p.Stop()
+	rx, _, p := dpdktest.RingPort(t, pool)
 	io, err := dpdk.NewIO(0)
 	if err != nil {
 		t.Fatal(err)
@@ -378,28 +357,7 @@ func TestStepFillsAVectorFromOneQueue(t *testing.T) {
 // until the flush.
 func TestPushVectorKeepsOrder(t *testing.T) {
 	pool := dpdktest.Pool(t, 1023)
-	rings := make([]*dpdk.Ring, 2)
-	for i := range rings {
-		r, err := dpdk.NewRing(dpdktest.Name("pvr"), 512, true, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Free()
-		rings[i] = r
-	}
-	rx, tx := rings[0], rings[1]
-	p, err := dpdk.PortFromRings(dpdktest.Name("pv"), rx, tx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Remove()
-	if err := p.Configure(dpdk.PortConfig{RxQueues: 1, TxQueues: 1, Pool: pool}); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer p.Stop()
+	rx, tx, p := dpdktest.RingPort(t, pool)
 	io, err := dpdk.NewIO(0)
 	if err != nil {
 		t.Fatal(err)

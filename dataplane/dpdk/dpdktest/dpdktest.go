@@ -115,3 +115,35 @@ func StartPort(tb testing.TB, pool *dpdk.Mempool, devargs string, queues uint16)
 	}
 	return p
 }
+
+// RingPort makes a started net_ring port with one queue pair over two
+// new rings of 1024 (any thread may enqueue or dequeue): what it
+// receives is what a test enqueues on rx, what it sends lands on tx. All
+// three go at the end of the test.
+func RingPort(tb testing.TB, pool *dpdk.Mempool) (rx, tx *dpdk.Ring, p *dpdk.Port) {
+	tb.Helper()
+	rings := make([]*dpdk.Ring, 2)
+	for i := range rings {
+		r, err := dpdk.NewRing(Name("ring"), 1024, false, false)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(r.Free) // after the port's removal, registered later
+		rings[i] = r
+	}
+	p, err := dpdk.PortFromRings(Name("net_ring"), rings[0], rings[1])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		p.Stop()
+		p.Remove()
+	})
+	if err := p.Configure(dpdk.PortConfig{RxQueues: 1, TxQueues: 1, Pool: pool}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	return rings[0], rings[1], p
+}
