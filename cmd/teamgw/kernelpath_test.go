@@ -28,13 +28,8 @@ import (
 func TestKernelPathBulkTCP(t *testing.T) {
 	for _, mtu := range []int{1500, 9000} {
 		t.Run(strconv.Itoa(mtu), func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			l, err := lab.New(ctx, lab.Spec{Members: 2, Clients: 1, MTU: mtu})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { l.Close() })
+			ctx := testContext(t, 30*time.Second)
+			l := newLabSpec(t, lab.Spec{Members: 2, Clients: 1, MTU: mtu})
 			g := startTeamgw(t, l, l.Config(lab.TeamConfig{Mode: "trunk"}))
 
 			size := strconv.Itoa(mtu - 28)
@@ -111,13 +106,8 @@ func bulkEchoTo(t *testing.T, l *lab.Lab, addr string, seed uint64) {
 // member veth): the kernel's super-frames leave whole, with the mbuf
 // offload requests DPDK defines, and every byte still arrives.
 func TestKernelPathMemberTSO(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	l, err := lab.New(ctx, lab.Spec{Members: 1, Clients: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
+	ctx := testContext(t, 30*time.Second)
+	l := newLabSpec(t, lab.Spec{Members: 1, Clients: 1})
 	cfg := l.Config(lab.TeamConfig{Mode: "slb", TapMembers: true})
 	g := startTeamgw(t, l, cfg)
 	if err := l.WireTapMembers(ctx); err != nil {
@@ -274,13 +264,8 @@ func checkKernelGSO(t *testing.T, g *lab.Teamgw, paths []string, macs map[string
 // backoff); all of them are cut into wire segments by teamgw, and every
 // byte still arrives.
 func TestKernelPathKernelGSOFallback(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	l, err := lab.New(ctx, lab.Spec{Members: 1, Clients: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
+	ctx := testContext(t, 60*time.Second)
+	l := newLabSpec(t, lab.Spec{Members: 1, Clients: 1})
 	g := startTeamgw(t, l, l.Config(lab.TeamConfig{Mode: "slb"}))
 	if out, err := l.Exec(ctx, l.GW, "ethtool", "-K", "m0", "tso", "off"); err != nil {
 		t.Fatalf("ethtool: %v\n%s", err, out)
@@ -327,13 +312,8 @@ func TestKernelPathNoSocketsThroughTheQdisc(t *testing.T) {
 		{"no TSO", "", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			l, err := lab.New(ctx, lab.Spec{Members: 1, Clients: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { l.Close() })
+			ctx := testContext(t, 60*time.Second)
+			l := newLabSpec(t, lab.Spec{Members: 1, Clients: 1})
 			if c.tsoOff {
 				if out, err := l.Exec(ctx, l.GW, "ethtool", "-K", "m0", "tso", "off"); err != nil {
 					t.Fatalf("ethtool: %v\n%s", err, out)

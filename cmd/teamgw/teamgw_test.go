@@ -46,17 +46,32 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// newLab builds a lab torn down at the end of the test.
+// newLab builds a lab of members and clients, torn down at the end of
+// the test.
 func newLab(t *testing.T, members, clients int) *lab.Lab {
+	t.Helper()
+	return newLabSpec(t, lab.Spec{Members: members, Clients: clients})
+}
+
+// newLabSpec builds the lab spec describes, torn down at the end of the
+// test.
+func newLabSpec(t *testing.T, spec lab.Spec) *lab.Lab {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	l, err := lab.New(ctx, lab.Spec{Members: members, Clients: clients})
+	l, err := lab.New(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
 	return l
+}
+
+// testContext is a context that ends after d, or with the test.
+func testContext(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // runTeamgw runs teamgw to completion in ns ("" = here) and returns its
