@@ -324,12 +324,7 @@ func TestSuperFrameSegmentedWhereDeviceCannot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	f, l4 := superFrame(false, nil, 5000)
-	h := vnet.Header{Flags: vnet.FlagNeedsCsum, GSOType: vnet.GSOTCPv4, GSOSize: 1448, CsumStart: uint16(l4), CsumOffset: 16}
-	ph, _ := vnet.PacketGSO(h, f, 0, maxSegment)
-	hb := make([]byte, vnet.HeaderLen)
-	ph.Encode(hb)
-	if err := b.Write([]unix.Iovec{{Base: &hb[0], Len: vnet.HeaderLen}, {Base: &f[0], Len: uint64(len(f))}}, 0x0800); err != unix.ENOBUFS {
+	if err := b.Write(tcpGSO(5000), 0x0800); err != unix.ENOBUFS {
 		t.Errorf("a super-frame past the qdisc to a device without TSO: %v, want ENOBUFS", err)
 	}
 }
@@ -418,12 +413,7 @@ func TestWriteAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	f, l4 := superFrame(false, nil, 1000)
-	h := vnet.Header{Flags: vnet.FlagNeedsCsum, GSOType: vnet.GSOTCPv4, GSOSize: 1448, CsumStart: uint16(l4), CsumOffset: 16}
-	ph, _ := vnet.PacketGSO(h, f, 0, maxSegment)
-	hb := make([]byte, vnet.HeaderLen)
-	ph.Encode(hb)
-	iov := []unix.Iovec{{Base: &hb[0], Len: vnet.HeaderLen}, {Base: &f[0], Len: uint64(len(f))}}
+	iov := tcpGSO(1000)
 	var errs int
 	if n := testing.AllocsPerRun(200, func() {
 		if s.Write(iov, 0x0800) != nil {
@@ -565,4 +555,16 @@ func TestZeroSenderOwnsNothing(t *testing.T) {
 	if err := s.Write([]unix.Iovec{{Base: &b[0], Len: 1}}, 0x0800); err != unix.EBADF {
 		t.Errorf("Write on a zero Sender: %v, want EBADF", err)
 	}
+}
+
+// tcpGSO is an untagged IPv4 TCP super-frame with payload bytes of
+// payload behind its packet socket GSO header (MSS 1448), as the iovecs
+// Write takes.
+func tcpGSO(payload int) []unix.Iovec {
+	f, l4 := superFrame(false, nil, payload)
+	h := vnet.Header{Flags: vnet.FlagNeedsCsum, GSOType: vnet.GSOTCPv4, GSOSize: 1448, CsumStart: uint16(l4), CsumOffset: 16}
+	ph, _ := vnet.PacketGSO(h, f, 0, maxSegment)
+	hb := make([]byte, vnet.HeaderLen)
+	ph.Encode(hb)
+	return []unix.Iovec{{Base: &hb[0], Len: vnet.HeaderLen}, {Base: &f[0], Len: uint64(len(f))}}
 }
