@@ -226,6 +226,7 @@ func drawKernel(dir, file string) ([]string, error) {
 			Members   int     `json:"members"`
 			Streams   int     `json:"streams"`
 			Direction string  `json:"direction"`
+			CC        string  `json:"congestion_control"`
 			Gbps      float64 `json:"gbps"`
 		} `json:"runs"`
 	}
@@ -233,12 +234,19 @@ func drawKernel(dir, file string) ([]string, error) {
 		return nil, err
 	}
 	var cats, names []string
+	mainCC := ""
+	if len(rep.Runs) > 0 {
+		mainCC = rep.Runs[0].CC
+	}
 	type key struct{ cat, name string }
 	val := map[key]float64{}
 	for _, r := range rep.Runs {
 		cat := r.Path
 		if r.Path != "no team" && r.Path != "no team, wire-sized" {
 			cat = fmt.Sprintf("%s ×%d", r.Path, r.Members)
+		}
+		if r.CC != mainCC {
+			cat += ", " + r.CC // the second congestion control's runs
 		}
 		name := fmt.Sprintf("%s, %d stream(s)", r.Direction, r.Streams)
 		if !slices.Contains(cats, cat) {

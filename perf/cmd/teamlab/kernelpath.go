@@ -21,11 +21,13 @@ import (
 // kernelRun is one iperf3 measurement of the kernel path (issue 9, the
 // shape of seed 004's Table 7: throughput and CPU by member count).
 type kernelRun struct {
-	Path      string  `json:"path"` // "no team" or the team mode
-	Members   int     `json:"members"`
-	Streams   int     `json:"streams"`
-	Direction string  `json:"direction"` // "client->server" or "server->client"
-	Gbps      float64 `json:"gbps"`
+	Path      string `json:"path"` // "no team" or the team mode
+	Members   int    `json:"members"`
+	Streams   int    `json:"streams"`
+	Direction string `json:"direction"` // "client->server" or "server->client"
+	// CC is the TCP congestion control of the iperf3 ends.
+	CC   string  `json:"congestion_control"`
+	Gbps float64 `json:"gbps"`
 	// TeamgwCPU is teamgw's CPU time over the run divided by its length
 	// (1.0 = one core busy); 0 for the no-team anchor.
 	TeamgwCPU float64 `json:"teamgw_cpu"`
@@ -60,6 +62,9 @@ func kernelPath(args []string) error {
 	idle := fs.String("idle-sleep", "50us", "teamgw's eal.idle_sleep (\"0s\" = busy polling)")
 	workers := fs.Int("workers", 1, "teamgw worker lcores (and TAP queues)")
 	anchors := fs.Bool("anchors", true, "measure the no-team anchors first")
+	dirsFlag := fs.String("directions", "client->server,server->client", "directions to measure")
+	cc := fs.String("cc", "cubic", "TCP congestion control of the iperf3 ends, set in the lab's namespaces (Linux's default; \"\" = the machine's net.ipv4.tcp_congestion_control)")
+	ccAlso := fs.String("cc-also", "bbr", "a second congestion control for the no-team anchor and one member of the first mode and member kind (\"\" = none)")
 	kindsFlag := fs.String("member-kinds", "af_packet,net_tap", "member ports: af_packet on the member veths (no offloads: teamgw writes TCP super-frames whole to its own packet sockets on the veths, for their kernel's GSO), net_tap wired to the member veths (offers TSO: super-frames leave teamgw whole; the clients' MTU is then 1486, as net_tap counts the Ethernet header against its MTU)")
 	fs.Parse(args)
 	members, err := intList(*membersFlag)
@@ -71,80 +76,110 @@ func kernelPath(args []string) error {
 		return err
 	}
 	modes := strings.Split(*modesFlag, ",")
+	var dirs []bool // reverse: server->client
+	for _, d := range strings.Split(*dirsFlag, ",") {
+		switch d {
+		case "client->server":
+			dirs = append(dirs, false)
+		case "server->client":
+			dirs = append(dirs, true)
+		default:
+			return fmt.Errorf("-directions: unknown direction %q (client->server or server->client)", d)
+		}
+	}
 
 	var runs []kernelRun
 	report := func(r kernelRun) {
 		runs = append(runs, r)
-		fmt.Printf("%-20s members %d streams %d %-15s %6.2f Gbit/s  teamgw CPU %4.2f  %5.3f CPU-s/Gbit  retr %d  drops %d nic %d  super-frames whole %d cut %d (refused %d, backoff %d)\n",
-			r.Path, r.Members, r.Streams, r.Direction, r.Gbps, r.TeamgwCPU, r.CPUPerGbit, r.Retransmits, r.Drops, r.NICDrops, r.Whole, r.Cut, r.Refused, r.Backoff)
+		fmt.Printf("%-20s %-5s members %d streams %d %-15s %6.2f Gbit/s  teamgw CPU %4.2f  %5.3f CPU-s/Gbit  retr %d  drops %d nic %d  super-frames whole %d cut %d (refused %d, backoff %d)\n",
+			r.Path, r.CC, r.Members, r.Streams, r.Direction, r.Gbps, r.TeamgwCPU, r.CPUPerGbit, r.Retransmits, r.Drops, r.NICDrops, r.Whole, r.Cut, r.Refused, r.Backoff)
 	}
 	maxStreams := slices.Max(streams)
-	// The anchors: the server's kernel on the veth itself, no teamgw.
+	// anchor measures the server's kernel on the veth itself, no teamgw.
 	// A veth carries the kernel's 64 KB TSO segments whole, all the way
-	// into the client, which no wire does; the second anchor segments
+	// into the client, which no wire does; the wire-sized anchor segments
 	// before the veth (TSO and GSO off), as a NIC puts frames on a wire.
-	for _, a := range []struct {
-		name string
-		wire bool
-	}{{"no team", false}, {"no team, wire-sized", true}} {
-		if !*anchors {
-			break
-		}
-		if err := withLab(1, maxStreams, func(l *lab.Lab) error {
+	anchor := func(name string, wire bool, cc string) error {
+		return withLab(1, maxStreams, cc, func(l *lab.Lab) error {
 			ctx := context.Background()
 			if _, err := l.Exec(ctx, l.GW, "ip", "addr", "add", l.Spec.TeamIP.String()+"/24", "dev", "m0"); err != nil {
 				return err
 			}
-			if a.wire {
+			if wire {
 				if _, err := l.Exec(ctx, l.GW, "ethtool", "-K", "m0", "tso", "off", "gso", "off"); err != nil {
 					return err
 				}
 			}
-			return iperfAll(l, a.name, 1, streams, *dur, nil, report)
-		}); err != nil {
-			return err
-		}
+			return iperfAll(l, kernelCase{name, 1, cc}, streams, dirs, *dur, nil, report)
+		})
 	}
-	for _, kind := range strings.Split(*kindsFlag, ",") {
+	team := func(kind, mode string, n int, cc string) error {
 		tapMembers := kind == "net_tap"
-		if !tapMembers && kind != "af_packet" {
-			return fmt.Errorf("unknown member kind %q", kind)
+		path := mode
+		if tapMembers {
+			path = mode + ", net_tap TSO"
 		}
-		for _, mode := range modes {
-			path := mode
-			if tapMembers {
-				path = mode + ", net_tap TSO"
+		return withLab(n, maxStreams, cc, func(l *lab.Lab) error {
+			cfg := strings.Replace(l.Config(lab.TeamConfig{Mode: mode, TapMembers: tapMembers}), `idle_sleep = "50us"`, fmt.Sprintf("idle_sleep = %q", *idle), 1)
+			if *workers > 1 {
+				cores := make([]string, *workers)
+				for i := range cores {
+					cores[i] = strconv.Itoa(i)
+				}
+				// Every worker has rings and caches on every port:
+				// the default pool is too small for 4 members and 2.
+				cfg = strings.Replace(cfg, "[eal]\n", "[eal]\nworker_cores = ["+strings.Join(cores, ", ")+"]\nmbufs = 32767\n", 1)
 			}
-			for _, n := range members {
-				if err := withLab(n, maxStreams, func(l *lab.Lab) error {
-					cfg := strings.Replace(l.Config(lab.TeamConfig{Mode: mode, TapMembers: tapMembers}), `idle_sleep = "50us"`, fmt.Sprintf("idle_sleep = %q", *idle), 1)
-					if *workers > 1 {
-						cores := make([]string, *workers)
-						for i := range cores {
-							cores[i] = strconv.Itoa(i)
-						}
-						// Every worker has rings and caches on every port:
-						// the default pool is too small for 4 members and 2.
-						cfg = strings.Replace(cfg, "[eal]\n", "[eal]\nworker_cores = ["+strings.Join(cores, ", ")+"]\nmbufs = 32767\n", 1)
-					}
-					g, err := l.StartTeamgw(context.Background(), c.teamgw, c.dir, cfg, io.Discard)
-					if err != nil {
-						return err
-					}
-					defer g.Stop()
-					if tapMembers {
-						if err := errors.Join(l.WireTapMembers(context.Background()), clientMTU(l, 1486)); err != nil {
-							return err
-						}
-					}
-					if err := waitAllActive(g, n); err != nil {
-						return err
-					}
-					return iperfAll(l, path, n, streams, *dur, &teamProbe{g}, report)
-				}); err != nil {
+			g, err := l.StartTeamgw(context.Background(), c.teamgw, c.dir, cfg, io.Discard)
+			if err != nil {
+				return err
+			}
+			defer g.Stop()
+			if tapMembers {
+				if err := errors.Join(l.WireTapMembers(context.Background()), clientMTU(l, 1486)); err != nil {
 					return err
 				}
 			}
+			if err := waitAllActive(g, n); err != nil {
+				return err
+			}
+			return iperfAll(l, kernelCase{path, n, cc}, streams, dirs, *dur, &teamProbe{g}, report)
+		})
+	}
+	kinds := strings.Split(*kindsFlag, ",")
+	for _, kind := range kinds {
+		if kind != "net_tap" && kind != "af_packet" {
+			return fmt.Errorf("unknown member kind %q", kind)
+		}
+	}
+	if *anchors {
+		if err := anchor("no team", false, *cc); err != nil {
+			return err
+		}
+		if err := anchor("no team, wire-sized", true, *cc); err != nil {
+			return err
+		}
+	}
+	for _, kind := range kinds {
+		for _, mode := range modes {
+			for _, n := range members {
+				if err := team(kind, mode, n, *cc); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	// The second congestion control, on the no-team path and the
+	// smallest team of the first kind and mode: how much the comparison
+	// depends on it.
+	if *ccAlso != "" {
+		if *anchors {
+			if err := anchor("no team", false, *ccAlso); err != nil {
+				return err
+			}
+		}
+		if err := team(kinds[0], modes[0], members[0], *ccAlso); err != nil {
+			return err
 		}
 	}
 	if *out == "" {
@@ -163,14 +198,29 @@ func clientMTU(l *lab.Lab, mtu int) error {
 	return nil
 }
 
-// withLab runs fn in a fresh lab of the given size.
-func withLab(members, clients int, fn func(*lab.Lab) error) error {
+// withLab runs fn in a fresh lab of the given size whose TCP ends (the
+// gateway and the clients) use congestion control cc ("" = the machine's).
+func withLab(members, clients int, cc string, fn func(*lab.Lab) error) error {
 	l, cleanup, err := newLab(members, clients)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
+	if cc != "" {
+		for _, ns := range append([]string{l.GW}, l.Clients...) {
+			if _, err := l.Exec(context.Background(), ns, "sysctl", "-qw", "net.ipv4.tcp_congestion_control="+cc); err != nil {
+				return fmt.Errorf("congestion control %q in %s: %w", cc, ns, err)
+			}
+		}
+	}
 	return fn(l)
+}
+
+// kernelCase names what a set of iperf3 runs measures.
+type kernelCase struct {
+	path    string // "no team", "no team, wire-sized" or the team mode
+	members int
+	cc      string // the ends' TCP congestion control
 }
 
 // waitAllActive waits until every member of team0 carries traffic.
@@ -193,10 +243,11 @@ func waitAllActive(g *lab.Teamgw, n int) error {
 	return fmt.Errorf("not all %d members active within 10 s", n)
 }
 
-// iperfAll runs iperf3 for every stream count in both directions. With k
+// iperfAll runs iperf3 for every stream count in the given directions
+// (reverse = server->client). With k
 // streams, clients 0..k-1 each run one stream against their own server
 // port, so SLB can spread them over members.
-func iperfAll(l *lab.Lab, path string, members int, streams []int, dur time.Duration, cpu *teamProbe, report func(kernelRun)) error {
+func iperfAll(l *lab.Lab, kc kernelCase, streams []int, dirs []bool, dur time.Duration, cpu *teamProbe, report func(kernelRun)) error {
 	maxStreams := slices.Max(streams)
 	servers := func() error {
 		for k := range maxStreams {
@@ -211,13 +262,13 @@ func iperfAll(l *lab.Lab, path string, members int, streams []int, dur time.Dura
 		return err
 	}
 	for _, s := range streams {
-		for _, reverse := range []bool{false, true} {
+		for _, reverse := range dirs {
 			r, err := iperfOnce(l, s, reverse, dur, cpu)
 			// On a shared machine something may signal every iperf3
 			// (pkill): start the servers again (those still running keep
 			// their ports) and repeat the run, twice at most.
 			for try := 0; try < 2 && err != nil && strings.Contains(err.Error(), "interrupt"); try++ {
-				fmt.Printf("%s: iperf3 was interrupted by a signal, running again\n", path)
+				fmt.Printf("%s: iperf3 was interrupted by a signal, running again\n", kc.path)
 				if err := servers(); err != nil {
 					return err
 				}
@@ -226,7 +277,7 @@ func iperfAll(l *lab.Lab, path string, members int, streams []int, dur time.Dura
 			if err != nil {
 				return err
 			}
-			r.Path, r.Members = path, members
+			r.Path, r.Members, r.CC = kc.path, kc.members, kc.cc
 			report(r)
 		}
 	}
@@ -413,22 +464,32 @@ in its system calls included; CPU-s/Gbit sizes appliances. "lost in teamgw"
 counts frames teamgw dropped for lack of room or as malformed; "super-frames
 whole / cut" counts the kernel's TCP super-frames that left teamgw whole
 (to a member's TSO or an af_packet member's kernel) and those it segmented.
-Reproduce: bin/teamlab kernelpath (make bench-kernel).
+The iperf3 ends use the congestion control in the TCP column, set in the
+lab's namespaces: CUBIC, Linux's default, for every configuration, and a
+second one (BBR) for the no-team path and the smallest team, compared
+with the no-team path under the same congestion control. Reproduce:
+bin/teamlab kernelpath (make bench-kernel).
 
-| path | members | streams | direction | Gbit/s | vs no team | vs wire-sized | teamgw CPU | CPU-s/Gbit | retransmits | lost in teamgw | super-frames whole / cut |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| path | TCP | members | streams | direction | Gbit/s | vs no team | vs wire-sized | teamgw CPU | CPU-s/Gbit | retransmits | lost in teamgw | super-frames whole / cut |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 `, when.Format(time.RFC3339), dur)
-	anchor := func(path string, r kernelRun) float64 {
+	// vs is r's throughput over the anchor's with the same streams,
+	// direction and congestion control, "—" without one.
+	vs := func(path string, r kernelRun) string {
 		for _, a := range runs {
-			if a.Path == path && a.Streams == r.Streams && a.Direction == r.Direction && a.Gbps > 0 {
-				return r.Gbps / a.Gbps
+			if a.Path == path && a.CC == r.CC && a.Streams == r.Streams && a.Direction == r.Direction && a.Gbps > 0 {
+				return fmt.Sprintf("%.2f", r.Gbps/a.Gbps)
 			}
 		}
-		return 0
+		return "—"
 	}
 	for _, r := range runs {
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %.2f | %.2f | %.2f | %.2f | %.3f | %d | %d | %d / %d |\n", r.Path, r.Members, r.Streams, r.Direction, r.Gbps,
-			anchor("no team", r), anchor("no team, wire-sized", r), r.TeamgwCPU, r.CPUPerGbit, r.Retransmits, r.Drops, r.Whole, r.Cut)
+		cc := r.CC
+		if cc == "" {
+			cc = "machine's"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %.2f | %s | %s | %.2f | %.3f | %d | %d | %d / %d |\n", r.Path, cc, r.Members, r.Streams, r.Direction, r.Gbps,
+			vs("no team", r), vs("no team, wire-sized", r), r.TeamgwCPU, r.CPUPerGbit, r.Retransmits, r.Drops, r.Whole, r.Cut)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
