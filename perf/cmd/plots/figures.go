@@ -227,6 +227,7 @@ func drawKernel(dir, file string) ([]string, error) {
 			Streams   int     `json:"streams"`
 			Direction string  `json:"direction"`
 			CC        string  `json:"congestion_control"`
+			Round     int     `json:"round"`
 			Gbps      float64 `json:"gbps"`
 		} `json:"runs"`
 	}
@@ -241,6 +242,9 @@ func drawKernel(dir, file string) ([]string, error) {
 	type key struct{ cat, name string }
 	val := map[key]float64{}
 	for _, r := range rep.Runs {
+		if r.Round > 1 {
+			continue // the repeated rounds: the Markdown summary has them
+		}
 		cat := r.Path
 		if r.Path != "no team" && r.Path != "no team, wire-sized" {
 			cat = fmt.Sprintf("%s ×%d", r.Path, r.Members)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/teamgw/teamgw/perf/lab"
+	"github.com/teamgw/teamgw/perf/stats"
 )
 
 // kernelRun is one iperf3 measurement of the kernel path (issue 9, the
@@ -26,8 +27,11 @@ type kernelRun struct {
 	Streams   int    `json:"streams"`
 	Direction string `json:"direction"` // "client->server" or "server->client"
 	// CC is the TCP congestion control of the iperf3 ends.
-	CC   string  `json:"congestion_control"`
-	Gbps float64 `json:"gbps"`
+	CC string `json:"congestion_control"`
+	// Round counts the passes (1 = the whole matrix; later rounds repeat
+	// the no-team path and the smallest team).
+	Round int     `json:"round"`
+	Gbps  float64 `json:"gbps"`
 	// TeamgwCPU is teamgw's CPU time over the run divided by its length
 	// (1.0 = one core busy); 0 for the no-team anchor.
 	TeamgwCPU float64 `json:"teamgw_cpu"`
@@ -65,6 +69,7 @@ func kernelPath(args []string) error {
 	dirsFlag := fs.String("directions", "client->server,server->client", "directions to measure")
 	cc := fs.String("cc", "cubic", "TCP congestion control of the iperf3 ends, set in the lab's namespaces (Linux's default; \"\" = the machine's net.ipv4.tcp_congestion_control)")
 	ccAlso := fs.String("cc-also", "bbr", "a second congestion control for the no-team anchor and one member of the first mode and member kind (\"\" = none)")
+	repeat := fs.Int("repeat", 3, "rounds of the no-team path and the smallest team of the first kind and mode (the target's configuration), alternating, for medians of per-round ratios")
 	kindsFlag := fs.String("member-kinds", "af_packet,net_tap", "member ports: af_packet on the member veths (no offloads: teamgw writes TCP super-frames whole to its own packet sockets on the veths, for their kernel's GSO), net_tap wired to the member veths (offers TSO: super-frames leave teamgw whole; the clients' MTU is then 1486, as net_tap counts the Ethernet header against its MTU)")
 	fs.Parse(args)
 	members, err := intList(*membersFlag)
@@ -89,7 +94,9 @@ func kernelPath(args []string) error {
 	}
 
 	var runs []kernelRun
+	round := 1
 	report := func(r kernelRun) {
+		r.Round = round
 		runs = append(runs, r)
 		fmt.Printf("%-20s %-5s members %d streams %d %-15s %6.2f Gbit/s  teamgw CPU %4.2f  %5.3f CPU-s/Gbit  retr %d  drops %d nic %d  super-frames whole %d cut %d (refused %d, backoff %d)\n",
 			r.Path, r.CC, r.Members, r.Streams, r.Direction, r.Gbps, r.TeamgwCPU, r.CPUPerGbit, r.Retransmits, r.Drops, r.NICDrops, r.Whole, r.Cut, r.Refused, r.Backoff)
@@ -179,6 +186,18 @@ func kernelPath(args []string) error {
 			}
 		}
 		if err := team(kinds[0], modes[0], members[0], *ccAlso); err != nil {
+			return err
+		}
+	}
+	// More rounds of the target's configuration: one run of each is at
+	// the mercy of the machine's neighbours.
+	for round = 2; round <= *repeat; round++ {
+		if *anchors {
+			if err := anchor("no team", false, *cc); err != nil {
+				return err
+			}
+		}
+		if err := team(kinds[0], modes[0], members[0], *cc); err != nil {
 			return err
 		}
 	}
@@ -477,13 +496,16 @@ bin/teamlab kernelpath (make bench-kernel).
 	// direction and congestion control, "—" without one.
 	vs := func(path string, r kernelRun) string {
 		for _, a := range runs {
-			if a.Path == path && a.CC == r.CC && a.Streams == r.Streams && a.Direction == r.Direction && a.Gbps > 0 {
+			if a.Path == path && a.CC == r.CC && a.Round == r.Round && a.Streams == r.Streams && a.Direction == r.Direction && a.Gbps > 0 {
 				return fmt.Sprintf("%.2f", r.Gbps/a.Gbps)
 			}
 		}
 		return "—"
 	}
 	for _, r := range runs {
+		if r.Round != 1 {
+			continue
+		}
 		cc := r.CC
 		if cc == "" {
 			cc = "machine's"
@@ -491,6 +513,7 @@ bin/teamlab kernelpath (make bench-kernel).
 		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %.2f | %s | %s | %.2f | %.3f | %d | %d | %d / %d |\n", r.Path, cc, r.Members, r.Streams, r.Direction, r.Gbps,
 			vs("no team", r), vs("no team, wire-sized", r), r.TeamgwCPU, r.CPUPerGbit, r.Retransmits, r.Drops, r.Whole, r.Cut)
 	}
+	b.WriteString(repeatedSummary(runs))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -502,4 +525,64 @@ bin/teamlab kernelpath (make bench-kernel).
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "kernelpath.md"), []byte(b.String()), 0o644)
+}
+
+// repeatedSummary is the Markdown table of the configurations measured in
+// every round (the no-team path and the smallest team, with the first
+// congestion control): medians with [min, max] of the throughputs and of
+// the per-round ratios; "" with fewer than two rounds.
+func repeatedSummary(runs []kernelRun) string {
+	rounds := 0
+	for _, r := range runs {
+		rounds = max(rounds, r.Round)
+	}
+	if rounds < 2 {
+		return ""
+	}
+	type key struct {
+		streams   int
+		direction string
+	}
+	var team kernelCase
+	anchor := map[key][]float64{}
+	ours := map[key][]float64{}
+	ratios := map[key][]float64{}
+	var keys []key
+	for _, r := range runs {
+		if r.Round == 2 && r.Path != "no team" {
+			team = kernelCase{r.Path, r.Members, r.CC}
+		}
+	}
+	for _, r := range runs {
+		if r.CC != team.cc {
+			continue
+		}
+		k := key{r.Streams, r.Direction}
+		switch {
+		case r.Path == "no team":
+			anchor[k] = append(anchor[k], r.Gbps)
+		case r.Path == team.path && r.Members == team.members:
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+			ours[k] = append(ours[k], r.Gbps)
+			for _, a := range runs {
+				if a.Path == "no team" && a.CC == r.CC && a.Round == r.Round && a.Streams == r.Streams && a.Direction == r.Direction && a.Gbps > 0 {
+					ratios[k] = append(ratios[k], r.Gbps/a.Gbps)
+				}
+			}
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## %s, %d member(s), against the no-team path in %d alternating rounds (%s)\n\n", team.path, team.members, rounds, team.cc)
+	b.WriteString("Median [min, max] over the rounds; the ratio is the median of each round's team / no-team ratio.\n\n")
+	b.WriteString("| streams | direction | no team Gbit/s | team Gbit/s | team / no team |\n| --- | --- | --- | --- | --- |\n")
+	mm := func(v []float64, f string) string {
+		s := stats.Summarize(v)
+		return fmt.Sprintf(f+" ["+f+", "+f+"]", s.Median, s.Min, s.Max)
+	}
+	for _, k := range keys {
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s |\n", k.streams, k.direction, mm(anchor[k], "%.2f"), mm(ours[k], "%.2f"), mm(ratios[k], "%.2f"))
+	}
+	return b.String()
 }
