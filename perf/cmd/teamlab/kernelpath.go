@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +38,13 @@ type kernelRun struct {
 	TeamgwCPU float64 `json:"teamgw_cpu"`
 	// CPUPerGbit is teamgw's CPU seconds per gigabit carried.
 	CPUPerGbit float64 `json:"cpu_s_per_gbit"`
+	// MachineCPU is what every process at normal priority and the
+	// kernel used of the machine over the run, in CPUs (user, system and
+	// interrupt time of /proc/stat; niced neighbours are left out), and
+	// MachinePerGbit the same in CPU seconds per gigabit: teamgw, both
+	// iperf3 ends and the lab's switch together.
+	MachineCPU     float64 `json:"machine_cpu"`
+	MachinePerGbit float64 `json:"machine_cpu_s_per_gbit"`
 	// Retransmits are the TCP retransmissions iperf3 reports.
 	Retransmits int `json:"retransmits"`
 	// Drops are the frames teamgw lost during the run (see lossReasons),
@@ -98,8 +106,8 @@ func kernelPath(args []string) error {
 	report := func(r kernelRun) {
 		r.Round = round
 		runs = append(runs, r)
-		fmt.Printf("%-20s %-5s members %d streams %d %-15s %6.2f Gbit/s  teamgw CPU %4.2f  %5.3f CPU-s/Gbit  retr %d  drops %d nic %d  super-frames whole %d cut %d (refused %d, backoff %d)\n",
-			r.Path, r.CC, r.Members, r.Streams, r.Direction, r.Gbps, r.TeamgwCPU, r.CPUPerGbit, r.Retransmits, r.Drops, r.NICDrops, r.Whole, r.Cut, r.Refused, r.Backoff)
+		fmt.Printf("%-20s %-5s members %d streams %d %-15s %6.2f Gbit/s  teamgw CPU %4.2f  %5.3f CPU-s/Gbit  machine %4.2f  retr %d  drops %d nic %d  super-frames whole %d cut %d (refused %d, backoff %d)\n",
+			r.Path, r.CC, r.Members, r.Streams, r.Direction, r.Gbps, r.TeamgwCPU, r.CPUPerGbit, r.MachineCPU, r.Retransmits, r.Drops, r.NICDrops, r.Whole, r.Cut, r.Refused, r.Backoff)
 	}
 	maxStreams := slices.Max(streams)
 	// anchor measures the server's kernel on the veth itself, no teamgw.
@@ -316,6 +324,10 @@ func iperfOnce(l *lab.Lab, streams int, reverse bool, dur time.Duration, team *t
 	}
 	results := make([]result, streams)
 	var before teamSample
+	busyBefore, err := machineBusy()
+	if err != nil {
+		return r, err
+	}
 	if team != nil {
 		var err error
 		if before, err = team.sample(); err != nil {
@@ -359,12 +371,20 @@ func iperfOnce(l *lab.Lab, streams int, reverse bool, dur time.Duration, team *t
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	busyAfter, err := machineBusy()
+	if err != nil {
+		return r, err
+	}
 	for _, res := range results {
 		if res.err != nil {
 			return r, res.err
 		}
 		r.Gbps += res.bps / 1e9
 		r.Retransmits += res.retr
+	}
+	r.MachineCPU = (busyAfter - busyBefore).Seconds() / elapsed.Seconds()
+	if r.Gbps > 0 {
+		r.MachinePerGbit = (busyAfter - busyBefore).Seconds() / (r.Gbps * dur.Seconds())
 	}
 	if team != nil {
 		after, err := team.sample()
@@ -423,6 +443,29 @@ func (p *teamProbe) sample() (teamSample, error) {
 	return s, nil
 }
 
+// machineBusy is the CPU time all CPUs spent in user (not niced), system,
+// IRQ and softirq mode since boot (/proc/stat's first line).
+func machineBusy() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0, errors.New("unexpected /proc/stat")
+	}
+	var ticks uint64
+	for _, i := range []int{1, 3, 6, 7} { // user, system, irq, softirq
+		n, err := strconv.ParseUint(f[i], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
+}
+
 // processCPU is the user plus system CPU time a process has used so far.
 func processCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -443,9 +486,11 @@ func processCPU(pid int) (time.Duration, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return 0, err
 	}
-	const clockTicks = 100 // USER_HZ on Linux
 	return time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
+
+// clockTicks is USER_HZ, the unit of /proc's CPU times on Linux.
+const clockTicks = 100
 
 func intList(s string) ([]int, error) {
 	var out []int
@@ -479,7 +524,12 @@ teamgw whole and the PMD segments them, as a NIC would (the clients' MTU
 is 1486 in those runs: net_tap counts the Ethernet header against its
 MTU). The switch takes frames in on the CPU the worker does not use (RPS).
 teamgw CPU is its CPU time over the run (1.0 = one core), kernel work done
-in its system calls included; CPU-s/Gbit sizes appliances. "lost in teamgw"
+in its system calls included; CPU-s/Gbit sizes appliances. "machine CPU"
+is what the whole machine spent meanwhile (teamgw, both iperf3 ends and
+the switch; /proc/stat's user, system and interrupt time, niced
+neighbours left out; %d CPUs): where it reaches the CPUs there are, the
+run was CPU-bound and teamgw's CPU per Gbit is what costs throughput
+against the no-team path. "lost in teamgw"
 counts frames teamgw dropped for lack of room or as malformed; "super-frames
 whole / cut" counts the kernel's TCP super-frames that left teamgw whole
 (to a member's TSO or an af_packet member's kernel) and those it segmented.
@@ -489,9 +539,9 @@ second one (BBR) for the no-team path and the smallest team, compared
 with the no-team path under the same congestion control. Reproduce:
 bin/teamlab kernelpath (make bench-kernel).
 
-| path | TCP | members | streams | direction | Gbit/s | vs no team | vs wire-sized | teamgw CPU | CPU-s/Gbit | retransmits | lost in teamgw | super-frames whole / cut |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-`, when.Format(time.RFC3339), dur)
+| path | TCP | members | streams | direction | Gbit/s | vs no team | vs wire-sized | teamgw CPU | CPU-s/Gbit | machine CPU | machine CPU-s/Gbit | retransmits | lost in teamgw | super-frames whole / cut |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+`, when.Format(time.RFC3339), dur, runtime.NumCPU())
 	// vs is r's throughput over the anchor's with the same streams,
 	// direction and congestion control, "—" without one.
 	vs := func(path string, r kernelRun) string {
@@ -510,8 +560,8 @@ bin/teamlab kernelpath (make bench-kernel).
 		if cc == "" {
 			cc = "machine's"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %.2f | %s | %s | %.2f | %.3f | %d | %d | %d / %d |\n", r.Path, cc, r.Members, r.Streams, r.Direction, r.Gbps,
-			vs("no team", r), vs("no team, wire-sized", r), r.TeamgwCPU, r.CPUPerGbit, r.Retransmits, r.Drops, r.Whole, r.Cut)
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %.2f | %s | %s | %.2f | %.3f | %.2f | %.3f | %d | %d | %d / %d |\n", r.Path, cc, r.Members, r.Streams, r.Direction, r.Gbps,
+			vs("no team", r), vs("no team, wire-sized", r), r.TeamgwCPU, r.CPUPerGbit, r.MachineCPU, r.MachinePerGbit, r.Retransmits, r.Drops, r.Whole, r.Cut)
 	}
 	b.WriteString(repeatedSummary(runs))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
