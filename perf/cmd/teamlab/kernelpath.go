@@ -72,7 +72,8 @@ func kernelPath(args []string) error {
 	dur := fs.Duration("time", 5*time.Second, "length of each iperf3 run")
 	out := fs.String("out", "perf/results", "directory for the JSON and Markdown report (\"\" = none)")
 	idle := fs.String("idle-sleep", "50us", "teamgw's eal.idle_sleep (\"0s\" = busy polling)")
-	workers := fs.Int("workers", 1, "teamgw worker lcores (and TAP queues)")
+	workersFlag := fs.Int("workers", 1, "teamgw worker lcores (and TAP queues)")
+	workersAlso := fs.Int("workers-also", 2, "worker lcores for one more run of the smallest team of the first kind and mode (0 = none)")
 	anchors := fs.Bool("anchors", true, "measure the no-team anchors first")
 	dirsFlag := fs.String("directions", "client->server,server->client", "directions to measure")
 	cc := fs.String("cc", "cubic", "TCP congestion control of the iperf3 ends, set in the lab's namespaces (Linux's default; \"\" = the machine's net.ipv4.tcp_congestion_control)")
@@ -128,16 +129,19 @@ func kernelPath(args []string) error {
 			return iperfAll(l, kernelCase{name, 1, cc}, streams, dirs, *dur, nil, report)
 		})
 	}
-	team := func(kind, mode string, n int, cc string) error {
+	team := func(kind, mode string, n int, cc string, workers int) error {
 		tapMembers := kind == "net_tap"
 		path := mode
 		if tapMembers {
 			path = mode + ", net_tap TSO"
 		}
+		if workers != *workersFlag {
+			path += fmt.Sprintf(", %d workers", workers)
+		}
 		return withLab(n, maxStreams, cc, func(l *lab.Lab) error {
 			cfg := strings.Replace(l.Config(lab.TeamConfig{Mode: mode, TapMembers: tapMembers}), `idle_sleep = "50us"`, fmt.Sprintf("idle_sleep = %q", *idle), 1)
-			if *workers > 1 {
-				cores := make([]string, *workers)
+			if workers > 1 {
+				cores := make([]string, workers)
 				for i := range cores {
 					cores[i] = strconv.Itoa(i)
 				}
@@ -178,7 +182,7 @@ func kernelPath(args []string) error {
 	for _, kind := range kinds {
 		for _, mode := range modes {
 			for _, n := range members {
-				if err := team(kind, mode, n, *cc); err != nil {
+				if err := team(kind, mode, n, *cc, *workersFlag); err != nil {
 					return err
 				}
 			}
@@ -193,7 +197,14 @@ func kernelPath(args []string) error {
 				return err
 			}
 		}
-		if err := team(kinds[0], modes[0], members[0], *ccAlso); err != nil {
+		if err := team(kinds[0], modes[0], members[0], *ccAlso, *workersFlag); err != nil {
+			return err
+		}
+	}
+	// More workers (and TAP queues) for the smallest team: on two cores
+	// they share the CPUs with the iperf3 ends.
+	if *workersAlso > 0 && *workersAlso != *workersFlag {
+		if err := team(kinds[0], modes[0], members[0], *cc, *workersAlso); err != nil {
 			return err
 		}
 	}
@@ -205,7 +216,7 @@ func kernelPath(args []string) error {
 				return err
 			}
 		}
-		if err := team(kinds[0], modes[0], members[0], *cc); err != nil {
+		if err := team(kinds[0], modes[0], members[0], *cc, *workersFlag); err != nil {
 			return err
 		}
 	}
@@ -510,8 +521,8 @@ func writeKernelReport(dir string, runs []kernelRun, dur time.Duration) error {
 	fmt.Fprintf(&b, `# Kernel path throughput (iperf3 through the team's TAP, netns lab)
 
 %s. iperf3 server in the gateway namespace on the team address, one client
-namespace per stream behind a Linux bridge, %v per run, one teamgw worker.
-The anchors are the server's kernel on the member veth itself, no teamgw:
+namespace per stream behind a Linux bridge, %v per run, one teamgw worker
+unless the path names more (its TAP then has a queue per worker). The anchors are the server's kernel on the member veth itself, no teamgw:
 "no team" as veths behave (the kernel's 64 KB TSO segments cross the veth
 and the bridge whole, into the client), "no team, wire-sized" with TSO and
 GSO off on the veth, so that wire-sized frames cross, as on a real wire.
