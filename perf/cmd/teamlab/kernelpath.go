@@ -79,7 +79,7 @@ func kernelPath(args []string) error {
 	cc := fs.String("cc", "cubic", "TCP congestion control of the iperf3 ends, set in the lab's namespaces (Linux's default; \"\" = the machine's net.ipv4.tcp_congestion_control)")
 	ccAlso := fs.String("cc-also", "bbr", "a second congestion control for the no-team anchor and one member of the first mode and member kind (\"\" = none)")
 	repeat := fs.Int("repeat", 3, "rounds of the no-team path and the smallest team of the first kind and mode (the target's configuration), alternating, for medians of per-round ratios")
-	kindsFlag := fs.String("member-kinds", "af_packet,net_tap", "member ports: af_packet on the member veths (no offloads: teamgw writes TCP super-frames whole to its own packet sockets on the veths, for their kernel's GSO), net_tap wired to the member veths (offers TSO: super-frames leave teamgw whole; the clients' MTU is then 1486, as net_tap counts the Ethernet header against its MTU)")
+	kindsFlag := fs.String("member-kinds", "af_packet", "member ports (a list): af_packet on the member veths (no offloads: teamgw writes TCP super-frames whole to its own packet sockets on the veths, for their kernel's GSO), net_tap wired to the member veths (offers TSO: super-frames leave teamgw whole; the clients' MTU is then 1486, as net_tap counts the Ethernet header against its MTU)")
 	fs.Parse(args)
 	members, err := intList(*membersFlag)
 	if err != nil {
