@@ -140,27 +140,39 @@ func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 	if f.slots != nil {
 		return f.runCounting(pkts)
 	}
-	team := f.team
 	for i, m := range pkts {
 		e := m.Data()
 		if len(e) < frame.EthHeaderLen {
 			return i, bytes
 		}
 		h := (*[frame.EthHeaderLen]byte)(e)
-		typ := binary.LittleEndian.Uint16(h[12:14])
-		if typ != typeIPv4Swapped && typ != typeIPv6Swapped || f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
+		if typ := binary.LittleEndian.Uint16(h[12:14]); typ != typeIPv4Swapped && typ != typeIPv6Swapped {
 			return i, bytes
 		}
-		if dst := binary.LittleEndian.Uint64(h[0:8]) << 16; dst != team {
-			if !f.ours[h[5]] || !f.isMember(dst) {
-				return i, bytes
-			}
-			binary.LittleEndian.PutUint32(h[0:4], uint32(team>>16))
-			binary.LittleEndian.PutUint16(h[4:6], uint16(team>>48))
+		if f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
+			return i, bytes
+		}
+		if binary.LittleEndian.Uint64(h[0:8])<<16 != f.team && !f.toMember(h) {
+			return i, bytes
 		}
 		bytes += uint64(m.PktLen())
 	}
 	return len(pkts), bytes
+}
+
+// toMember reports whether the frame whose header is h, not for the team
+// MAC, is for a member's own MAC, and if so gives it the team MAC as its
+// destination. Out of line: the loops compare the team MAC in memory and
+// keep no copy of it live.
+//
+//go:noinline
+func (f *rxFast) toMember(h *[frame.EthHeaderLen]byte) bool {
+	if !f.ours[h[5]] || !f.isMember(binary.LittleEndian.Uint64(h[0:8])<<16) {
+		return false
+	}
+	binary.LittleEndian.PutUint32(h[0:4], uint32(f.team>>16))
+	binary.LittleEndian.PutUint16(h[4:6], uint16(f.team>>48))
+	return true
 }
 
 // runCounting is run for a team that counts its clients (f.slots set):
@@ -205,9 +217,8 @@ func (f *rxFast) takeShort(m *dpdk.Mbuf) (n uint64, ok bool) {
 // RxSlots.count does, with the table and counters held in registers across
 // the vector.
 func (f *rxFast) countRun(pkts []*dpdk.Mbuf) (taken int, bytes uint64, short bool) {
-	keys := &f.slots.Key
-	clients := (*[NRxSlots][2]uint64)(unsafe.Pointer(f.clients))
-	_ = clients[0] // one nil check here, not one a frame
+	keys := unsafe.Pointer(&f.slots.Key)
+	clients := unsafe.Pointer(f.clients)
 	for i, m := range pkts {
 		e := m.Data()
 		if len(e) < rxCountLen {
@@ -225,26 +236,23 @@ func (f *rxFast) countRun(pkts []*dpdk.Mbuf) (taken int, bytes uint64, short boo
 		if f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
 			return i, bytes, false
 		}
-		if dst := binary.LittleEndian.Uint64(h[0:8]) << 16; dst != f.team {
-			if !f.ours[h[5]] || !f.isMember(dst) {
-				return i, bytes, false
-			}
-			binary.LittleEndian.PutUint32(h[0:4], uint32(f.team>>16))
-			binary.LittleEndian.PutUint16(h[4:6], uint16(f.team>>48))
+		if binary.LittleEndian.Uint64(h[0:8])<<16 != f.team && !f.toMember((*[frame.EthHeaderLen]byte)(h[:])) {
+			return i, bytes, false
 		}
-		bytes += uint64(m.PktLen())
+		n := uint64(m.PktLen())
+		bytes += n
 		s := uintptr(RxSlotOf(k))
 		other := uintptr(0)
-		if keys[s] != k {
+		if *(*uint64)(unsafe.Add(keys, s*8)) != k {
 			other = 1
 		}
 		s ^= other // s < NRxSlots still: no bounds check
 		// hit is all ones when slot s holds k, else 0: from the borrow
 		// of (key^k) - 1, with no compare to turn into a number.
-		_, borrow := bits.Sub64(*(*uint64)(unsafe.Add(unsafe.Pointer(keys), s*8))^k, 1, 0)
+		_, borrow := bits.Sub64(*(*uint64)(unsafe.Add(keys, s*8))^k, 1, 0)
 		hit := -borrow
-		c := (*[2]uint64)(unsafe.Add(unsafe.Pointer(clients), s*16))
-		c[1] += uint64(m.PktLen()) & hit // the same load as bytes'
+		c := (*[2]uint64)(unsafe.Add(clients, s*16))
+		c[1] += n & hit
 		c[0] -= hit
 	}
 	return len(pkts), bytes, false
