@@ -97,7 +97,8 @@ func (f *rxFast) load(ts *TeamState, active bool) {
 }
 
 // rxView is a worker's fast-test view of one team: rxFast loaded from
-// the snapshot's TeamState ts for a member that is active or not. A
+// the snapshot's TeamState ts for a member that is active or not, with
+// ts's client table (the worker sets the view's client counters once). A
 // snapshot never changes once published, so the view holds while vectors
 // come with the same ts (most do: control publishes on changes only).
 type rxView struct {
@@ -111,6 +112,7 @@ type rxView struct {
 func (v *rxView) of(ts *TeamState, active bool) *rxFast {
 	if v.ts != ts || v.active != active {
 		v.f.load(ts, active)
+		v.f.slots = ts.RxSlots
 		v.ts, v.active = ts, active
 	}
 	return &v.f

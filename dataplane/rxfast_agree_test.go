@@ -301,7 +301,7 @@ func TestFastPathTakesOrdinaryTrafficAndCountsIt(t *testing.T) {
 
 // TestRxViewReloadsOnNewSnapshotOrActivity: a worker's view of a team is
 // reused for the same snapshot and member activity and loaded again when
-// either changes.
+// either changes, client table included.
 func TestRxViewReloadsOnNewSnapshotOrActivity(t *testing.T) {
 	var v rxView
 	s1 := &Snapshot{}
@@ -316,10 +316,11 @@ func TestRxViewReloadsOnNewSnapshotOrActivity(t *testing.T) {
 	s2 := &Snapshot{}
 	s2.Teams[0] = slbState(ModeSLB)
 	s2.Teams[0].MAC = other
-	if f := v.of(&s2.Teams[0], true); f.team != macKey(other) || f.mayBeOurs(macKey(teamMAC)) && !f.mayBeOurs(macKey(other)) {
-		t.Errorf("view of a new snapshot: team %#x, want %#x", f.team, macKey(other))
+	s2.Teams[0].RxSlots = &RxSlots{}
+	if f := v.of(&s2.Teams[0], true); f.team != macKey(other) || f.mayBeOurs(macKey(teamMAC)) && !f.mayBeOurs(macKey(other)) || f.slots != s2.Teams[0].RxSlots {
+		t.Errorf("view of a new snapshot: team %#x, want %#x; client table %p, want %p", f.team, macKey(other), f.slots, s2.Teams[0].RxSlots)
 	}
-	if f := v.of(&s1.Teams[0], true); f.team != macKey(teamMAC) {
-		t.Errorf("view of the first snapshot again: team %#x", f.team)
+	if f := v.of(&s1.Teams[0], true); f.team != macKey(teamMAC) || f.slots != nil {
+		t.Errorf("view of the first snapshot again: team %#x, client table %p", f.team, f.slots)
 	}
 }

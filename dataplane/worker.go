@@ -180,6 +180,9 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		return nil, err
 	}
 	w.clients = w.clientC.Slice()
+	for t := range w.rxView {
+		w.rxView[t].f.clients = w.clientTable(t)
+	}
 	return w, nil
 }
 
@@ -1080,7 +1083,6 @@ func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, head 
 		tq = nil
 	}
 	fast := w.rxView[t].of(ts, v.active)
-	fast.slots, fast.clients = v.slots, v.clients
 	i := 0
 	if head > 0 {
 		w.wireDeliver(&v, tq, pkts[:head], headBytes, d)
@@ -1119,7 +1121,6 @@ func (w *Worker) wireHead(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf) (int,
 		return 0, 0
 	}
 	fast := w.rxView[t].of(ts, ts.RxMask&(1<<mi) != 0)
-	fast.slots, fast.clients = ts.RxSlots, w.clientTable(t)
 	k, bytes := fast.run(pkts)
 	if k < len(pkts) || tq.Len() != 0 {
 		return k, bytes
