@@ -158,10 +158,10 @@ func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 		if typ := binary.LittleEndian.Uint16(h[12:14]); typ != typeIPv4Swapped && typ != typeIPv6Swapped {
 			return i, bytes
 		}
-		if f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
+		if binary.LittleEndian.Uint64(h[0:8])<<16 != f.team && !f.toMember(h) {
 			return i, bytes
 		}
-		if binary.LittleEndian.Uint64(h[0:8])<<16 != f.team && !f.toMember(h) {
+		if f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
 			return i, bytes
 		}
 		bytes += uint64(m.PktLen())
@@ -170,14 +170,17 @@ func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 }
 
 // toMember reports whether the frame whose header is h, not for the team
-// MAC, is for a member's own MAC, and if so gives it the team MAC as its
-// destination. Out of line: the loops compare the team MAC in memory and
+// MAC, is for a member's own MAC from a source not ours, and if so gives
+// it the team MAC as its destination. Out of line: the loops compare the team MAC in memory and
 // keep no copy of it live.
 //
 //go:noinline
 func (f *rxFast) toMember(h *[frame.EthHeaderLen]byte) bool {
 	if !f.ours[h[5]] || !f.isMember(binary.LittleEndian.Uint64(h[0:8])<<16) {
 		return false
+	}
+	if f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
+		return false // the loop filter's: leave the frame as it came
 	}
 	binary.LittleEndian.PutUint32(h[0:4], uint32(f.team>>16))
 	binary.LittleEndian.PutUint16(h[4:6], uint16(f.team>>48))
@@ -243,10 +246,10 @@ func (f *rxFast) countRun(pkts []*dpdk.Mbuf) (taken int, bytes uint64, short boo
 		} else {
 			return i, bytes, false
 		}
-		if f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
+		if binary.LittleEndian.Uint64(h[0:8])<<16 != f.team && !f.toMember((*[frame.EthHeaderLen]byte)(h[:])) {
 			return i, bytes, false
 		}
-		if binary.LittleEndian.Uint64(h[0:8])<<16 != f.team && !f.toMember((*[frame.EthHeaderLen]byte)(h[:])) {
+		if f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
 			return i, bytes, false
 		}
 		bytes += uint64(m.PktLen())
