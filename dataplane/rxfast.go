@@ -56,6 +56,9 @@ type rxFast struct {
 	// found with one load instead of nine compares.
 	members [MaxMembers]uint64
 	ours    [256]bool
+	// own is members[mi] for the member mi the vector came from (from),
+	// noMAC until set.
+	own uint64
 	// slots and clients count SLB clients' frames (countClient); slots
 	// is nil when the team does not.
 	slots   *RxSlots
@@ -78,7 +81,7 @@ func (f *rxFast) mark(k uint64) { f.ours[k>>56] = true }
 
 // load reads team ts for a vector from a member that is active or not.
 func (f *rxFast) load(ts *TeamState, active bool) {
-	f.team = macKey(ts.MAC)
+	f.team, f.own = macKey(ts.MAC), noMAC
 	f.mul = [3]uint64{rxSlotMul, rxKeyMul1, rxKeyMul2}
 	on := active && !ts.MAC.IsMulticast()
 	f.ours = [256]bool{}
@@ -158,8 +161,14 @@ func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 		if typ := binary.LittleEndian.Uint16(h[12:14]); typ != typeIPv4Swapped && typ != typeIPv6Swapped {
 			return i, bytes
 		}
-		if binary.LittleEndian.Uint64(h[0:8])<<16 != f.team && !f.toMember(h) {
-			return i, bytes
+		if dst := binary.LittleEndian.Uint64(h[0:8]) << 16; dst != f.team {
+			if dst != f.own && !f.isMemberDst(h) {
+				return i, bytes
+			}
+			if f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
+				return i, bytes
+			}
+			f.toTeam(h)
 		}
 		if f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
 			return i, bytes
@@ -169,23 +178,31 @@ func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 	return len(pkts), bytes
 }
 
-// toMember reports whether the frame whose header is h, not for the team
-// MAC, is for a member's own MAC from a source not ours, and if so gives
-// it the team MAC as its destination. Out of line: the loops compare the team MAC in memory and
-// keep no copy of it live.
+// The destination test reads the team MAC from memory: a copy held in
+// a register across the loop costs more than the compare's load. A frame
+// for a member's own MAC (SLB) is tested against the MAC of the member
+// it came from (own) in the loop and against the others out of line
+// (isMemberDst), and gets the team MAC (toTeam) once the loop filter
+// passed it, as acceptFromWire does.
+
+// isMemberDst reports whether the destination of the frame whose header
+// is h is a member's own MAC.
 //
 //go:noinline
-func (f *rxFast) toMember(h *[frame.EthHeaderLen]byte) bool {
-	if !f.ours[h[5]] || !f.isMember(binary.LittleEndian.Uint64(h[0:8])<<16) {
-		return false
-	}
-	if f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
-		return false // the loop filter's: leave the frame as it came
-	}
+func (f *rxFast) isMemberDst(h *[frame.EthHeaderLen]byte) bool {
+	return f.ours[h[5]] && f.isMember(binary.LittleEndian.Uint64(h[0:8])<<16)
+}
+
+// toTeam writes the team MAC as the destination of the frame whose
+// header is h.
+func (f *rxFast) toTeam(h *[frame.EthHeaderLen]byte) {
 	binary.LittleEndian.PutUint32(h[0:4], uint32(f.team>>16))
 	binary.LittleEndian.PutUint16(h[4:6], uint16(f.team>>48))
-	return true
 }
+
+// from sets own to the MAC of member mi, the one the next frames come
+// from.
+func (f *rxFast) from(mi int) { f.own = f.members[mi&(MaxMembers-1)] }
 
 // runCounting is run for a team that counts its clients (f.slots set):
 // countRun over the vector, and takeShort for each frame countRun leaves
@@ -246,8 +263,15 @@ func (f *rxFast) countRun(pkts []*dpdk.Mbuf) (taken int, bytes uint64, short boo
 		} else {
 			return i, bytes, false
 		}
-		if binary.LittleEndian.Uint64(h[0:8])<<16 != f.team && !f.toMember((*[frame.EthHeaderLen]byte)(h[:])) {
-			return i, bytes, false
+		if dst := binary.LittleEndian.Uint64(h[0:8]) << 16; dst != f.team {
+			h := (*[frame.EthHeaderLen]byte)(h[:])
+			if dst != f.own && !f.isMemberDst(h) {
+				return i, bytes, false
+			}
+			if f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
+				return i, bytes, false
+			}
+			f.toTeam(h)
 		}
 		if f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
 			return i, bytes, false

@@ -167,6 +167,7 @@ func TestFastPathMatchesFiltersOverManyFrames(t *testing.T) {
 		}
 		var f rxFast
 		f.load(&ts, tc.active)
+		f.from(tc.mi) // frames to its own MAC take the loop's test, others isMemberDst
 		var fastCount, fullCount, fastCount1, fullCount1 [NRxSlots * 2]uint64
 		if counting {
 			ts.RxSlots = slots

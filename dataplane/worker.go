@@ -1083,6 +1083,7 @@ func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, head 
 		tq = nil
 	}
 	fast := w.rxView[t].of(ts, v.active)
+	fast.from(mi)
 	i := 0
 	if head > 0 {
 		w.wireDeliver(&v, tq, pkts[:head], headBytes, d)
@@ -1121,6 +1122,7 @@ func (w *Worker) wireHead(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf) (int,
 		return 0, 0
 	}
 	fast := w.rxView[t].of(ts, ts.RxMask&(1<<mi) != 0)
+	fast.from(mi)
 	k, bytes := fast.run(pkts)
 	if k < len(pkts) || tq.Len() != 0 {
 		return k, bytes
