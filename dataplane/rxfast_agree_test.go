@@ -199,7 +199,7 @@ func TestFastPathMatchesFiltersOverManyFrames(t *testing.T) {
 				if !one.SetData(fr) {
 					t.Fatal("cannot fill an mbuf")
 				}
-				k, _ := f1.run([]*dpdk.Mbuf{one})
+				k, _ := f1.run(vector(one))
 				if want := wantFast(&ts, tc.mi, tc.active, fr); (k == 1) != want {
 					t.Fatalf("%s: fast test takes %v, the filters say %v: % x", tc.name, k == 1, want, fr)
 				}
@@ -212,7 +212,7 @@ func TestFastPathMatchesFiltersOverManyFrames(t *testing.T) {
 					verdicts++
 				}
 			}
-			k, size := f.run(ms)
+			k, size := f.run(vector(ms...))
 			if k != want || size != wantBytes {
 				t.Fatalf("%s: fast test took %d frames (%d bytes), want %d (%d bytes); first left: % x", tc.name, k, size, want, wantBytes, frames[min(k, want)%n])
 			}
@@ -277,7 +277,7 @@ func TestFastPathTakesOrdinaryTrafficAndCountsIt(t *testing.T) {
 		defer ms[i].Free()
 		total += uint64(len(fr))
 	}
-	if k, n := f.run(ms); k != len(frames) || n != total {
+	if k, n := f.run(vector(ms...)); k != len(frames) || n != total {
 		t.Fatalf("took %d frames, %d bytes; want %d, %d", k, n, len(frames), total)
 	}
 	for i, m := range ms {

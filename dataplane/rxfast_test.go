@@ -18,8 +18,13 @@ func fastTakes(m *dpdk.Mbuf, ts *TeamState, active bool, b []byte) (bool, uint64
 	if !m.SetData(b) {
 		return false, 0, nil
 	}
-	n, size := f.run([]*dpdk.Mbuf{m})
+	n, size := f.run(vector(m))
 	return n == 1, size, m.Data()
+}
+
+// vector is ms as IO.Step hands out a vector: followed by dpdk.EndMark.
+func vector(ms ...*dpdk.Mbuf) []*dpdk.Mbuf {
+	return append(ms[:len(ms):len(ms)], dpdk.EndMark())[:len(ms)]
 }
 
 // TestFastPathTakesOnlyOrdinaryFrames: unicast IPv4 and IPv6 from a
