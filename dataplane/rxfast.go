@@ -44,28 +44,30 @@ func macKey(mac frame.MAC) uint64 {
 	return uint64(binary.LittleEndian.Uint32(mac[0:4]))<<16 | uint64(binary.LittleEndian.Uint16(mac[4:6]))<<48
 }
 
-// rxFast is one vector's view of a team for the fast test.
+// rxFast is one vector's view of a team for the fast test. The fields
+// the loops read for every frame come first: at offsets under 128 an
+// instruction holds them in one byte.
 type rxFast struct {
 	// team is the team MAC, or noMAC when the fast path is off for
 	// the vector: the member is inactive or one of our MACs is a group
 	// address, and every frame takes the full filters.
 	team uint64
+	// own is members[mi] for the member mi the vector came from (from),
+	// noMAC until set.
+	own uint64
+	// mul are rxSlotMul, rxKeyMul1 and rxKeyMul2, which countRun
+	// reads from memory.
+	mul [3]uint64
 	// members are the members' own MACs (WireMAC, those set), noMAC in
 	// the other entries. ours[b] is set when the team MAC or a member's
 	// MAC ends in the byte b: a MAC whose entry is clear is none of ours,
 	// found with one load instead of nine compares.
 	members [MaxMembers]uint64
 	ours    [256]bool
-	// own is members[mi] for the member mi the vector came from (from),
-	// noMAC until set.
-	own uint64
 	// slots and clients count SLB clients' frames (countClient); slots
 	// is nil when the team does not.
 	slots   *RxSlots
 	clients *[NRxSlots * 2]uint64
-	// mul are rxSlotMul, rxKeyMul1 and rxKeyMul2, which countRun
-	// reads from memory.
-	mul [3]uint64
 }
 
 // noMAC equals no macKey (its low 16 bits are zero).
@@ -216,12 +218,12 @@ func (f *rxFast) from(mi int) { f.own = f.members[mi&(MaxMembers-1)] }
 
 // runCounting is run for a team that counts its clients (f.slots set):
 // countRun over the vector, and takeShort for each frame countRun leaves
-// for being short.
+// for being short, up to the EndMark.
 func (f *rxFast) runCounting(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 	for {
 		k, b, short := f.countRun(pkts[taken:])
 		taken, bytes = taken+k, bytes+b
-		if !short {
+		if !short || taken == len(pkts) { // short: or at the EndMark
 			return taken, bytes
 		}
 		n, ok := f.takeShort(pkts[taken])
@@ -252,13 +254,16 @@ func (f *rxFast) takeShort(m *dpdk.Mbuf) (n uint64, ok bool) {
 // countRun is runCounting's loop, for frames long enough to hold an IPv6
 // source address (rxCountLen), so one length test covers the header and
 // both kinds of source: it stops at the first frame that needs the full
-// filters, or at the first shorter one (short). The slot is picked as
+// filters, or at the first shorter one (short), the EndMark after pkts
+// at the latest (as runPlain). The slot is picked as
 // RxSlots.count does, with the table and counters held in registers across
 // the vector.
 func (f *rxFast) countRun(pkts []*dpdk.Mbuf) (taken int, bytes uint64, short bool) {
 	keys := unsafe.Pointer(&f.slots.Key)
 	clients := unsafe.Pointer(f.clients)
-	for i, m := range pkts {
+	at := unsafe.Pointer(unsafe.SliceData(pkts))
+	for i := 0; ; i++ { // to the EndMark, as runPlain
+		m := *(**dpdk.Mbuf)(unsafe.Add(at, uintptr(i)*unsafe.Sizeof((*dpdk.Mbuf)(nil))))
 		var h *[rxCountLen]byte // as in run
 		if e := m.Data(); len(e) >= rxCountLen {
 			h = (*[rxCountLen]byte)(e)
@@ -273,6 +278,9 @@ func (f *rxFast) countRun(pkts []*dpdk.Mbuf) (taken int, bytes uint64, short boo
 		} else {
 			return i, bytes, false
 		}
+		if f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
+			return i, bytes, false
+		}
 		if dst := binary.LittleEndian.Uint64(h[0:8]) << 16; dst != f.team {
 			h := (*[frame.EthHeaderLen]byte)(h[:])
 			if dst != f.own && !f.isMemberDst(h) {
@@ -282,9 +290,6 @@ func (f *rxFast) countRun(pkts []*dpdk.Mbuf) (taken int, bytes uint64, short boo
 				return i, bytes, false
 			}
 			f.toTeam(h)
-		}
-		if f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
-			return i, bytes, false
 		}
 		bytes += uint64(m.PktLen())
 		// s is RxSlotOf(k), with the multiplier read from f (a memory
@@ -304,7 +309,6 @@ func (f *rxFast) countRun(pkts []*dpdk.Mbuf) (taken int, bytes uint64, short boo
 		c[1] += uint64(m.PktLen()) & hit // the same load as bytes'
 		c[0] -= hit
 	}
-	return len(pkts), bytes, false
 }
 
 // wireDeliver sends a run of frames rxFast.run took (of bytes in all) to
