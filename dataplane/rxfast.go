@@ -287,15 +287,11 @@ func (f *rxFast) countRun(pkts []*dpdk.Mbuf) (taken int, bytes uint64, short boo
 			if dst != f.own && !f.isMemberDst(h) {
 				return i, bytes, false
 			}
-			if f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
-				return i, bytes, false
-			}
-			f.toTeam(h)
+			f.toTeam(h) // the loop filter passed it above
 		}
 		bytes += uint64(m.PktLen())
-		// s is RxSlotOf(k), with the multiplier read from f (a memory
-		// operand, not a constant the key's branches compete for a
-		// register to hold).
+		// s is RxSlotOf(k), with the multiplier read from f, not a
+		// constant the key's branches compete for a register to hold.
 		s := uintptr((k * f.mul[0]) >> (64 - rxSlotBits))
 		other := uintptr(0)
 		if *(*uint64)(unsafe.Add(keys, s*8)) != k {
