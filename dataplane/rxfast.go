@@ -44,12 +44,20 @@ func macKey(mac frame.MAC) uint64 {
 	return uint64(binary.LittleEndian.Uint32(mac[0:4]))<<16 | uint64(binary.LittleEndian.Uint16(mac[4:6]))<<48
 }
 
-// rxFast is one vector's view of a team for the fast test.
+// rxFast is one vector's view of a team for the fast test. The fields
+// the loops read for every frame come first: at offsets under 128 an
+// instruction holds them in one byte.
 type rxFast struct {
 	// team is the team MAC, or noMAC when the fast path is off for
 	// the vector: the member is inactive or one of our MACs is a group
 	// address, and every frame takes the full filters.
 	team uint64
+	// own is members[mi] for the member mi the vector came from (from),
+	// noMAC until set.
+	own uint64
+	// mul are rxSlotMul, rxKeyMul1 and rxKeyMul2, which countRun
+	// reads from memory.
+	mul [3]uint64
 	// members are the members' own MACs (WireMAC, those set), noMAC in
 	// the other entries. ours[b] is set when the team MAC or a member's
 	// MAC ends in the byte b: a MAC whose entry is clear is none of ours,
@@ -75,7 +83,8 @@ func (f *rxFast) mark(k uint64) { f.ours[k>>56] = true }
 
 // load reads team ts for a vector from a member that is active or not.
 func (f *rxFast) load(ts *TeamState, active bool) {
-	f.team = macKey(ts.MAC)
+	f.team, f.own = macKey(ts.MAC), noMAC
+	f.mul = [3]uint64{rxSlotMul, rxKeyMul1, rxKeyMul2}
 	on := active && !ts.MAC.IsMulticast()
 	f.ours = [256]bool{}
 	f.mark(f.team)
@@ -93,7 +102,8 @@ func (f *rxFast) load(ts *TeamState, active bool) {
 }
 
 // rxView is a worker's fast-test view of one team: rxFast loaded from
-// the snapshot's TeamState ts for a member that is active or not. A
+// the snapshot's TeamState ts for a member that is active or not, with
+// ts's client table (the worker sets the view's client counters once). A
 // snapshot never changes once published, so the view holds while vectors
 // come with the same ts (most do: control publishes on changes only).
 type rxView struct {
@@ -107,6 +117,7 @@ type rxView struct {
 func (v *rxView) of(ts *TeamState, active bool) *rxFast {
 	if v.ts != ts || v.active != active {
 		v.f.load(ts, active)
+		v.f.slots = ts.RxSlots
 		v.ts, v.active = ts, active
 	}
 	return &v.f
@@ -132,6 +143,10 @@ func (f *rxFast) isMember(k uint64) bool {
 // filters. A frame for a member's own MAC gets the team MAC as its
 // destination, as acceptFromWire does.
 //
+// The entry after the last of pkts must be dpdk.EndMark, as it is in a
+// vector from IO.Step (and pkts its tail): runPlain stops there as at any
+// frame too short to test, and so needs no bound of its own.
+//
 // Teams that count no clients (trunk, lacp) run a copy of the loop
 // without the counting: the same test, with fewer values live per frame.
 // runCounting is the loop with it; TestFastPathMatchesFiltersOverManyFrames
@@ -140,37 +155,76 @@ func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 	if f.slots != nil {
 		return f.runCounting(pkts)
 	}
-	team := f.team
-	for i, m := range pkts {
-		e := m.Data()
-		if len(e) < frame.EthHeaderLen {
+	return f.runPlain(pkts)
+}
+
+// runPlain is run for a team that counts no clients, to the EndMark.
+func (f *rxFast) runPlain(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
+	at := unsafe.Pointer(unsafe.SliceData(pkts))
+	for i := 0; ; i++ {
+		m := *(**dpdk.Mbuf)(unsafe.Add(at, uintptr(i)*unsafe.Sizeof((*dpdk.Mbuf)(nil))))
+		// The call shares its line with the test, which carries the
+		// inlining mark (else the compiler adds a NOP for it).
+		var h *[frame.EthHeaderLen]byte
+		if e := m.Data(); len(e) >= frame.EthHeaderLen {
+			h = (*[frame.EthHeaderLen]byte)(e)
+		} else {
 			return i, bytes
 		}
-		h := (*[frame.EthHeaderLen]byte)(e)
-		typ := binary.LittleEndian.Uint16(h[12:14])
-		if typ != typeIPv4Swapped && typ != typeIPv6Swapped || f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
+		if typ := binary.LittleEndian.Uint16(h[12:14]); typ != typeIPv4Swapped && typ != typeIPv6Swapped {
 			return i, bytes
 		}
-		if dst := binary.LittleEndian.Uint64(h[0:8]) << 16; dst != team {
-			if !f.ours[h[5]] || !f.isMember(dst) {
+		if dst := binary.LittleEndian.Uint64(h[0:8]) << 16; dst != f.team {
+			if dst != f.own && !(f.ours[h[5]] && f.isMember(dst)) {
 				return i, bytes
 			}
-			binary.LittleEndian.PutUint32(h[0:4], uint32(team>>16))
-			binary.LittleEndian.PutUint16(h[4:6], uint16(team>>48))
+			if f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
+				return i, bytes
+			}
+			f.toTeam(h)
+		}
+		if f.ours[h[11]] && f.isOurs(srcKey(h[:])) {
+			return i, bytes
 		}
 		bytes += uint64(m.PktLen())
 	}
-	return len(pkts), bytes
 }
+
+// The destination test reads the team MAC from f for each frame, not
+// from a copy the loop keeps in a register. A frame for a member's own
+// MAC (SLB) is tested against the MAC of the member it came from (own)
+// first, then against the others (in countRun out of line: isMemberDst),
+// and gets the team MAC (toTeam) once the loop filter passed it, as
+// acceptFromWire does. runPlain calls nothing, so it keeps no stack
+// frame.
+
+// isMemberDst reports whether the destination of the frame whose header
+// is h is a member's own MAC.
+//
+//go:noinline
+func (f *rxFast) isMemberDst(h *[frame.EthHeaderLen]byte) bool {
+	return f.ours[h[5]] && f.isMember(binary.LittleEndian.Uint64(h[0:8])<<16)
+}
+
+// toTeam writes the team MAC as the destination of the frame whose
+// header is h.
+func (f *rxFast) toTeam(h *[frame.EthHeaderLen]byte) {
+	binary.LittleEndian.PutUint32(h[0:4], uint32(f.team>>16))
+	binary.LittleEndian.PutUint16(h[4:6], uint16(f.team>>48))
+}
+
+// from sets own to the MAC of member mi, the one the next frames come
+// from.
+func (f *rxFast) from(mi int) { f.own = f.members[mi&(MaxMembers-1)] }
 
 // runCounting is run for a team that counts its clients (f.slots set):
 // countRun over the vector, and takeShort for each frame countRun leaves
-// for being short.
+// for being short, up to the EndMark.
 func (f *rxFast) runCounting(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 	for {
 		k, b, short := f.countRun(pkts[taken:])
 		taken, bytes = taken+k, bytes+b
-		if !short {
+		if !short || taken == len(pkts) { // short: or at the EndMark
 			return taken, bytes
 		}
 		n, ok := f.takeShort(pkts[taken])
@@ -188,7 +242,7 @@ func (f *rxFast) runCounting(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 func (f *rxFast) takeShort(m *dpdk.Mbuf) (n uint64, ok bool) {
 	slots := f.slots
 	f.slots = nil
-	k, _ := f.run([]*dpdk.Mbuf{m})
+	k, _ := f.run([]*dpdk.Mbuf{m, dpdk.EndMark()}[:1])
 	f.slots = slots
 	if k == 0 {
 		return 0, false
@@ -201,24 +255,27 @@ func (f *rxFast) takeShort(m *dpdk.Mbuf) (n uint64, ok bool) {
 // countRun is runCounting's loop, for frames long enough to hold an IPv6
 // source address (rxCountLen), so one length test covers the header and
 // both kinds of source: it stops at the first frame that needs the full
-// filters, or at the first shorter one (short). The slot is picked as
+// filters, or at the first shorter one (short), the EndMark after pkts
+// at the latest (as runPlain). The slot is picked as
 // RxSlots.count does, with the table and counters held in registers across
 // the vector.
 func (f *rxFast) countRun(pkts []*dpdk.Mbuf) (taken int, bytes uint64, short bool) {
-	keys := &f.slots.Key
-	clients := (*[NRxSlots][2]uint64)(unsafe.Pointer(f.clients))
-	_ = clients[0] // one nil check here, not one a frame
-	for i, m := range pkts {
-		e := m.Data()
-		if len(e) < rxCountLen {
+	keys := unsafe.Pointer(&f.slots.Key)
+	clients := unsafe.Pointer(f.clients)
+	at := unsafe.Pointer(unsafe.SliceData(pkts))
+	for i := 0; ; i++ { // to the EndMark, as runPlain
+		m := *(**dpdk.Mbuf)(unsafe.Add(at, uintptr(i)*unsafe.Sizeof((*dpdk.Mbuf)(nil))))
+		var h *[rxCountLen]byte // as in run
+		if e := m.Data(); len(e) >= rxCountLen {
+			h = (*[rxCountLen]byte)(e)
+		} else {
 			return i, bytes, true
 		}
-		h := (*[rxCountLen]byte)(e)
 		var k uint64 // the source address's key (RxKey)
 		if typ := binary.LittleEndian.Uint16(h[12:14]); typ == typeIPv4Swapped {
 			k = rxKey4(binary.LittleEndian.Uint32(h[26:30]))
 		} else if typ == typeIPv6Swapped {
-			k = rxKey6(binary.BigEndian.Uint64(h[22:30]), binary.BigEndian.Uint64(h[30:38]))
+			k = rxKey6By(binary.BigEndian.Uint64(h[22:30]), binary.BigEndian.Uint64(h[30:38]), f.mul[1], f.mul[2])
 		} else {
 			return i, bytes, false
 		}
@@ -226,28 +283,29 @@ func (f *rxFast) countRun(pkts []*dpdk.Mbuf) (taken int, bytes uint64, short boo
 			return i, bytes, false
 		}
 		if dst := binary.LittleEndian.Uint64(h[0:8]) << 16; dst != f.team {
-			if !f.ours[h[5]] || !f.isMember(dst) {
+			h := (*[frame.EthHeaderLen]byte)(h[:])
+			if dst != f.own && !f.isMemberDst(h) {
 				return i, bytes, false
 			}
-			binary.LittleEndian.PutUint32(h[0:4], uint32(f.team>>16))
-			binary.LittleEndian.PutUint16(h[4:6], uint16(f.team>>48))
+			f.toTeam(h) // the loop filter passed it above
 		}
 		bytes += uint64(m.PktLen())
-		s := uintptr(RxSlotOf(k))
+		// s is RxSlotOf(k), with the multiplier read from f, not a
+		// constant the key's branches compete for a register to hold.
+		s := uintptr((k * f.mul[0]) >> (64 - rxSlotBits))
 		other := uintptr(0)
-		if keys[s] != k {
+		if *(*uint64)(unsafe.Add(keys, s*8)) != k {
 			other = 1
 		}
 		s ^= other // s < NRxSlots still: no bounds check
 		// hit is all ones when slot s holds k, else 0: from the borrow
 		// of (key^k) - 1, with no compare to turn into a number.
-		_, borrow := bits.Sub64(*(*uint64)(unsafe.Add(unsafe.Pointer(keys), s*8))^k, 1, 0)
+		_, borrow := bits.Sub64(*(*uint64)(unsafe.Add(keys, s*8))^k, 1, 0)
 		hit := -borrow
-		c := (*[2]uint64)(unsafe.Add(unsafe.Pointer(clients), s*16))
+		c := (*[2]uint64)(unsafe.Add(clients, s*16))
 		c[1] += uint64(m.PktLen()) & hit // the same load as bytes'
 		c[0] -= hit
 	}
-	return len(pkts), bytes, false
 }
 
 // wireDeliver sends a run of frames rxFast.run took (of bytes in all) to

@@ -167,6 +167,7 @@ func TestFastPathMatchesFiltersOverManyFrames(t *testing.T) {
 		}
 		var f rxFast
 		f.load(&ts, tc.active)
+		f.from(tc.mi) // frames to its own MAC take the loop's test, others isMemberDst
 		var fastCount, fullCount, fastCount1, fullCount1 [NRxSlots * 2]uint64
 		if counting {
 			ts.RxSlots = slots
@@ -198,7 +199,7 @@ func TestFastPathMatchesFiltersOverManyFrames(t *testing.T) {
 				if !one.SetData(fr) {
 					t.Fatal("cannot fill an mbuf")
 				}
-				k, _ := f1.run([]*dpdk.Mbuf{one})
+				k, _ := f1.run(vector(one))
 				if want := wantFast(&ts, tc.mi, tc.active, fr); (k == 1) != want {
 					t.Fatalf("%s: fast test takes %v, the filters say %v: % x", tc.name, k == 1, want, fr)
 				}
@@ -211,7 +212,7 @@ func TestFastPathMatchesFiltersOverManyFrames(t *testing.T) {
 					verdicts++
 				}
 			}
-			k, size := f.run(ms)
+			k, size := f.run(vector(ms...))
 			if k != want || size != wantBytes {
 				t.Fatalf("%s: fast test took %d frames (%d bytes), want %d (%d bytes); first left: % x", tc.name, k, size, want, wantBytes, frames[min(k, want)%n])
 			}
@@ -276,7 +277,7 @@ func TestFastPathTakesOrdinaryTrafficAndCountsIt(t *testing.T) {
 		defer ms[i].Free()
 		total += uint64(len(fr))
 	}
-	if k, n := f.run(ms); k != len(frames) || n != total {
+	if k, n := f.run(vector(ms...)); k != len(frames) || n != total {
 		t.Fatalf("took %d frames, %d bytes; want %d, %d", k, n, len(frames), total)
 	}
 	for i, m := range ms {
@@ -301,7 +302,7 @@ func TestFastPathTakesOrdinaryTrafficAndCountsIt(t *testing.T) {
 
 // TestRxViewReloadsOnNewSnapshotOrActivity: a worker's view of a team is
 // reused for the same snapshot and member activity and loaded again when
-// either changes.
+// either changes, client table included.
 func TestRxViewReloadsOnNewSnapshotOrActivity(t *testing.T) {
 	var v rxView
 	s1 := &Snapshot{}
@@ -316,10 +317,11 @@ func TestRxViewReloadsOnNewSnapshotOrActivity(t *testing.T) {
 	s2 := &Snapshot{}
 	s2.Teams[0] = slbState(ModeSLB)
 	s2.Teams[0].MAC = other
-	if f := v.of(&s2.Teams[0], true); f.team != macKey(other) || f.mayBeOurs(macKey(teamMAC)) && !f.mayBeOurs(macKey(other)) {
-		t.Errorf("view of a new snapshot: team %#x, want %#x", f.team, macKey(other))
+	s2.Teams[0].RxSlots = &RxSlots{}
+	if f := v.of(&s2.Teams[0], true); f.team != macKey(other) || f.mayBeOurs(macKey(teamMAC)) && !f.mayBeOurs(macKey(other)) || f.slots != s2.Teams[0].RxSlots {
+		t.Errorf("view of a new snapshot: team %#x, want %#x; client table %p, want %p", f.team, macKey(other), f.slots, s2.Teams[0].RxSlots)
 	}
-	if f := v.of(&s1.Teams[0], true); f.team != macKey(teamMAC) {
-		t.Errorf("view of the first snapshot again: team %#x", f.team)
+	if f := v.of(&s1.Teams[0], true); f.team != macKey(teamMAC) || f.slots != nil {
+		t.Errorf("view of the first snapshot again: team %#x, client table %p", f.team, f.slots)
 	}
 }

@@ -18,8 +18,13 @@ func fastTakes(m *dpdk.Mbuf, ts *TeamState, active bool, b []byte) (bool, uint64
 	if !m.SetData(b) {
 		return false, 0, nil
 	}
-	n, size := f.run([]*dpdk.Mbuf{m})
+	n, size := f.run(vector(m))
 	return n == 1, size, m.Data()
+}
+
+// vector is ms as IO.Step hands out a vector: followed by dpdk.EndMark.
+func vector(ms ...*dpdk.Mbuf) []*dpdk.Mbuf {
+	return append(ms[:len(ms):len(ms)], dpdk.EndMark())[:len(ms)]
 }
 
 // TestFastPathTakesOnlyOrdinaryFrames: unicast IPv4 and IPv6 from a
@@ -156,5 +161,71 @@ func TestWorkerKeepsOrderAcrossFastAndFullFilters(t *testing.T) {
 	}
 	if n := c.Drops[DropLoop].Load(); n != 1 {
 		t.Errorf("%d loop drops, want 1", n)
+	}
+}
+
+// TestWorkerCountsAWholeFastVectorAsTheFullPath sends a vector the fast
+// test takes whole (wireHead sends and counts it) and the same vector
+// with a broadcast frame after it (fromWire): the kernel gets the same
+// frames, and every counter moves alike, client slots included.
+func TestWorkerCountsAWholeFastVectorAsTheFullPath(t *testing.T) {
+	r := newRig(t, 2, func(r *rig, _ *WorkerConfig) { r.noStart = true })
+	ts := slbState(ModeSLB)
+	a := netip.MustParseAddr("192.0.2.10")
+	slots := &RxSlots{}
+	slot := place(slots, RxKey(a))
+	ts.RxSlots = slots
+	r.publishState(ts)
+	v4 := udpFrame(teamMAC, clientMAC, a.As4(), [4]byte{192, 0, 2, 1}, 1, 2, 0)
+	v6 := ip6Frame(teamMAC, clientMAC, netip.MustParseAddr("2001:db8::b"), netip.MustParseAddr("2001:db8::1"))
+	toMember := udpFrame(memberMAC1, clientMAC, a.As4(), [4]byte{192, 0, 2, 1}, 1, 2, 0)
+	bcast := ethFrame(frame.Broadcast, clientMAC, 4)
+	vector := [][]byte{v4, v6, toMember}
+	var vecBytes uint64
+	for _, f := range vector {
+		vecBytes += uint64(len(f))
+	}
+	type counts struct {
+		member, tap               PortTotals
+		packets, vectors, clients uint64
+		clientBytes               uint64
+	}
+	read := func() counts {
+		c := &r.w.Counters().Teams[0]
+		var k counts
+		k.member = PortTotals{c.Ports[0].RxPackets.Load(), c.Ports[0].RxBytes.Load(), c.Ports[0].TxPackets.Load(), c.Ports[0].TxBytes.Load()}
+		k.tap = PortTotals{c.Ports[TapIndex].RxPackets.Load(), c.Ports[TapIndex].RxBytes.Load(), c.Ports[TapIndex].TxPackets.Load(), c.Ports[TapIndex].TxBytes.Load()}
+		k.packets, k.vectors = r.w.Counters().Packets.Load(), r.w.Counters().Vectors.Load()
+		k.clients, k.clientBytes = ClientSlotCounters(r.w.ClientCounters(), 0, slot)
+		return k
+	}
+	step := func(frames [][]byte) counts {
+		before := read()
+		for _, f := range frames {
+			r.members[0].send(f)
+		}
+		r.w.Poll()
+		r.w.Poll() // flush, and publish the counters
+		if got := r.tap.collect(len(frames)); len(got) != len(frames) {
+			t.Errorf("the kernel got %d frames, want %d", len(got), len(frames))
+		}
+		r.tap.quiet()
+		after := read()
+		return counts{after.member.Sub(before.member), after.tap.Sub(before.tap), after.packets - before.packets,
+			after.vectors - before.vectors, after.clients - before.clients, after.clientBytes - before.clientBytes}
+	}
+	whole := step(vector)
+	want := counts{PortTotals{RxPackets: 3, RxBytes: vecBytes}, PortTotals{TxPackets: 3, TxBytes: vecBytes}, 3, 1, 2, 2 * uint64(len(v4))}
+	if whole != want {
+		t.Errorf("whole fast vector: %+v, want %+v", whole, want)
+	}
+	mixed := step(append(vector, bcast))
+	want.member.RxPackets++
+	want.member.RxBytes += uint64(len(bcast))
+	want.tap.TxPackets++
+	want.tap.TxBytes += uint64(len(bcast))
+	want.packets++
+	if mixed != want {
+		t.Errorf("vector with a broadcast: %+v, want %+v", mixed, want)
 	}
 }

@@ -57,17 +57,31 @@ func rxKey4(v uint32) uint64 { return 1<<32 | uint64(v) }
 
 // rxKey6 is the key of the IPv6 address whose big-endian halves are hi
 // and lo.
-func rxKey6(hi, lo uint64) uint64 {
-	k := hi*0x9e3779b97f4a7c15 + lo
+func rxKey6(hi, lo uint64) uint64 { return rxKey6By(hi, lo, rxKeyMul1, rxKeyMul2) }
+
+// rxKey6By is rxKey6 with its multipliers as arguments (rxKeyMul1,
+// rxKeyMul2): a loop that reads them from memory keeps no register for
+// them across its other paths (rxFast.countRun).
+func rxKey6By(hi, lo, mul1, mul2 uint64) uint64 {
+	k := hi*mul1 + lo
 	k ^= k >> 29
-	k *= 0xbf58476d1ce4e5b9
+	k *= mul2
 	k ^= k >> 32
 	return k | 1<<63
 }
 
+// rxKey6's multipliers.
+const (
+	rxKeyMul1 = 0x9e3779b97f4a7c15
+	rxKeyMul2 = 0xbf58476d1ce4e5b9
+)
+
 // RxSlotOf is the first of the two slots a key may occupy; the other is
 // RxSlotOf(key)^1, in the same cache line of keys.
-func RxSlotOf(key uint64) int { return int((key * 0x9e3779b97f4a7c15) >> (64 - rxSlotBits)) }
+func RxSlotOf(key uint64) int { return int((key * rxSlotMul) >> (64 - rxSlotBits)) }
+
+// rxSlotMul is RxSlotOf's multiplier.
+const rxSlotMul = 0x9e3779b97f4a7c15
 
 // Lookup is the slot holding key, or -1.
 func (s *RxSlots) Lookup(key uint64) int {

@@ -180,6 +180,9 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		return nil, err
 	}
 	w.clients = w.clientC.Slice()
+	for t := range w.rxView {
+		w.rxView[t].f.clients = w.clientTable(t)
+	}
 	return w, nil
 }
 
@@ -558,11 +561,17 @@ func (w *Worker) IO() *dpdk.IO { return w.io }
 func (w *Worker) forward(s *Snapshot, src source, pkts []*dpdk.Mbuf) {
 	t := int(src.team)
 	ts := &s.Teams[t]
+	head, headBytes := 0, uint64(0)
+	if src.member >= 0 {
+		if head, headBytes = w.wireHead(t, ts, int(src.member), pkts); head < 0 {
+			return
+		}
+	}
 	var d delta
 	if src.member < 0 {
 		w.fromKernel(t, ts, w.vlanID[t][src.tap], pkts, &d)
 	} else {
-		w.fromWire(t, ts, int(src.member), pkts, &d)
+		w.fromWire(t, ts, int(src.member), pkts, head, headBytes, &d)
 	}
 	p := &w.pend
 	c := &p.teams[t]
@@ -1061,12 +1070,11 @@ var le = binary.LittleEndian
 // a member's own MAC, which is rewritten to the team MAC the kernel owns.
 // An SLB team's frames from its clients are counted per client
 // (countClient) for receive balancing. Ordinary frames take the fast test
-// (rxFast), the rest wireFrame; both decide alike.
-func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *delta) {
+// (rxFast), the rest wireFrame; both decide alike. The first head frames,
+// of headBytes in all, are those the fast test took already (wireHead).
+func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, head int, headBytes uint64, d *delta) {
 	v := wireVector{t: t, ts: ts, mi: mi, active: ts.RxMask&(1<<mi) != 0, slots: ts.RxSlots}
-	v.clients = (*[NRxSlots * 2]uint64)(w.clients[clientIndex(t, 0):])
-	fast := w.rxView[t].of(ts, v.active)
-	fast.slots, fast.clients = v.slots, v.clients
+	v.clients = w.clientTable(t)
 	// Frames for a TAP device all take wireFrame (its write is what
 	// costs); for a DPDK port, runs of frames the fast test takes are
 	// delivered together (wireDeliver), the others one by one.
@@ -1074,8 +1082,15 @@ func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *de
 	if w.kernelQ[t][0] != nil {
 		tq = nil
 	}
-	for i := 0; i < len(pkts); i++ {
-		if tq != nil {
+	fast := w.rxView[t].of(ts, v.active)
+	fast.from(mi)
+	i := 0
+	if head > 0 {
+		w.wireDeliver(&v, tq, pkts[:head], headBytes, d)
+		i = head
+	}
+	for ; i < len(pkts); i++ {
+		if tq != nil && i > head {
 			run := pkts[i:]
 			if k, bytes := fast.run(run); k > 0 {
 				w.wireDeliver(&v, tq, run[:k], bytes, d)
@@ -1089,6 +1104,44 @@ func (w *Worker) fromWire(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf, d *de
 	if w.kio != nil {
 		w.flushGRO(d)
 	}
+}
+
+// clientTable is team t's client counters (ClientCounters).
+func (w *Worker) clientTable(t int) *[NRxSlots * 2]uint64 {
+	return (*[NRxSlots * 2]uint64)(w.clients[clientIndex(t, 0):])
+}
+
+// wireHead runs the fast test (rxFast) over the head of a vector from
+// member mi when team t's kernel-facing port is a DPDK port, and returns
+// how many frames it took and their length. When it took the whole
+// vector and the port's buffer was empty (most vectors), wireHead has
+// sent and counted it as fromWire and forward would, and returns -1.
+func (w *Worker) wireHead(t int, ts *TeamState, mi int, pkts []*dpdk.Mbuf) (int, uint64) {
+	tq := w.tapQ[t][0]
+	if w.kernelQ[t][0] != nil || tq == nil {
+		return 0, 0
+	}
+	fast := w.rxView[t].of(ts, ts.RxMask&(1<<mi) != 0)
+	fast.from(mi)
+	k, bytes := fast.run(pkts)
+	if k < len(pkts) || tq.Len() != 0 {
+		return k, bytes
+	}
+	w.io.PushVector(tq, pkts) // takes all: the vector's head, on an empty buffer
+	n := uint64(len(pkts))
+	p := &w.pend
+	c := &p.teams[t]
+	c.Ports[mi].RxPackets += n
+	c.Ports[mi].RxBytes += bytes
+	c.Ports[TapIndex].TxPackets += n
+	c.Ports[TapIndex].TxBytes += bytes
+	p.dirty |= 1 << t
+	p.sizes[vectorSizeBucket(len(pkts))]++
+	p.packets += n
+	if p.vectors++; p.vectors >= publishEvery {
+		w.publishCounters()
+	}
+	return -1, 0
 }
 
 // wireVector is what the receive filters use of a vector from one member.

@@ -62,7 +62,7 @@ func NewIO(socket int) (*IO, error) {
 		return nil, &Error{Op: "io alloc", Err: fmt.Errorf("out of hugepage memory")}
 	}
 	io := &IO{c: c}
-	io.rx = unsafe.Slice((**Mbuf)(unsafe.Pointer(&c.rx_pkts[0])), Vector)
+	io.rx = unsafe.Slice((**Mbuf)(unsafe.Pointer(&c.rx_pkts[0])), Vector+1) // and EndMark
 	io.alloc = unsafe.Slice((**Mbuf)(unsafe.Pointer(&c.alloc[0])), Vector)
 	io.drop = (*[SideCap]uintptr)(unsafe.Pointer(&c.drop[0]))
 	io.ctl = (*[SideCap]uintptr)(unsafe.Pointer(&c.ctl_pkts[0]))
@@ -134,7 +134,8 @@ func (io *IO) SetControl(r *Ring) { io.c.ctl = r.c }
 
 // Step flushes the previous vector's output and receives the next vector.
 // It returns the received packets and the index (from AddRx) of the queue
-// they came from; an empty slice means every queue was idle.
+// they came from; an empty slice means every queue was idle. The entry
+// after the last packet (pkts[:len(pkts)+1]) holds EndMark.
 func (io *IO) Step() (pkts []*Mbuf, rxq int) {
 	io.sync()
 	n := int(C.tg_io_step_at(C.uintptr_t(uintptr(unsafe.Pointer(io.c)))))

@@ -74,6 +74,12 @@ func checkLayout() error {
 
 func (m *Mbuf) ptr() unsafe.Pointer { return unsafe.Pointer(m) }
 
+// EndMark is the mbuf that follows the last packet of a vector Step
+// returns: it holds no data (Data is empty), so a loop over a vector that
+// stops at the first frame too short for its test stops there too. It
+// must never be freed, sent or written.
+func EndMark() *Mbuf { return (*Mbuf)(unsafe.Pointer(&C.tg_end_mark)) }
+
 func (m *Mbuf) u16(off uintptr) *uint16 { return (*uint16)(unsafe.Add(m.ptr(), off)) }
 func (m *Mbuf) u32(off uintptr) *uint32 { return (*uint32)(unsafe.Add(m.ptr(), off)) }
 

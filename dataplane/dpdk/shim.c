@@ -16,6 +16,8 @@
 
 #include "shim.h"
 
+struct rte_mbuf tg_end_mark = { .buf_addr = &tg_end_mark };
+
 struct tg_io *tg_io_new(int socket)
 {
 	return rte_zmalloc_socket("tg_io", sizeof(struct tg_io), RTE_CACHE_LINE_SIZE, socket);
@@ -164,6 +166,7 @@ uint16_t tg_io_step(struct tg_io *io)
 			q->packets += nb;
 			io->last_rx = i;
 			io->nb_rx = nb;
+			io->rx_pkts[nb] = &tg_end_mark;
 			return nb;
 		}
 	}

@@ -88,11 +88,17 @@ struct tg_io {
 	struct tg_feed *feed;       /* benchmark source, NULL in service */
 	struct tg_rxq rx[TG_MAX_QUEUES];
 	struct tg_txq tx[TG_MAX_QUEUES];
-	struct rte_mbuf *rx_pkts[TG_VECTOR];
+	/* The received vector; rx_pkts[nb_rx] is tg_end_mark. */
+	struct rte_mbuf *rx_pkts[TG_VECTOR + 1];
 	struct rte_mbuf *drop[TG_SIDE_CAP];
 	struct rte_mbuf *ctl_pkts[TG_SIDE_CAP];
 	struct rte_mbuf *alloc[TG_VECTOR]; /* fresh mbufs for frames from a TAP */
 };
+
+/* tg_end_mark follows the last packet of a received vector: an mbuf with
+ * no data (data_len 0), so that a loop over the vector that stops at a
+ * frame too short to test needs no bound of its own. */
+extern struct rte_mbuf tg_end_mark;
 
 struct tg_io *tg_io_new(int socket);
 void tg_io_free(struct tg_io *io);
