@@ -709,6 +709,9 @@ const (
 //
 //go:noinline
 func sendFast(q *fastQueues, pkts []*dpdk.Mbuf) int {
+	if !q.valid {
+		return 0
+	}
 	sent := min(len(pkts), dpdk.Vector)
 	// Both pointers tested once here, not on every turn.
 	buckets := q.buckets
@@ -730,19 +733,13 @@ func sendFast(q *fastQueues, pkts []*dpdk.Mbuf) int {
 		default:
 			return i
 		}
-		mi := uint8(q.table[b])
-		if mi >= MaxMembers {
-			if classify.IsFastV4L3(data) {
-				q.l3-- // chooseFast takes the frame again and counts it
-			}
-			return i
-		}
+		// The table is valid: the mask only spares a bounds check.
+		mi := uint8(q.table[b]) & (MaxMembers - 1)
 		n := uint64(m.PktLen())
-		k := q.n[mi]
-		q.n[mi]++
-		// Entry k of the member's buffer, which load set (a pointer
-		// offset rather than an index, for no nil check).
-		*(*uintptr)(unsafe.Add(q.buf[mi], uintptr(k)*unsafe.Sizeof(uintptr(0)))) = dpdk.MbufAddr(m)
+		// next holds a C address as a uintptr (a pointer type would take
+		// a write barrier at every bump), read here as the pointer it is.
+		*(*uintptr)(*(*unsafe.Pointer)(unsafe.Pointer(&q.next[mi]))) = dpdk.MbufAddr(m)
+		q.next[mi] += unsafe.Sizeof(uintptr(0))
 		buckets[0][b]++
 		buckets[1][b] += n
 		q.bytes[mi] += n
@@ -757,27 +754,31 @@ func sendFast(q *fastQueues, pkts []*dpdk.Mbuf) int {
 // (every frame sendFast takes is longer than 14 bytes).
 func (q *fastQueues) rewrite(queues *[MaxMembers]*dpdk.TxQueue) {
 	for k, fix := range q.fix[:q.slots] {
-		if fix == 0 || q.n[k] == q.n0[k] {
+		if fix == 0 || q.next[k] == q.start[k] {
 			continue
 		}
-		dpdk.RewriteSource(queues[k].Queued()[q.n0[k]:q.n[k]], q.team, fix)
+		dpdk.RewriteSource(queues[k].Queued()[q.n0[k]:int(q.n0[k])+q.sent(k)], q.team, fix)
 	}
 }
 
-// fastQueues is sendFast's view of a team's member queues: each member's
-// buffer and count (dpdk.TxQueue.Slots), the count it started from, the
-// bytes it queued, and, in SLB, what turns the team MAC into the member's
-// source MAC.
+// fastQueues is sendFast's view of a team's member queues: where in each
+// member's buffer (dpdk.TxQueue.Slots) its next packet goes and where the
+// vector's packets began, the bytes it queued, and, in SLB, what turns the
+// team MAC into the member's source MAC.
 type fastQueues struct {
-	// ts is the team state table, fix and team were taken from.
+	// ts is the team state table, valid, fix and team were taken from.
 	ts *TeamState
 	// table and buckets are the team's bucket table (a copy, so that the
 	// loop has one pointer less to keep) and bucket counters.
 	table   [NBuckets]int8
 	buckets *bucketCounters
-	buf     [MaxMembers]unsafe.Pointer // *[dpdk.TxQueueCap]uintptr
-	n, n0   [MaxMembers]uint16
-	bytes   [MaxMembers]uint64
+	// next is the address of the buffer entry the member's next packet
+	// goes to, start that of the vector's first; n0 is how many packets
+	// the buffer held before the vector. A pointer bumped by one word is
+	// one instruction less per packet than a count and an index.
+	next, start [MaxMembers]uintptr
+	n0          [MaxMembers]uint16
+	bytes       [MaxMembers]uint64
 	// fix is, for a member that rewrites, the team MAC xor its source MAC
 	// as the low 48 bits of a little-endian word, and team the team MAC
 	// as such a word (SLB).
@@ -788,6 +789,10 @@ type fastQueues struct {
 	// slots bounds the member slots in use (Worker.slots): the table
 	// names none past it, and the loops over members stop there.
 	slots uint8
+	// valid: every table entry names a member slot (none is negative),
+	// so that sendFast need not test the member it looks up. A table
+	// without members at all is left to the general path, which drops.
+	valid bool
 }
 
 // load takes the member queues and, for SLB, ts's MACs. It reports false
@@ -802,6 +807,12 @@ func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, slots uint8, ts *Te
 	if q.ts != ts {
 		q.ts = ts
 		q.table = ts.Table
+		q.valid = true
+		for _, mi := range ts.Table {
+			if uint8(mi) >= MaxMembers {
+				q.valid = false
+			}
+		}
 		q.fix = [MaxMembers]uint64{}
 		if ts.Rewrite != 0 {
 			q.loadRewrite(ts)
@@ -812,20 +823,21 @@ func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, slots uint8, ts *Te
 	q.l3 = 0
 	if slots = min(slots, MaxMembers); slots != q.slots {
 		// No buffer of an earlier port set stays past the slots.
-		q.buf = [MaxMembers]unsafe.Pointer{}
+		q.next, q.start = [MaxMembers]uintptr{}, [MaxMembers]uintptr{}
 		q.slots = slots
 	}
 	for k, tq := range queues[:q.slots] {
 		if tq == nil {
 			// No member in this slot: the table never names it.
-			q.buf[k], q.n[k], q.n0[k] = nil, 0, 0
+			q.next[k], q.start[k], q.n0[k] = 0, 0, 0
 			continue
 		}
 		buf, n := tq.Slots()
 		if n > dpdk.TxQueueCap-dpdk.Vector {
 			return false
 		}
-		q.buf[k], q.n[k], q.n0[k] = unsafe.Pointer(buf), uint16(n), uint16(n)
+		p := uintptr(unsafe.Pointer(&buf[n]))
+		q.next[k], q.start[k], q.n0[k] = p, p, uint16(n)
 	}
 	return true
 }
@@ -849,13 +861,19 @@ func macWord(mac *frame.MAC) uint64 {
 // packets (what its count grew by) and bytes to d.
 func (q *fastQueues) store(queues *[MaxMembers]*dpdk.TxQueue, d *delta) {
 	for k, tq := range queues[:q.slots] {
-		if tq == nil || q.n[k] == q.n0[k] {
+		if tq == nil || q.next[k] == q.start[k] {
 			continue
 		}
-		tq.SetLen(int(q.n[k]))
-		d.txPkts[k] += uint64(q.n[k] - q.n0[k])
+		sent := q.sent(k)
+		tq.SetLen(int(q.n0[k]) + sent)
+		d.txPkts[k] += uint64(sent)
 		d.txBytes[k] += q.bytes[k]
 	}
+}
+
+// sent is how many packets sendFast queued on member k.
+func (q *fastQueues) sent(k int) int {
+	return int((q.next[k] - q.start[k]) / unsafe.Sizeof(uintptr(0)))
 }
 
 // chooseFast sets dst[i] to the member of each common frame pkts[i]
