@@ -652,8 +652,8 @@ const classMask = 7
 func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf, d *delta) {
 	// Team t's packet and byte counter pairs, by bucket.
 	buckets := (*bucketCounters)(unsafe.Pointer((*[NBuckets * 2]uint64)(w.buckets[bucketIndex(t, 0):])))
-	if q := &w.fast; vid == 0 && q.load(&w.memberQ[t], w.slots[t], ts, buckets) {
-		n := sendFast(q, pkts)
+	if q := &w.fast; vid == 0 && q.load(&w.memberQ[t], w.slots[t], ts) {
+		n := sendFast(0, q, pkts[:min(len(pkts), dpdk.Vector)], 0, buckets)
 		if ts.Rewrite != 0 {
 			q.rewrite(&w.memberQ[t])
 		}
@@ -695,28 +695,31 @@ const (
 	untaggable = -127
 )
 
-// sendFast queues the frames of pkts from the first on, in one pass,
-// while they are ones chooseFast would take for a member, and returns how
-// many it queued, counting their buckets, and in q their classes and each
+// sendFast queues the frames of pkts from index i on, in one pass, while
+// they are ones chooseFast would take for a member, and returns the index
+// of the first it left (len(pkts) if none), counting their buckets in
+// buckets, and in q their classes and each
 // member's bytes; fastQueues.rewrite then gives those of SLB members
 // their source MAC. It fills the members' buffers through q (see
 // fastQueues), without testing for room: it takes at most dpdk.Vector
 // frames, which fastQueues.load made sure fit. Like the other loops of
 // fromKernel it is kept out of line, so that PGO does not merge it into a
-// function whose loops make calls; and it has as few arguments as it can,
-// since the register allocator reloads at every turn of the loop what the
-// hash's multiplies clobber.
+// function whose loops make calls. Its arguments are laid out for the
+// register allocator: the hash's 128-bit multiply clobbers AX and DX, and
+// a value the loop keeps in either is moved out and back on every turn.
+// The unused first argument takes AX, so q arrives in BX; the loop starts
+// at i, an argument, and buckets comes as one too, so that no value made
+// before the loop lands in AX or DX; pkts holds at most dpdk.Vector
+// frames (the caller's slice), which fastQueues.load made room for.
 //
 //go:noinline
-func sendFast(q *fastQueues, pkts []*dpdk.Mbuf) int {
+func sendFast(_ uintptr, q *fastQueues, pkts []*dpdk.Mbuf, i int, buckets *bucketCounters) int {
 	if !q.valid {
 		return 0
 	}
-	sent := min(len(pkts), dpdk.Vector)
 	// Both pointers tested once here, not on every turn.
-	buckets := q.buckets
 	_, _ = q.table[0], buckets[0]
-	for i := 0; i < sent; i++ {
+	for ; uint(i) < uint(len(pkts)); i++ {
 		m := pkts[i]
 		data := m.Data()
 		// As in chooseFast: the classifier's checks inline, one by one
@@ -744,7 +747,7 @@ func sendFast(q *fastQueues, pkts []*dpdk.Mbuf) int {
 		buckets[1][b] += n
 		q.bytes[mi] += n
 	}
-	return sent
+	return len(pkts)
 }
 
 // rewrite gives the frames sendFast queued on each member that transmits
@@ -768,10 +771,9 @@ func (q *fastQueues) rewrite(queues *[MaxMembers]*dpdk.TxQueue) {
 type fastQueues struct {
 	// ts is the team state table, valid, fix and team were taken from.
 	ts *TeamState
-	// table and buckets are the team's bucket table (a copy, so that the
-	// loop has one pointer less to keep) and bucket counters.
-	table   [NBuckets]int8
-	buckets *bucketCounters
+	// table is the team's bucket table (a copy, so that the loop has one
+	// pointer less to keep).
+	table [NBuckets]int8
 	// next is the address of the buffer entry the member's next packet
 	// goes to, start that of the vector's first; n0 is how many packets
 	// the buffer held before the vector. A pointer bumped by one word is
@@ -799,7 +801,7 @@ type fastQueues struct {
 // when a queue holds more than dpdk.TxQueueCap-dpdk.Vector packets (never
 // after a step, which empties them), so that a vector of frames fits
 // every queue.
-func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, slots uint8, ts *TeamState, buckets *bucketCounters) bool {
+func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, slots uint8, ts *TeamState) bool {
 	// Field by field: a composite literal would be built on the stack
 	// and copied. What comes from ts is taken again only when the
 	// snapshot changed: a published TeamState never changes, and q.ts
@@ -818,7 +820,6 @@ func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, slots uint8, ts *Te
 			q.loadRewrite(ts)
 		}
 	}
-	q.buckets = buckets
 	q.bytes = [MaxMembers]uint64{}
 	q.l3 = 0
 	if slots = min(slots, MaxMembers); slots != q.slots {
