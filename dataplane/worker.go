@@ -653,9 +653,11 @@ func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf,
 	// Team t's packet and byte counter pairs, by bucket.
 	buckets := (*bucketCounters)(unsafe.Pointer((*[NBuckets * 2]uint64)(w.buckets[bucketIndex(t, 0):])))
 	if q := &w.fast; vid == 0 && q.load(&w.memberQ[t], w.slots[t], ts) {
-		n := sendFast(0, q, pkts[:min(len(pkts), dpdk.Vector)], 0, buckets)
-		if ts.Rewrite != 0 {
-			q.rewrite(&w.memberQ[t])
+		var n int
+		if vec := pkts[:min(len(pkts), dpdk.Vector)]; ts.Rewrite == 0 {
+			n = sendFast(0, q, vec, 0, buckets)
+		} else {
+			n = sendFastSLB(0, q, vec, 0, buckets)
 		}
 		q.store(&w.memberQ[t], d)
 		d.classes[classify.ClassL3] += q.l3
@@ -699,8 +701,8 @@ const (
 // they are ones chooseFast would take for a member, and returns the index
 // of the first it left (len(pkts) if none), counting their buckets in
 // buckets, and in q their classes and each
-// member's bytes; fastQueues.rewrite then gives those of SLB members
-// their source MAC. It fills the members' buffers through q (see
+// member's bytes (sendFastSLB does the same for SLB, giving frames their
+// member's source MAC). It fills the members' buffers through q (see
 // fastQueues), without testing for room: it takes at most dpdk.Vector
 // frames, which fastQueues.load made sure fit. Like the other loops of
 // fromKernel it is kept out of line, so that PGO does not merge it into a
@@ -750,18 +752,53 @@ func sendFast(_ uintptr, q *fastQueues, pkts []*dpdk.Mbuf, i int, buckets *bucke
 	return len(pkts)
 }
 
-// rewrite gives the frames sendFast queued on each member that transmits
-// with its own MAC (SLB) that MAC as their source, where the source is
-// the team MAC. A pass of its own, over those frames only, so that
-// sendFast's loop, which every frame goes through, need not test for it
-// (every frame sendFast takes is longer than 14 bytes).
-func (q *fastQueues) rewrite(queues *[MaxMembers]*dpdk.TxQueue) {
-	for k, fix := range q.fix[:q.slots] {
-		if fix == 0 || q.next[k] == q.start[k] {
-			continue
-		}
-		dpdk.RewriteSource(queues[k].Queued()[q.n0[k]:int(q.n0[k])+q.sent(k)], q.team, fix)
+// sendFastSLB is sendFast for a team whose members transmit with their
+// own MACs (SLB): a frame for a member that rewrites leaves with that
+// member's source MAC where its source is the team MAC. The rewrite
+// reads and writes bytes 6-13 (source MAC and EtherType) as one word,
+// which the xor with fastQueues.fix changes in its low 48 bits only. A
+// copy of sendFast's loop rather than a test in it, so that trunk and
+// LACP teams pay nothing for it, and in the same pass, so that SLB does
+// not walk the frames and their mbufs a second time.
+//
+//go:noinline
+func sendFastSLB(_ uintptr, q *fastQueues, pkts []*dpdk.Mbuf, i int, buckets *bucketCounters) int {
+	if !q.valid {
+		return 0
 	}
+	team := q.team << 16 // as a source MAC reads in the word at byte 6
+	_, _ = q.table[0], buckets[0]
+	for ; uint(i) < uint(len(pkts)); i++ {
+		m := pkts[i]
+		data := m.Data()
+		var b uint8
+		switch {
+		case classify.IsFastL4(data):
+			b = bucketOf(classify.FastL4Hash(data))
+		case classify.IsFastV6L4(data):
+			b = bucketOf(classify.MixV6L4(classify.FastV6L4Words(data)))
+		case classify.IsFastV4L3(data):
+			b = bucketOf(classify.FastV4L3Hash(data))
+			q.l3++
+		default:
+			return i
+		}
+		mi := uint8(q.table[b]) & (MaxMembers - 1)
+		if fix := q.fix[mi]; fix != 0 {
+			// Every frame taken is longer than 14 bytes: no bounds check.
+			h := (*[8]byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(data)), 6))
+			if w := le.Uint64(h[:]); w<<16 == team {
+				le.PutUint64(h[:], w^fix)
+			}
+		}
+		n := uint64(m.PktLen())
+		*(*uintptr)(*(*unsafe.Pointer)(unsafe.Pointer(&q.next[mi]))) = dpdk.MbufAddr(m)
+		q.next[mi] += unsafe.Sizeof(uintptr(0))
+		buckets[0][b]++
+		buckets[1][b] += n
+		q.bytes[mi] += n
+	}
+	return len(pkts)
 }
 
 // fastQueues is sendFast's view of a team's member queues: where in each
