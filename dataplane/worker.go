@@ -576,7 +576,7 @@ func (w *Worker) forward(s *Snapshot, src source, pkts []*dpdk.Mbuf) {
 	// the team's members.
 	if src.member >= 0 {
 		d.addTx(c, TapIndex)
-	} else {
+	} else if d.generalTx {
 		for i := range int(w.slots[t]) {
 			d.addTx(c, i)
 		}
@@ -615,6 +615,10 @@ type delta struct {
 	// coalesced and coalescedSegs count the TCP super-frames written to
 	// the kernel and the segments in them.
 	coalesced, coalescedSegs uint64
+	// generalTx: txPkts and txBytes hold counts of members (frames from
+	// the kernel that took the general path); sendFast's counts go to
+	// the team's totals directly (fastQueues.store).
+	generalTx bool
 }
 
 // addTx adds port i's transmit counts to c.
@@ -659,11 +663,12 @@ func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf,
 		} else {
 			n = sendFastSLB(0, q, vec, 0, buckets)
 		}
-		q.store(&w.memberQ[t], d)
+		d.rxBytes += q.store(&w.memberQ[t], &w.pend.teams[t])
 		d.classes[classify.ClassL3] += q.l3
 		d.classes[classify.ClassL4] += uint64(n) - q.l3
 		pkts = pkts[n:]
 	}
+	d.generalTx = d.generalTx || len(pkts) > 0
 	for len(pkts) > 0 {
 		vec := pkts[:min(len(pkts), dpdk.Vector)]
 		pkts = pkts[len(vec):]
@@ -684,8 +689,10 @@ func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf,
 		w.sendChosen(ts, &w.memberQ[t], vec, dst, d)
 	}
 	// Every frame was sent on a member or dropped.
-	for _, b := range d.txBytes[:min(w.slots[t], MaxMembers)] {
-		d.rxBytes += b
+	if d.generalTx {
+		for _, b := range d.txBytes[:min(w.slots[t], MaxMembers)] {
+			d.rxBytes += b
+		}
 	}
 }
 
@@ -895,18 +902,22 @@ func macWord(mac *frame.MAC) uint64 {
 	return uint64(le.Uint32(mac[0:4])) | uint64(le.Uint16(mac[4:6]))<<32
 }
 
-// store hands the counts back to the queues and adds each member's
-// packets (what its count grew by) and bytes to d.
-func (q *fastQueues) store(queues *[MaxMembers]*dpdk.TxQueue, d *delta) {
+// store hands the counts back to the queues, adds each member's packets
+// (what its count grew by) and bytes to the team's totals c, in the one
+// pass over the members a vector of sendFast takes, and returns the
+// bytes sent.
+func (q *fastQueues) store(queues *[MaxMembers]*dpdk.TxQueue, c *TeamTotals) (bytes uint64) {
 	for k, tq := range queues[:q.slots] {
 		if tq == nil || q.next[k] == q.start[k] {
 			continue
 		}
 		sent := q.sent(k)
 		tq.SetLen(int(q.n0[k]) + sent)
-		d.txPkts[k] += uint64(sent)
-		d.txBytes[k] += q.bytes[k]
+		c.Ports[k].TxPackets += uint64(sent)
+		c.Ports[k].TxBytes += q.bytes[k]
+		bytes += q.bytes[k]
 	}
+	return bytes
 }
 
 // sent is how many packets sendFast queued on member k.
