@@ -878,7 +878,7 @@ func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, slots uint8, ts *Te
 			continue
 		}
 		buf, n := tq.Slots()
-		if n > dpdk.TxQueueCap-dpdk.Vector {
+		if uint(n) > dpdk.TxQueueCap-dpdk.Vector { // unsigned: no bounds check below
 			return false
 		}
 		p := uintptr(unsafe.Pointer(&buf[n]))
