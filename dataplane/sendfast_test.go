@@ -188,3 +188,41 @@ func TestFastPathRewritesOnlyTheTeamSource(t *testing.T) {
 		}
 	}
 }
+
+// TestFastPathLeavesATableWithoutMembersToTheGeneralPath gives half the
+// buckets no member: sendFast, whose loop does not test the member it
+// looks up, must leave the vector to the general path, which sends the
+// frames of the other buckets and drops these as no_member.
+func TestFastPathLeavesATableWithoutMembersToTheGeneralPath(t *testing.T) {
+	r := newRig(t, 2, func(r *rig, _ *WorkerConfig) { r.noStart = true })
+	ts := SingleMember(teamMAC, 2, 0)
+	for b := range ts.Table {
+		if b%2 == 1 {
+			ts.Table[b] = -1
+		}
+	}
+	r.publishState(ts)
+	vec := traffic.Mix(dpdk.Vector, 5, teamMAC, clientMAC)
+	sent := 0
+	for _, f := range vec {
+		if classify.Bucket(classify.Frame(f).Hash, NBuckets)%2 == 0 {
+			sent++
+		}
+	}
+	if sent == 0 || sent == len(vec) {
+		t.Fatalf("%d of %d frames in buckets with a member: want some of each", sent, len(vec))
+	}
+	var d delta
+	r.w.pend = pendingCounters{}
+	r.w.fromKernel(0, &r.snap.Load().Teams[0], 0, r.mbufs(t, vec), &d)
+	if pkts, _ := memberSent(r.w, &d, 0); pkts != uint64(sent) {
+		t.Errorf("member 0 counted %d packets, want %d", pkts, sent)
+	}
+	if d.drops[DropNoMember] != uint64(len(vec)-sent) {
+		t.Errorf("%d no_member drops, want %d", d.drops[DropNoMember], len(vec)-sent)
+	}
+	r.w.IO().Flush()
+	if got := r.members[0].drain(); len(got) != sent {
+		t.Errorf("member 0 sent %d frames, want %d", len(got), sent)
+	}
+}
