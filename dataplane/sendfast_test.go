@@ -36,6 +36,15 @@ func marked(n int) [][]byte {
 	return fs
 }
 
+// memberSent is what one fromKernel call counted as sent by member k of
+// team 0, with d its delta and w.pend cleared before it: the fast path
+// counts into the team's pending totals (fastQueues.store), the general
+// path into d.
+func memberSent(w *Worker, d *delta, k int) (pkts, bytes uint64) {
+	p := &w.pend.teams[0].Ports[k]
+	return d.txPkts[k] + p.TxPackets, d.txBytes[k] + p.TxBytes
+}
+
 // totalLen is the bytes of frames.
 func totalLen(frames [][]byte) uint64 {
 	var n uint64
@@ -65,12 +74,13 @@ func TestFastPathCountsMemberTrafficByQueueGrowth(t *testing.T) {
 	first, second := traffic.Mix(20, 1, teamMAC, clientMAC), traffic.Mix(10, 2, teamMAC, clientMAC)
 	for i, vec := range [][][]byte{first, second} {
 		var d delta
+		r.w.pend = pendingCounters{}
 		r.w.fromKernel(0, ts, 0, r.mbufs(t, vec), &d)
-		if d.txPkts[0] != uint64(len(vec)) || d.txBytes[0] != totalLen(vec) {
-			t.Errorf("vector %d: member 0 counted %d packets, %d bytes; want %d, %d", i, d.txPkts[0], d.txBytes[0], len(vec), totalLen(vec))
+		if pkts, bytes := memberSent(r.w, &d, 0); pkts != uint64(len(vec)) || bytes != totalLen(vec) {
+			t.Errorf("vector %d: member 0 counted %d packets, %d bytes; want %d, %d", i, pkts, bytes, len(vec), totalLen(vec))
 		}
-		if d.txPkts[1] != 0 || d.txBytes[1] != 0 {
-			t.Errorf("vector %d: member 1 counted %d packets, %d bytes; want none", i, d.txPkts[1], d.txBytes[1])
+		if pkts, bytes := memberSent(r.w, &d, 1); pkts != 0 || bytes != 0 {
+			t.Errorf("vector %d: member 1 counted %d packets, %d bytes; want none", i, pkts, bytes)
 		}
 		if d.rxBytes != totalLen(vec) {
 			t.Errorf("vector %d: %d bytes received, want %d", i, d.rxBytes, totalLen(vec))
@@ -162,8 +172,8 @@ func TestFastPathRewritesOnlyTheTeamSource(t *testing.T) {
 	in := [][]byte{v4, v6, foreign}
 	var d delta
 	r.w.fromKernel(0, &r.snap.Load().Teams[0], 0, r.mbufs(t, in), &d)
-	if d.txPkts[1] != uint64(len(in)) {
-		t.Fatalf("member 1 counted %d packets, want %d", d.txPkts[1], len(in))
+	if pkts, _ := memberSent(r.w, &d, 1); pkts != uint64(len(in)) {
+		t.Fatalf("member 1 counted %d packets, want %d", pkts, len(in))
 	}
 	r.w.IO().Flush()
 	got := r.members[1].drain()
@@ -176,5 +186,43 @@ func TestFastPathRewritesOnlyTheTeamSource(t *testing.T) {
 		if !bytes.Equal(got[i], want) {
 			t.Errorf("frame %d left as % x, want % x", i, got[i][:16], want[:16])
 		}
+	}
+}
+
+// TestFastPathLeavesATableWithoutMembersToTheGeneralPath gives half the
+// buckets no member: sendFast, whose loop does not test the member it
+// looks up, must leave the vector to the general path, which sends the
+// frames of the other buckets and drops these as no_member.
+func TestFastPathLeavesATableWithoutMembersToTheGeneralPath(t *testing.T) {
+	r := newRig(t, 2, func(r *rig, _ *WorkerConfig) { r.noStart = true })
+	ts := SingleMember(teamMAC, 2, 0)
+	for b := range ts.Table {
+		if b%2 == 1 {
+			ts.Table[b] = -1
+		}
+	}
+	r.publishState(ts)
+	vec := traffic.Mix(dpdk.Vector, 5, teamMAC, clientMAC)
+	sent := 0
+	for _, f := range vec {
+		if classify.Bucket(classify.Frame(f).Hash, NBuckets)%2 == 0 {
+			sent++
+		}
+	}
+	if sent == 0 || sent == len(vec) {
+		t.Fatalf("%d of %d frames in buckets with a member: want some of each", sent, len(vec))
+	}
+	var d delta
+	r.w.pend = pendingCounters{}
+	r.w.fromKernel(0, &r.snap.Load().Teams[0], 0, r.mbufs(t, vec), &d)
+	if pkts, _ := memberSent(r.w, &d, 0); pkts != uint64(sent) {
+		t.Errorf("member 0 counted %d packets, want %d", pkts, sent)
+	}
+	if d.drops[DropNoMember] != uint64(len(vec)-sent) {
+		t.Errorf("%d no_member drops, want %d", d.drops[DropNoMember], len(vec)-sent)
+	}
+	r.w.IO().Flush()
+	if got := r.members[0].drain(); len(got) != sent {
+		t.Errorf("member 0 sent %d frames, want %d", len(got), sent)
 	}
 }

@@ -585,7 +585,7 @@ func (w *Worker) forward(s *Snapshot, src source, pkts []*dpdk.Mbuf) {
 	// the team's members.
 	if src.member >= 0 {
 		d.addTx(c, TapIndex)
-	} else {
+	} else if d.generalTx {
 		for i := range int(w.slots[t]) {
 			d.addTx(c, i)
 		}
@@ -624,6 +624,10 @@ type delta struct {
 	// coalesced and coalescedSegs count the TCP super-frames written to
 	// the kernel and the segments in them.
 	coalesced, coalescedSegs uint64
+	// generalTx: txPkts and txBytes hold counts of members (frames from
+	// the kernel that took the general path); sendFast's counts go to
+	// the team's totals directly (fastQueues.store).
+	generalTx bool
 }
 
 // addTx adds port i's transmit counts to c.
@@ -661,16 +665,19 @@ const classMask = 7
 func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf, d *delta) {
 	// Team t's packet and byte counter pairs, by bucket.
 	buckets := (*bucketCounters)(unsafe.Pointer((*[NBuckets * 2]uint64)(w.buckets[bucketIndex(t, 0):])))
-	if q := &w.fast; vid == 0 && q.load(&w.memberQ[t], w.slots[t], ts, buckets) {
-		n := sendFast(q, pkts)
-		if ts.Rewrite != 0 {
-			q.rewrite(&w.memberQ[t])
+	if q := &w.fast; vid == 0 && q.load(&w.memberQ[t], w.slots[t], ts) {
+		var n int
+		if vec := pkts[:min(len(pkts), dpdk.Vector)]; ts.Rewrite == 0 {
+			n = sendFast(0, q, vec, 0, buckets)
+		} else {
+			n = sendFastSLB(0, q, vec, 0, buckets)
 		}
-		q.store(&w.memberQ[t], d)
+		d.rxBytes += q.store(&w.memberQ[t], &w.pend.teams[t])
 		d.classes[classify.ClassL3] += q.l3
 		d.classes[classify.ClassL4] += uint64(n) - q.l3
 		pkts = pkts[n:]
 	}
+	d.generalTx = d.generalTx || len(pkts) > 0
 	for len(pkts) > 0 {
 		vec := pkts[:min(len(pkts), dpdk.Vector)]
 		pkts = pkts[len(vec):]
@@ -691,8 +698,10 @@ func (w *Worker) fromKernel(t int, ts *TeamState, vid uint16, pkts []*dpdk.Mbuf,
 		w.sendChosen(ts, &w.memberQ[t], vec, dst, d)
 	}
 	// Every frame was sent on a member or dropped.
-	for _, b := range d.txBytes[:min(w.slots[t], MaxMembers)] {
-		d.rxBytes += b
+	if d.generalTx {
+		for _, b := range d.txBytes[:min(w.slots[t], MaxMembers)] {
+			d.rxBytes += b
+		}
 	}
 }
 
@@ -704,25 +713,31 @@ const (
 	untaggable = -127
 )
 
-// sendFast queues the frames of pkts from the first on, in one pass,
-// while they are ones chooseFast would take for a member, and returns how
-// many it queued, counting their buckets, and in q their classes and each
-// member's bytes; fastQueues.rewrite then gives those of SLB members
-// their source MAC. It fills the members' buffers through q (see
+// sendFast queues the frames of pkts from index i on, in one pass, while
+// they are ones chooseFast would take for a member, and returns the index
+// of the first it left (len(pkts) if none), counting their buckets in
+// buckets, and in q their classes and each
+// member's bytes (sendFastSLB does the same for SLB, giving frames their
+// member's source MAC). It fills the members' buffers through q (see
 // fastQueues), without testing for room: it takes at most dpdk.Vector
 // frames, which fastQueues.load made sure fit. Like the other loops of
 // fromKernel it is kept out of line, so that PGO does not merge it into a
-// function whose loops make calls; and it has as few arguments as it can,
-// since the register allocator reloads at every turn of the loop what the
-// hash's multiplies clobber.
+// function whose loops make calls. Its arguments are laid out for the
+// register allocator: the hash's 128-bit multiply clobbers AX and DX, and
+// a value the loop keeps in either is moved out and back on every turn.
+// The unused first argument takes AX, so q arrives in BX; the loop starts
+// at i, an argument, and buckets comes as one too, so that no value made
+// before the loop lands in AX or DX; pkts holds at most dpdk.Vector
+// frames (the caller's slice), which fastQueues.load made room for.
 //
 //go:noinline
-func sendFast(q *fastQueues, pkts []*dpdk.Mbuf) int {
-	sent := min(len(pkts), dpdk.Vector)
+func sendFast(_ uintptr, q *fastQueues, pkts []*dpdk.Mbuf, i int, buckets *bucketCounters) int {
+	if !q.valid {
+		return 0
+	}
 	// Both pointers tested once here, not on every turn.
-	buckets := q.buckets
 	_, _ = q.table[0], buckets[0]
-	for i := 0; i < sent; i++ {
+	for ; uint(i) < uint(len(pkts)); i++ {
 		m := pkts[i]
 		data := m.Data()
 		// As in chooseFast: the classifier's checks inline, one by one
@@ -739,54 +754,90 @@ func sendFast(q *fastQueues, pkts []*dpdk.Mbuf) int {
 		default:
 			return i
 		}
-		mi := uint8(q.table[b])
-		if mi >= MaxMembers {
-			if classify.IsFastV4L3(data) {
-				q.l3-- // chooseFast takes the frame again and counts it
-			}
-			return i
-		}
+		// The table is valid: the mask only spares a bounds check.
+		mi := uint(uint8(q.table[b])) & (MaxMembers - 1)
 		n := uint64(m.PktLen())
-		k := q.n[mi]
-		q.n[mi]++
-		// Entry k of the member's buffer, which load set (a pointer
-		// offset rather than an index, for no nil check).
-		*(*uintptr)(unsafe.Add(q.buf[mi], uintptr(k)*unsafe.Sizeof(uintptr(0)))) = dpdk.MbufAddr(m)
+		// next holds a C address as a uintptr (a pointer type would take
+		// a write barrier at every bump), read here as the pointer it is.
+		*(*uintptr)(*(*unsafe.Pointer)(unsafe.Pointer(&q.next[mi]))) = dpdk.MbufAddr(m)
+		q.next[mi] += unsafe.Sizeof(uintptr(0))
 		buckets[0][b]++
 		buckets[1][b] += n
 		q.bytes[mi] += n
 	}
-	return sent
+	return len(pkts)
 }
 
-// rewrite gives the frames sendFast queued on each member that transmits
-// with its own MAC (SLB) that MAC as their source, where the source is
-// the team MAC. A pass of its own, over those frames only, so that
-// sendFast's loop, which every frame goes through, need not test for it
-// (every frame sendFast takes is longer than 14 bytes).
-func (q *fastQueues) rewrite(queues *[MaxMembers]*dpdk.TxQueue) {
-	for k, fix := range q.fix[:q.slots] {
-		if fix == 0 || q.n[k] == q.n0[k] {
-			continue
-		}
-		dpdk.RewriteSource(queues[k].Queued()[q.n0[k]:q.n[k]], q.team, fix)
+// sendFastSLB is sendFast for a team whose members transmit with their
+// own MACs (SLB): a frame for a member that rewrites leaves with that
+// member's source MAC where its source is the team MAC. The rewrite
+// reads and writes bytes 6-13 (source MAC and EtherType) as one word,
+// which the xor with fastQueues.fix changes in its low 48 bits only. A
+// copy of sendFast's loop rather than a test in it, so that trunk and
+// LACP teams pay nothing for it, and in the same pass, so that SLB does
+// not walk the frames and their mbufs a second time. The test of the
+// member comes last, as one bit test of TeamState.Rewrite on the member
+// index the loop holds (a uint, so that the compiler keeps one copy of
+// it): a frame for the path member pays two instructions for it.
+//
+//go:noinline
+func sendFastSLB(_ uintptr, q *fastQueues, pkts []*dpdk.Mbuf, i int, buckets *bucketCounters) int {
+	if !q.valid {
+		return 0
 	}
+	team := q.team << 16 // as a source MAC reads in the word at byte 6
+	rewrite := uint32(q.ts.Rewrite)
+	_, _ = q.table[0], buckets[0]
+	for ; uint(i) < uint(len(pkts)); i++ {
+		m := pkts[i]
+		data := m.Data()
+		var b uint8
+		switch {
+		case classify.IsFastL4(data):
+			b = bucketOf(classify.FastL4Hash(data))
+		case classify.IsFastV6L4(data):
+			b = bucketOf(classify.MixV6L4(classify.FastV6L4Words(data)))
+		case classify.IsFastV4L3(data):
+			b = bucketOf(classify.FastV4L3Hash(data))
+			q.l3++
+		default:
+			return i
+		}
+		mi := uint(uint8(q.table[b])) & (MaxMembers - 1)
+		n := uint64(m.PktLen())
+		*(*uintptr)(*(*unsafe.Pointer)(unsafe.Pointer(&q.next[mi]))) = dpdk.MbufAddr(m)
+		q.next[mi] += unsafe.Sizeof(uintptr(0))
+		buckets[0][b]++
+		buckets[1][b] += n
+		q.bytes[mi] += n
+		if rewrite&(1<<mi) != 0 { // one BT instruction
+			// Every frame taken is longer than 14 bytes: no bounds check.
+			h := (*[8]byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(data)), 6))
+			if w := le.Uint64(h[:]); w<<16 == team {
+				le.PutUint64(h[:], w^q.fix[mi])
+			}
+		}
+	}
+	return len(pkts)
 }
 
-// fastQueues is sendFast's view of a team's member queues: each member's
-// buffer and count (dpdk.TxQueue.Slots), the count it started from, the
-// bytes it queued, and, in SLB, what turns the team MAC into the member's
-// source MAC.
+// fastQueues is sendFast's view of a team's member queues: where in each
+// member's buffer (dpdk.TxQueue.Slots) its next packet goes and where the
+// vector's packets began, the bytes it queued, and, in SLB, what turns the
+// team MAC into the member's source MAC.
 type fastQueues struct {
-	// ts is the team state table, fix and team were taken from.
+	// ts is the team state table, valid, fix and team were taken from.
 	ts *TeamState
-	// table and buckets are the team's bucket table (a copy, so that the
-	// loop has one pointer less to keep) and bucket counters.
-	table   [NBuckets]int8
-	buckets *bucketCounters
-	buf     [MaxMembers]unsafe.Pointer // *[dpdk.TxQueueCap]uintptr
-	n, n0   [MaxMembers]uint16
-	bytes   [MaxMembers]uint64
+	// table is the team's bucket table (a copy, so that the loop has one
+	// pointer less to keep).
+	table [NBuckets]int8
+	// next is the address of the buffer entry the member's next packet
+	// goes to, start that of the vector's first; n0 is how many packets
+	// the buffer held before the vector. A pointer bumped by one word is
+	// one instruction less per packet than a count and an index.
+	next, start [MaxMembers]uintptr
+	n0          [MaxMembers]uint16
+	bytes       [MaxMembers]uint64
 	// fix is, for a member that rewrites, the team MAC xor its source MAC
 	// as the low 48 bits of a little-endian word, and team the team MAC
 	// as such a word (SLB).
@@ -797,13 +848,17 @@ type fastQueues struct {
 	// slots bounds the member slots in use (Worker.slots): the table
 	// names none past it, and the loops over members stop there.
 	slots uint8
+	// valid: every table entry names a member slot (none is negative),
+	// so that sendFast need not test the member it looks up. A table
+	// without members at all is left to the general path, which drops.
+	valid bool
 }
 
 // load takes the member queues and, for SLB, ts's MACs. It reports false
 // when a queue holds more than dpdk.TxQueueCap-dpdk.Vector packets (never
 // after a step, which empties them), so that a vector of frames fits
 // every queue.
-func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, slots uint8, ts *TeamState, buckets *bucketCounters) bool {
+func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, slots uint8, ts *TeamState) bool {
 	// Field by field: a composite literal would be built on the stack
 	// and copied. What comes from ts is taken again only when the
 	// snapshot changed: a published TeamState never changes, and q.ts
@@ -811,30 +866,36 @@ func (q *fastQueues) load(queues *[MaxMembers]*dpdk.TxQueue, slots uint8, ts *Te
 	if q.ts != ts {
 		q.ts = ts
 		q.table = ts.Table
+		q.valid = true
+		for _, mi := range ts.Table {
+			if uint8(mi) >= MaxMembers {
+				q.valid = false
+			}
+		}
 		q.fix = [MaxMembers]uint64{}
 		if ts.Rewrite != 0 {
 			q.loadRewrite(ts)
 		}
 	}
-	q.buckets = buckets
 	q.bytes = [MaxMembers]uint64{}
 	q.l3 = 0
 	if slots = min(slots, MaxMembers); slots != q.slots {
 		// No buffer of an earlier port set stays past the slots.
-		q.buf = [MaxMembers]unsafe.Pointer{}
+		q.next, q.start = [MaxMembers]uintptr{}, [MaxMembers]uintptr{}
 		q.slots = slots
 	}
 	for k, tq := range queues[:q.slots] {
 		if tq == nil {
 			// No member in this slot: the table never names it.
-			q.buf[k], q.n[k], q.n0[k] = nil, 0, 0
+			q.next[k], q.start[k], q.n0[k] = 0, 0, 0
 			continue
 		}
 		buf, n := tq.Slots()
-		if n > dpdk.TxQueueCap-dpdk.Vector {
+		if uint(n) > dpdk.TxQueueCap-dpdk.Vector { // unsigned: no bounds check below
 			return false
 		}
-		q.buf[k], q.n[k], q.n0[k] = unsafe.Pointer(buf), uint16(n), uint16(n)
+		p := uintptr(unsafe.Pointer(&buf[n]))
+		q.next[k], q.start[k], q.n0[k] = p, p, uint16(n)
 	}
 	return true
 }
@@ -854,17 +915,27 @@ func macWord(mac *frame.MAC) uint64 {
 	return uint64(le.Uint32(mac[0:4])) | uint64(le.Uint16(mac[4:6]))<<32
 }
 
-// store hands the counts back to the queues and adds each member's
-// packets (what its count grew by) and bytes to d.
-func (q *fastQueues) store(queues *[MaxMembers]*dpdk.TxQueue, d *delta) {
+// store hands the counts back to the queues, adds each member's packets
+// (what its count grew by) and bytes to the team's totals c, in the one
+// pass over the members a vector of sendFast takes, and returns the
+// bytes sent.
+func (q *fastQueues) store(queues *[MaxMembers]*dpdk.TxQueue, c *TeamTotals) (bytes uint64) {
 	for k, tq := range queues[:q.slots] {
-		if tq == nil || q.n[k] == q.n0[k] {
+		if tq == nil || q.next[k] == q.start[k] {
 			continue
 		}
-		tq.SetLen(int(q.n[k]))
-		d.txPkts[k] += uint64(q.n[k] - q.n0[k])
-		d.txBytes[k] += q.bytes[k]
+		sent := q.sent(k)
+		tq.SetLen(int(q.n0[k]) + sent)
+		c.Ports[k].TxPackets += uint64(sent)
+		c.Ports[k].TxBytes += q.bytes[k]
+		bytes += q.bytes[k]
 	}
+	return bytes
+}
+
+// sent is how many packets sendFast queued on member k.
+func (q *fastQueues) sent(k int) int {
+	return int((q.next[k] - q.start[k]) / unsafe.Sizeof(uintptr(0)))
 }
 
 // chooseFast sets dst[i] to the member of each common frame pkts[i]

@@ -209,25 +209,3 @@ func (m *Mbuf) Adj(n int) bool {
 	*m.u32(offPktLen) -= uint32(n)
 	return true
 }
-
-// RewriteSource gives each frame of ms whose source MAC is team the source
-// team^fix, where team and fix hold a MAC in the low 48 bits of a
-// little-endian word (bytes 6-11 of the frame; every frame must be longer
-// than 13 bytes). It is SLB's per-member source rewrite (each member sends
-// with its own MAC), a loop of its own so that the loop that picks the
-// members need not test for it, written without calls so that it carries
-// nothing but the rewrite.
-func RewriteSource(ms []*Mbuf, team, fix uint64) {
-	team <<= 16
-	for _, m := range ms {
-		p := (*[16]byte)(unsafe.Add(*(*unsafe.Pointer)(unsafe.Pointer(m)), *(*uint16)(unsafe.Add(unsafe.Pointer(m), offDataOff))))
-		h := p[6:14:14]
-		w := uint64(h[0]) | uint64(h[1])<<8 | uint64(h[2])<<16 | uint64(h[3])<<24 |
-			uint64(h[4])<<32 | uint64(h[5])<<40 | uint64(h[6])<<48 | uint64(h[7])<<56
-		if w<<16 == team {
-			w ^= fix // the EtherType (the top 16 bits) stays
-			h[0], h[1], h[2], h[3] = byte(w), byte(w>>8), byte(w>>16), byte(w>>24)
-			h[4], h[5], h[6], h[7] = byte(w>>32), byte(w>>40), byte(w>>48), byte(w>>56)
-		}
-	}
-}
