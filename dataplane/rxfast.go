@@ -17,7 +17,7 @@ import (
 // source one of our MACs?) and the destination test. rxFast decides both
 // from the EtherType, the last byte of each MAC and one 8-byte load of the
 // destination, with a few compares against MACs read out of the snapshot
-// once per vector (fromWire's loop); every other
+// when it changes (rxView); every other
 // frame takes the full filters (wireFrame: acceptFromWire and the rest),
 // so the answer is the same either way.
 //
@@ -44,7 +44,9 @@ func macKey(mac frame.MAC) uint64 {
 	return uint64(binary.LittleEndian.Uint32(mac[0:4]))<<16 | uint64(binary.LittleEndian.Uint16(mac[4:6]))<<48
 }
 
-// rxFast is one vector's view of a team for the fast test. The fields
+// rxFast is a worker's view of a team for the fast test, loaded when the
+// snapshot changes (rxView) and kept across vectors; only own is set per
+// vector (from). The fields
 // the loops read for every frame come first: at offsets under 128 an
 // instruction holds them in one byte.
 type rxFast struct {
@@ -159,6 +161,14 @@ func (f *rxFast) run(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 }
 
 // runPlain is run for a team that counts no clients, to the EndMark.
+//
+// The destination test reads the team MAC from f for each frame, not
+// from a copy the loop keeps in a register. A frame for a member's own
+// MAC (SLB) is tested against the MAC of the member it came from (own)
+// first, then against the others (in countRun out of line: isMemberDst),
+// and gets the team MAC (toTeam) once the loop filter passed it, as
+// acceptFromWire does. runPlain calls nothing, so it keeps no stack
+// frame.
 func (f *rxFast) runPlain(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 	at := unsafe.Pointer(unsafe.SliceData(pkts))
 	for i := 0; ; i++ {
@@ -189,14 +199,6 @@ func (f *rxFast) runPlain(pkts []*dpdk.Mbuf) (taken int, bytes uint64) {
 		bytes += uint64(m.PktLen())
 	}
 }
-
-// The destination test reads the team MAC from f for each frame, not
-// from a copy the loop keeps in a register. A frame for a member's own
-// MAC (SLB) is tested against the MAC of the member it came from (own)
-// first, then against the others (in countRun out of line: isMemberDst),
-// and gets the team MAC (toTeam) once the loop filter passed it, as
-// acceptFromWire does. runPlain calls nothing, so it keeps no stack
-// frame.
 
 // isMemberDst reports whether the destination of the frame whose header
 // is h is a member's own MAC.

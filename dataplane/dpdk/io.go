@@ -135,7 +135,8 @@ func (io *IO) SetControl(r *Ring) { io.c.ctl = r.c }
 // Step flushes the previous vector's output and receives the next vector.
 // It returns the received packets and the index (from AddRx) of the queue
 // they came from; an empty slice means every queue was idle. The entry
-// after the last packet (pkts[:len(pkts)+1]) holds EndMark.
+// after the last packet (pkts[:len(pkts)+1]) holds EndMark, for an empty
+// slice too.
 func (io *IO) Step() (pkts []*Mbuf, rxq int) {
 	io.sync()
 	n := int(C.tg_io_step_at(C.uintptr_t(uintptr(unsafe.Pointer(io.c)))))

@@ -16,11 +16,17 @@
 
 #include "shim.h"
 
-struct rte_mbuf tg_end_mark = { .buf_addr = &tg_end_mark };
+/* No data and no pool: a stray free of it faults at once instead of
+ * corrupting a mempool. */
+struct rte_mbuf tg_end_mark = { .buf_addr = &tg_end_mark, .refcnt = 1, .nb_segs = 1 };
 
 struct tg_io *tg_io_new(int socket)
 {
-	return rte_zmalloc_socket("tg_io", sizeof(struct tg_io), RTE_CACHE_LINE_SIZE, socket);
+	struct tg_io *io = rte_zmalloc_socket("tg_io", sizeof(struct tg_io), RTE_CACHE_LINE_SIZE, socket);
+
+	if (io != NULL)
+		io->rx_pkts[0] = &tg_end_mark;
+	return io;
 }
 
 void tg_io_free(struct tg_io *io)
@@ -171,6 +177,7 @@ uint16_t tg_io_step(struct tg_io *io)
 		}
 	}
 	io->idle_steps++;
+	io->rx_pkts[0] = &tg_end_mark;
 	return 0;
 }
 

@@ -88,7 +88,8 @@ struct tg_io {
 	struct tg_feed *feed;       /* benchmark source, NULL in service */
 	struct tg_rxq rx[TG_MAX_QUEUES];
 	struct tg_txq tx[TG_MAX_QUEUES];
-	/* The received vector; rx_pkts[nb_rx] is tg_end_mark. */
+	/* The received vector; rx_pkts[nb_rx] is tg_end_mark, also after an
+	 * idle step (nb_rx 0). */
 	struct rte_mbuf *rx_pkts[TG_VECTOR + 1];
 	struct rte_mbuf *drop[TG_SIDE_CAP];
 	struct rte_mbuf *ctl_pkts[TG_SIDE_CAP];
