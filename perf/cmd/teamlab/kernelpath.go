@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -89,17 +89,34 @@ func kernelPath(args []string) error {
 	if err != nil {
 		return err
 	}
+	members, streams = uniq(members), uniq(streams)
+	smallest := slices.Min(members)
 	modes := strings.Split(*modesFlag, ",")
 	var dirs []bool // reverse: server->client
 	for _, d := range strings.Split(*dirsFlag, ",") {
+		var reverse bool
 		switch d {
 		case "client->server":
-			dirs = append(dirs, false)
 		case "server->client":
-			dirs = append(dirs, true)
+			reverse = true
 		default:
 			return fmt.Errorf("-directions: unknown direction %q (client->server or server->client)", d)
 		}
+		if !slices.Contains(dirs, reverse) {
+			dirs = append(dirs, reverse)
+		}
+	}
+	for _, name := range []string{*cc, *ccAlso} {
+		if err := congestionControlAvailable(name); err != nil {
+			return err
+		}
+	}
+	// A second congestion control that is the first one measures the
+	// same thing again.
+	if same, err := sameCongestionControl(*cc, *ccAlso); err != nil {
+		return err
+	} else if same {
+		*ccAlso = ""
 	}
 
 	var runs []kernelRun
@@ -171,59 +188,66 @@ func kernelPath(args []string) error {
 			return fmt.Errorf("unknown member kind %q", kind)
 		}
 	}
-	if *anchors {
-		if err := anchor("no team", false, *cc); err != nil {
-			return err
-		}
-		if err := anchor("no team, wire-sized", true, *cc); err != nil {
-			return err
-		}
-	}
-	for _, kind := range kinds {
-		for _, mode := range modes {
-			for _, n := range members {
-				if err := team(kind, mode, n, *cc, *workersFlag); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	// The second congestion control, on the no-team path and the
-	// smallest team of the first kind and mode: how much the comparison
-	// depends on it.
-	if *ccAlso != "" {
-		if *anchors {
-			if err := anchor("no team", false, *ccAlso); err != nil {
-				return err
-			}
-		}
-		if err := team(kinds[0], modes[0], members[0], *ccAlso, *workersFlag); err != nil {
-			return err
-		}
-	}
-	// More workers (and TAP queues) for the smallest team: on two cores
-	// they share the CPUs with the iperf3 ends.
-	if *workersAlso > 0 && *workersAlso != *workersFlag {
-		if err := team(kinds[0], modes[0], members[0], *cc, *workersAlso); err != nil {
-			return err
-		}
-	}
-	// More rounds of the target's configuration: one run of each is at
-	// the mercy of the machine's neighbours.
-	for round = 2; round <= *repeat; round++ {
+	// measure runs the whole plan; what it measured before an error
+	// still makes the report.
+	measure := func() error {
 		if *anchors {
 			if err := anchor("no team", false, *cc); err != nil {
 				return err
 			}
+			if err := anchor("no team, wire-sized", true, *cc); err != nil {
+				return err
+			}
 		}
-		if err := team(kinds[0], modes[0], members[0], *cc, *workersFlag); err != nil {
-			return err
+		for _, kind := range kinds {
+			for _, mode := range modes {
+				for _, n := range members {
+					if err := team(kind, mode, n, *cc, *workersFlag); err != nil {
+						return err
+					}
+				}
+			}
 		}
-	}
-	if *out == "" {
+		// The second congestion control, on the no-team path and the
+		// smallest team of the first kind and mode: how much the comparison
+		// depends on it.
+		if *ccAlso != "" {
+			if *anchors {
+				if err := anchor("no team", false, *ccAlso); err != nil {
+					return err
+				}
+			}
+			if err := team(kinds[0], modes[0], smallest, *ccAlso, *workersFlag); err != nil {
+				return err
+			}
+		}
+		// More workers (and TAP queues) for the smallest team: on two cores
+		// they share the CPUs with the iperf3 ends.
+		if *workersAlso > 0 && *workersAlso != *workersFlag {
+			if err := team(kinds[0], modes[0], smallest, *cc, *workersAlso); err != nil {
+				return err
+			}
+		}
+		// More rounds of the target's configuration: one run of each is at
+		// the mercy of the machine's neighbours.
+		for round = 2; round <= *repeat; round++ {
+			if *anchors {
+				if err := anchor("no team", false, *cc); err != nil {
+					return err
+				}
+			}
+			if err := team(kinds[0], modes[0], smallest, *cc, *workersFlag); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
-	return writeKernelReport(*out, runs, *dur)
+	err = measure()
+	if *out == "" || len(runs) == 0 {
+		return err
+	}
+	info := reportInfo{dur: *dur, cc: *cc, ccAlso: *ccAlso, workers: *workersFlag}
+	return errors.Join(err, writeKernelReport(*out, runs, info))
 }
 
 // clientMTU sets the MTU of every client's interface.
@@ -301,7 +325,7 @@ func iperfAll(l *lab.Lab, kc kernelCase, streams []int, dirs []bool, dur time.Du
 	}
 	for _, s := range streams {
 		for _, reverse := range dirs {
-			r, err := iperfOnce(l, s, reverse, dur, cpu)
+			r, err := iperfOnce(l, s, reverse, dur, kc.cc, cpu)
 			// On a shared machine something may signal every iperf3
 			// (pkill): start the servers again (those still running keep
 			// their ports) and repeat the run, twice at most.
@@ -310,7 +334,7 @@ func iperfAll(l *lab.Lab, kc kernelCase, streams []int, dirs []bool, dur time.Du
 				if err := servers(); err != nil {
 					return err
 				}
-				r, err = iperfOnce(l, s, reverse, dur, cpu)
+				r, err = iperfOnce(l, s, reverse, dur, kc.cc, cpu)
 			}
 			if err != nil {
 				return err
@@ -322,8 +346,9 @@ func iperfAll(l *lab.Lab, kc kernelCase, streams []int, dirs []bool, dur time.Du
 	return nil
 }
 
-// iperfOnce runs streams iperf3 clients at once and sums what they carried.
-func iperfOnce(l *lab.Lab, streams int, reverse bool, dur time.Duration, team *teamProbe) (kernelRun, error) {
+// iperfOnce runs streams iperf3 clients at once and sums what they
+// carried; with cc set, both ends of every stream must have used it.
+func iperfOnce(l *lab.Lab, streams int, reverse bool, dur time.Duration, cc string, team *teamProbe) (kernelRun, error) {
 	r := kernelRun{Streams: streams, Direction: "client->server"}
 	if reverse {
 		r.Direction = "server->client"
@@ -367,6 +392,8 @@ func iperfOnce(l *lab.Lab, streams int, reverse bool, dur time.Duration, team *t
 					SumReceived struct {
 						BitsPerSecond float64 `json:"bits_per_second"`
 					} `json:"sum_received"`
+					SenderCC   string `json:"sender_tcp_congestion"`
+					ReceiverCC string `json:"receiver_tcp_congestion"`
 				} `json:"end"`
 			}
 			if err := json.Unmarshal(out, &j); err != nil {
@@ -375,6 +402,10 @@ func iperfOnce(l *lab.Lab, streams int, reverse bool, dur time.Duration, team *t
 			}
 			if j.Error != "" {
 				results[k].err = fmt.Errorf("iperf3 client %d: %s", k, j.Error)
+				return
+			}
+			if cc != "" && (j.End.SenderCC != cc || j.End.ReceiverCC != cc) {
+				results[k].err = fmt.Errorf("iperf3 client %d: congestion control %s (sender) and %s (receiver), want %s", k, j.End.SenderCC, j.End.ReceiverCC, cc)
 				return
 			}
 			results[k] = result{bps: j.End.SumReceived.BitsPerSecond, retr: j.End.SumSent.Retransmits}
@@ -500,6 +531,72 @@ func processCPU(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
 
+// uniq is v without repeats, in its order.
+func uniq(v []int) []int {
+	var out []int
+	for _, x := range v {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// onlineCPUs counts the CPUs /proc/stat reports (its cpuN lines), the
+// CPUs machineBusy adds up.
+func onlineCPUs() int {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if len(line) > 3 && strings.HasPrefix(line, "cpu") && line[3] >= '0' && line[3] <= '9' {
+			n++
+		}
+	}
+	return n
+}
+
+// congestionControlAvailable checks that the kernel offers TCP congestion
+// control name ("" = the machine's default, always there), loading its
+// module if need be, before any lab is measured with it.
+func congestionControlAvailable(name string) error {
+	if name == "" {
+		return nil
+	}
+	const avail = "/proc/sys/net/ipv4/tcp_available_congestion_control"
+	have := func() (string, bool) {
+		b, err := os.ReadFile(avail)
+		return strings.TrimSpace(string(b)), err == nil && slices.Contains(strings.Fields(string(b)), name)
+	}
+	if _, ok := have(); ok {
+		return nil
+	}
+	exec.Command("modprobe", "tcp_"+name).Run() // may be built in or absent: checked next
+	if list, ok := have(); !ok {
+		return fmt.Errorf("TCP congestion control %q is not available (the kernel offers: %s)", name, list)
+	}
+	return nil
+}
+
+// sameCongestionControl reports whether a and b name the same congestion
+// control, "" standing for the machine's default; b = "" (none) is never
+// the same.
+func sameCongestionControl(a, b string) (bool, error) {
+	if b == "" {
+		return false, nil
+	}
+	if a == "" {
+		d, err := os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control")
+		if err != nil {
+			return false, err
+		}
+		a = strings.TrimSpace(string(d))
+	}
+	return a == b, nil
+}
+
 // clockTicks is USER_HZ, the unit of /proc's CPU times on Linux.
 const clockTicks = 100
 
@@ -515,14 +612,37 @@ func intList(s string) ([]int, error) {
 	return out, nil
 }
 
-func writeKernelReport(dir string, runs []kernelRun, dur time.Duration) error {
+// reportInfo is what the report says of how its runs were made.
+type reportInfo struct {
+	dur        time.Duration
+	cc, ccAlso string // congestion controls ("" = the machine's; none for ccAlso)
+	workers    int
+}
+
+func writeKernelReport(dir string, runs []kernelRun, info reportInfo) error {
 	when := time.Now().UTC()
 	var b strings.Builder
+	workers := "one teamgw worker"
+	if info.workers > 1 {
+		workers = fmt.Sprintf("%d teamgw workers (and TAP queues)", info.workers)
+	}
+	ccText := "the machine's own congestion control"
+	if info.cc != "" {
+		ccText = info.cc
+		if info.cc == "cubic" {
+			ccText += ", Linux's default,"
+		}
+	}
+	ccText += " for every configuration"
+	if info.ccAlso != "" {
+		ccText += fmt.Sprintf(", and %s for the no-team path and the smallest team, compared with the no-team path under the same congestion control", info.ccAlso)
+	}
 	fmt.Fprintf(&b, `# Kernel path throughput (iperf3 through the team's TAP, netns lab)
 
 %s. iperf3 server in the gateway namespace on the team address, one client
-namespace per stream behind a Linux bridge, %v per run, one teamgw worker
-unless the path names more (its TAP then has a queue per worker). The anchors are the server's kernel on the member veth itself, no teamgw:
+namespace per stream behind a Linux bridge, %v per run, %s
+unless the path names other counts. The anchors are the server's kernel
+on the member veth itself, no teamgw:
 "no team" as veths behave (the kernel's 64 KB TSO segments cross the veth
 and the bridge whole, into the client), "no team, wire-sized" with TSO and
 GSO off on the veth, so that wire-sized frames cross, as on a real wire.
@@ -537,22 +657,20 @@ MTU). The switch takes frames in on the CPU the worker does not use (RPS).
 teamgw CPU is its CPU time over the run (1.0 = one core), kernel work done
 in its system calls included; CPU-s/Gbit sizes appliances. "machine CPU"
 is what the whole machine spent meanwhile (teamgw, both iperf3 ends and
-the switch; /proc/stat's user, system and interrupt time, niced
-neighbours left out; %d CPUs): where it reaches the CPUs there are, the
-run was CPU-bound and teamgw's CPU per Gbit is what costs throughput
-against the no-team path. "lost in teamgw"
+the switch; /proc/stat's user, system and interrupt time, niced processes
+left out, so teamlab itself must not run niced; %d CPUs): where it nears
+the CPUs there are, the run was CPU-bound and teamgw's CPU per Gbit is
+what costs throughput against the no-team path. "lost in teamgw"
 counts frames teamgw dropped for lack of room or as malformed; "super-frames
 whole / cut" counts the kernel's TCP super-frames that left teamgw whole
 (to a member's TSO or an af_packet member's kernel) and those it segmented.
 The iperf3 ends use the congestion control in the TCP column, set in the
-lab's namespaces: CUBIC, Linux's default, for every configuration, and a
-second one (BBR) for the no-team path and the smallest team, compared
-with the no-team path under the same congestion control. Reproduce:
+lab's namespaces (and checked in iperf3's report): %s. Reproduce:
 bin/teamlab kernelpath (make bench-kernel).
 
 | path | TCP | members | streams | direction | Gbit/s | vs no team | vs wire-sized | teamgw CPU | CPU-s/Gbit | machine CPU | machine CPU-s/Gbit | retransmits | lost in teamgw | super-frames whole / cut |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-`, when.Format(time.RFC3339), dur, runtime.NumCPU())
+`, when.Format(time.RFC3339), info.dur, workers, onlineCPUs(), ccText)
 	// vs is r's throughput over the anchor's with the same streams,
 	// direction and congestion control, "—" without one.
 	vs := func(path string, r kernelRun) string {
@@ -635,10 +753,17 @@ func repeatedSummary(runs []kernelRun) string {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n## %s, %d member(s), against the no-team path in %d alternating rounds (%s)\n\n", team.path, team.members, rounds, team.cc)
+	cc := team.cc
+	if cc == "" {
+		cc = "the machine's congestion control"
+	}
+	fmt.Fprintf(&b, "\n## %s, %d member(s), against the no-team path in %d alternating rounds (%s)\n\n", team.path, team.members, rounds, cc)
 	b.WriteString("Median [min, max] over the rounds; the ratio is the median of each round's team / no-team ratio.\n\n")
 	b.WriteString("| streams | direction | no team Gbit/s | team Gbit/s | team / no team |\n| --- | --- | --- | --- | --- |\n")
 	mm := func(v []float64, f string) string {
+		if len(v) == 0 {
+			return "—" // no anchor measured (-anchors=false)
+		}
 		s := stats.Summarize(v)
 		return fmt.Sprintf(f+" ["+f+", "+f+"]", s.Median, s.Min, s.Max)
 	}

@@ -29,3 +29,28 @@ func TestRepeatedSummaryPairsRounds(t *testing.T) {
 		t.Errorf("one round gave a summary:\n%s", s)
 	}
 }
+
+func TestRepeatedSummaryWithoutAnchors(t *testing.T) {
+	runs := []kernelRun{
+		{Path: "slb", Members: 1, Streams: 1, Direction: "server->client", CC: "cubic", Round: 1, Gbps: 5},
+		{Path: "slb", Members: 1, Streams: 1, Direction: "server->client", CC: "cubic", Round: 2, Gbps: 7},
+	}
+	want := "| 1 | server->client | — | 6.00 [5.00, 7.00] | — |"
+	if got := repeatedSummary(runs); !strings.Contains(got, want) {
+		t.Errorf("summary:\n%s\nwant the row\n%s", got, want)
+	}
+}
+
+func TestSameCongestionControl(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		same bool
+	}{{"cubic", "cubic", true}, {"cubic", "bbr", false}, {"cubic", "", false}, {"", "", false}} {
+		if same, err := sameCongestionControl(c.a, c.b); err != nil || same != c.same {
+			t.Errorf("sameCongestionControl(%q, %q) = %v, %v; want %v", c.a, c.b, same, err, c.same)
+		}
+	}
+	if err := congestionControlAvailable("no-such-cc"); err == nil {
+		t.Error("a made-up congestion control was accepted")
+	}
+}
