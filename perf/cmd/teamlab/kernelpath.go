@@ -67,7 +67,7 @@ func kernelPath(args []string) error {
 	var c common
 	c.register(fs)
 	membersFlag := fs.String("members", "1,2,4", "team sizes")
-	modesFlag := fs.String("modes", "slb", "team modes (trunk and lacp need a LAG switch: on the lab's Linux bridge the team MAC flaps between ports)")
+	modesFlag := fs.String("modes", "slb,trunk", "team modes: a trunk runs on the lab's Linux bridge, which learns the team MAC on whichever member sent last (this kernel has no bonding driver to make the switch ports a static LAG; every trunk member takes frames for the team MAC, so nothing is lost to it); lacp needs an LACP partner")
 	streamsFlag := fs.String("streams", "1,4", "parallel TCP streams (one client namespace each)")
 	dur := fs.Duration("time", 5*time.Second, "length of each iperf3 run")
 	out := fs.String("out", "perf/results", "directory for the JSON and Markdown report (\"\" = none)")
