@@ -754,18 +754,25 @@ func sendFast(_ uintptr, q *fastQueues, pkts []*dpdk.Mbuf, i int, buckets *bucke
 		default:
 			return i
 		}
-		// The table is valid: the mask only spares a bounds check.
-		mi := uint(uint8(q.table[b])) & (MaxMembers - 1)
-		n := uint64(m.PktLen())
-		// next holds a C address as a uintptr (a pointer type would take
-		// a write barrier at every bump), read here as the pointer it is.
-		*(*uintptr)(*(*unsafe.Pointer)(unsafe.Pointer(&q.next[mi]))) = dpdk.MbufAddr(m)
-		q.next[mi] += unsafe.Sizeof(uintptr(0))
-		buckets[0][b]++
-		buckets[1][b] += n
-		q.bytes[mi] += n
+		q.put(m, b, buckets)
 	}
 	return len(pkts)
+}
+
+// put queues m, of bucket b, on the member the table names for b and
+// counts it; it returns that member. The table is valid (load): the mask
+// only spares a bounds check.
+func (q *fastQueues) put(m *dpdk.Mbuf, b uint8, buckets *bucketCounters) uint {
+	mi := uint(uint8(q.table[b])) & (MaxMembers - 1)
+	n := uint64(m.PktLen())
+	// next holds a C address as a uintptr (a pointer type would take a
+	// write barrier at every bump), read here as the pointer it is.
+	*(*uintptr)(*(*unsafe.Pointer)(unsafe.Pointer(&q.next[mi]))) = dpdk.MbufAddr(m)
+	q.next[mi] += unsafe.Sizeof(uintptr(0))
+	buckets[0][b]++
+	buckets[1][b] += n
+	q.bytes[mi] += n
+	return mi
 }
 
 // sendFastSLB is sendFast for a team whose members transmit with their
@@ -803,14 +810,7 @@ func sendFastSLB(_ uintptr, q *fastQueues, pkts []*dpdk.Mbuf, i int, buckets *bu
 		default:
 			return i
 		}
-		mi := uint(uint8(q.table[b])) & (MaxMembers - 1)
-		n := uint64(m.PktLen())
-		*(*uintptr)(*(*unsafe.Pointer)(unsafe.Pointer(&q.next[mi]))) = dpdk.MbufAddr(m)
-		q.next[mi] += unsafe.Sizeof(uintptr(0))
-		buckets[0][b]++
-		buckets[1][b] += n
-		q.bytes[mi] += n
-		if rewrite&(1<<mi) != 0 { // one BT instruction
+		if mi := q.put(m, b, buckets); rewrite&(1<<mi) != 0 { // one BT instruction
 			// Every frame taken is longer than 14 bytes: no bounds check.
 			h := (*[8]byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(data)), 6))
 			if w := le.Uint64(h[:]); w<<16 == team {
