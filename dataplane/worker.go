@@ -295,6 +295,7 @@ func (w *Worker) addQueues() error {
 			if err != nil {
 				return err
 			}
+			w.io.PrefetchTx(qi)
 			w.memberQ[t][m] = w.io.Queue(qi)
 			w.slots[t] = uint8(m + 1)
 			w.memberID[t][m] = p.ID

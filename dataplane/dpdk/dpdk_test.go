@@ -94,6 +94,11 @@ func TestPortBasics(t *testing.T) {
 // TestIOForwardsAndReturnsEveryMbuf runs the Go step loop between two
 // net_null ports and checks the counters and that no mbuf leaks.
 func TestIOForwardsAndReturnsEveryMbuf(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { forwardsAndReturnsEveryMbuf(t, false) })
+	t.Run("prefetching", func(t *testing.T) { forwardsAndReturnsEveryMbuf(t, true) })
+}
+
+func forwardsAndReturnsEveryMbuf(t *testing.T, prefetch bool) {
 	pool := dpdktest.Pool(t, 4095)
 	in := dpdktest.NullPort(t, pool, 1, "")
 	out := dpdktest.NullPort(t, pool, 1, "")
@@ -104,6 +109,9 @@ func TestIOForwardsAndReturnsEveryMbuf(t *testing.T) {
 	defer io.Free()
 	rxq, _ := io.AddRx(in, 0)
 	txq, _ := io.AddTx(out, 0)
+	if prefetch {
+		io.PrefetchTx(txq)
+	}
 	var got uint64
 	for range 100 {
 		pkts, q := io.Step()

@@ -108,6 +108,12 @@ func (io *IO) AddTx(port *Port, queue uint16) (int, error) {
 	return i, nil
 }
 
+// PrefetchTx makes the step that sends TX queue q's own buffer (not a
+// vector pushed whole with PushVector) ask for its mbufs' cache lines
+// first, for queues whose bursts are a vector split over several ports
+// (see tg_prefetch_burst in shim.c).
+func (io *IO) PrefetchTx(q int) { io.c.tx[q].prefetch = 1 }
+
 // Reset sends and frees everything queued, then forgets every RX and TX
 // queue (and their counters), so that the owner can add a new set. Queue
 // handles from Queue stay valid but name whatever queue is added at their
@@ -119,7 +125,7 @@ func (io *IO) Reset() {
 	}
 	for i := range int(io.c.n_tx) {
 		q := &io.c.tx[i]
-		q.port, q.queue, q.n, q.rx_run, q.sent, q.dropped = 0, 0, 0, 0, 0, 0
+		q.port, q.queue, q.n, q.rx_run, q.prefetch, q.sent, q.dropped = 0, 0, 0, 0, 0, 0, 0
 	}
 	io.c.n_rx, io.c.n_tx, io.c.next_rx, io.c.last_rx, io.c.nb_rx = 0, 0, 0, 0, 0
 	io.nTx = 0

@@ -54,14 +54,16 @@ static inline void tg_txq_send(struct tg_txq *q, struct rte_mbuf **pkts, uint16_
 
 /*
  * tg_prefetch_burst asks for both cache lines of each mbuf of a burst
- * before the PMD reads them: the free after a virtual device's copy (and
- * a NIC's descriptor fill) reads the first line (refcount, lengths) and
- * the second (next segment, pool, offload lengths) of every mbuf, one
- * after another, and a vector split over several members reaches them
- * out of address order, where the hardware prefetchers do not follow. All
- * the misses of a burst then overlap instead of queueing behind each
- * free's refcount update. A received vector sent whole (rx_run) is not
- * prefetched: its mbufs were just written by the PMD that received them.
+ * before the PMD reads them, for a queue that asked for it (IO.PrefetchTx:
+ * the worker's member queues). A PMD that frees what it sent at once (a
+ * virtual device copying out: net_null, af_packet, net_tap) reads the
+ * first line (refcount, lengths) and the second (next segment, pool) of
+ * every mbuf, one after another; a vector split over several members
+ * reaches its mbufs out of address order, where the hardware prefetchers
+ * do not follow, and a free that updates a shared mbuf's refcount (an
+ * atomic) waits for each miss in turn. Asked for together, the misses of
+ * a burst overlap. A received vector sent whole (rx_run) is not
+ * prefetched: the PMD that received it just wrote its mbufs.
  */
 static inline void tg_prefetch_burst(struct rte_mbuf **pkts, uint16_t n)
 {
@@ -82,7 +84,8 @@ static inline void tg_txq_flush(struct tg_txq *q, struct rte_mbuf **rx)
 		q->rx_run = 0;
 	}
 	if (q->n) {
-		tg_prefetch_burst(q->pkts, q->n);
+		if (q->prefetch)
+			tg_prefetch_burst(q->pkts, q->n);
 		tg_txq_send(q, q->pkts, q->n);
 		q->n = 0;
 	}

@@ -44,6 +44,7 @@ struct tg_txq {
 	uint16_t queue;
 	uint16_t n;
 	uint16_t rx_run; /* the vector's first rx_run packets go out before pkts */
+	uint16_t prefetch; /* prefetch the mbufs of pkts before sending them */
 	uint64_t sent;
 	uint64_t dropped; /* the PMD refused them (queue full) */
 	struct rte_mbuf *pkts[TG_TXQ_CAP];
