@@ -350,3 +350,37 @@ func TestWorkerPublishesCountersEveryFewVectorsAndWhenIdle(t *testing.T) {
 	}
 	r.members[0].collect(publishEvery + 1)
 }
+
+// TestWorkerPrefetchesOnlyMembersThatFreeOnSend: member queues on a PMD
+// that frees what it sends at once (net_null) prefetch their bursts, a
+// member on net_ring (which hands the mbufs on) and the TAP side do not,
+// and a new port set sets the flags again from its own ports.
+func TestWorkerPrefetchesOnlyMembersThatFreeOnSend(t *testing.T) {
+	r := newRig(t, 1, func(r *rig, wc *WorkerConfig) {
+		r.noStart = true
+		wc.Teams[0].Members = append(wc.Teams[0].Members, dpdktest.NullPort(t, r.pool, 1, ""))
+	})
+	check := func(want0, want1 bool) {
+		t.Helper()
+		flags := map[*dpdk.TxQueue]bool{}
+		for qi := range dpdk.MaxQueues {
+			flags[r.w.io.Queue(qi)] = r.w.io.PrefetchingTx(qi)
+		}
+		for m, want := range []bool{want0, want1} {
+			if got := flags[r.w.memberQ[0][m]]; got != want {
+				t.Errorf("member %d prefetches: %v, want %v", m, got, want)
+			}
+		}
+		if got := flags[r.w.tapQ[0][0]]; got {
+			t.Error("the TAP side's queue prefetches")
+		}
+	}
+	check(false, true) // net_ring, net_null
+	// Swap the members: the flags follow the ports.
+	tp := r.w.cfg.Teams[0]
+	tp.Members = []*dpdk.Port{tp.Members[1], tp.Members[0]}
+	if err := r.w.SetPorts(context.Background(), []TeamPorts{tp}); err != nil {
+		t.Fatal(err)
+	}
+	check(true, false) // net_null, net_ring
+}

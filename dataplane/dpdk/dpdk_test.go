@@ -238,7 +238,11 @@ func TestIOResetForgetsQueues(t *testing.T) {
 	for _, m := range pkts {
 		io.Tx(qa, m)
 	}
+	io.PrefetchTx(qa)
 	io.Reset()
+	if io.PrefetchingTx(qa) {
+		t.Errorf("queue %d still prefetches after Reset", qa)
+	}
 	if sent, _ := io.TxCounters(qa); sent != 0 {
 		t.Errorf("queue %d still counts %d sent after Reset", qa, sent)
 	}

@@ -109,10 +109,14 @@ func (io *IO) AddTx(port *Port, queue uint16) (int, error) {
 }
 
 // PrefetchTx makes the step that sends TX queue q's own buffer (not a
-// vector pushed whole with PushVector) ask for its mbufs' cache lines
-// first, for queues whose bursts are a vector split over several ports
-// (see tg_prefetch_burst in shim.c).
+// vector pushed whole with PushVector) ask for each mbuf's cache lines
+// just before the PMD gets it, for a queue whose bursts are a vector split
+// over several ports and whose PMD frees what it sends at once (see
+// tg_send_prefetched in shim.c). Reset clears it.
 func (io *IO) PrefetchTx(q int) { io.c.tx[q].prefetch = 1 }
+
+// PrefetchingTx reports whether TX queue q prefetches (PrefetchTx).
+func (io *IO) PrefetchingTx(q int) bool { return io.c.tx[q].prefetch != 0 }
 
 // Reset sends and frees everything queued, then forgets every RX and TX
 // queue (and their counters), so that the owner can add a new set. Queue
