@@ -74,6 +74,8 @@ static inline void tg_send_prefetched(struct tg_txq *q)
 
 	for (off = 0; off < q->n; off += n) {
 		n = RTE_MIN((uint16_t)(q->n - off), (uint16_t)TG_PREFETCH_CHUNK);
+		/* Unrolled: a load and a prefetch an mbuf, not five instructions. */
+#pragma GCC unroll 8
 		for (i = 0; i < n; i++)
 			rte_mbuf_prefetch_part2(q->pkts[off + i]);
 		tg_txq_send(q, q->pkts + off, n);
