@@ -8,6 +8,7 @@ package bench
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 
@@ -153,8 +154,13 @@ func RemovePorts(ps []*dpdk.Port) {
 // its RX only sets lengths, so a benchmark can read frames off net_null
 // ports as testpmd does. The frames stay valid as long as nothing changes
 // them in place (the receive path does not for unicast to the team MAC).
-// Call it from a registered lcore thread or before ports start.
+// Call it on a fresh pool, before ports start. It holds its OS thread
+// throughout: a goroutine that moved between the EAL's main thread and
+// another thread would leave mbufs in lcore 0's cache that it cannot see
+// from the other, and miss them.
 func Prefill(pool *dpdk.Mempool, frames [][]byte) (int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	var all []*dpdk.Mbuf
 	for {
 		m := pool.Alloc()
