@@ -172,7 +172,6 @@ func IsFastL4(b []byte) bool {
 	return (fp == protoTCP<<24) != (fp == protoUDP<<24) && be.Uint16(b[16:18]) >= ipv4MinHeaderLen+portsLen
 }
 
-
 // FastL4Hash is the flow hash of a frame IsFastL4 takes.
 func FastL4Hash(b []byte) uint32 {
 	p := (*[fastLen]byte)(b)
