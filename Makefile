@@ -4,8 +4,17 @@
 GO        ?= go
 BIN       := bin
 HUGEPAGES ?= 1024
-PKGS      := libdpdk-dev dpdk-dev pkg-config iproute2 iputils-ping procps util-linux ethtool openvswitch-switch tshark iperf3
+PKGS      := libdpdk-dev libsystemd-dev dpdk-dev pkg-config iproute2 iputils-ping procps util-linux ethtool openvswitch-switch tshark iperf3
 GOTEST    ?= $(GO) test
+# DPDK is linked from its static archives (the default; DPDK_LINK=shared
+# links the .so files): a PMD in a shared object pays a TLS lookup on each
+# mbuf free and a PLT call for each DPDK function (dataplane/dpdk/dpdk.go).
+DPDK_LINK ?= static
+ifeq ($(DPDK_LINK),static)
+export PKG_CONFIG        := $(CURDIR)/dataplane/dpdk/pkg-config-static
+export CGO_LDFLAGS_ALLOW := -Wl,--(no-)?whole-archive|-l:.*
+export GOFLAGS           := $(strip $(GOFLAGS) -tags=dpdkstatic)
+endif
 FUZZTIME  ?= 30s
 # Microbenchmarks: packages, time per benchmark and repetitions (benchstat
 # wants several runs of each).

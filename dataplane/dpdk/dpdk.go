@@ -5,11 +5,20 @@
 // Hot-path rule (DESIGN.md): a worker makes one cgo call per vector of up to
 // 256 packets (IO.Step); packet bytes are read in place through Mbuf views,
 // and every array that crosses into C lives in C memory.
+//
+// Linking: `make` builds with the tag dpdkstatic and PKG_CONFIG set to
+// pkg-config-static, which links DPDK's static archives with every PMD
+// whole-archived. A PMD in a shared object reaches its per-lcore mempool
+// cache through a TLS lookup (__tls_get_addr) on every free and pays a
+// PLT call for each DPDK function; linked statically the receive path
+// runs 12 instructions a packet fewer (callgrind, trunk, one member:
+// 142.8 -> 130.8). A plain `go build` links the shared libraries (and
+// net_ring, which the EAL does not load as a plugin by itself).
 package dpdk
 
 /*
 #cgo pkg-config: libdpdk
-#cgo LDFLAGS: -lrte_net_ring
+#cgo !dpdkstatic LDFLAGS: -lrte_net_ring
 #include "shim.h"
 */
 import "C"
